@@ -1,0 +1,181 @@
+"""The stored form of a session: a JSON envelope around the user's state.
+
+Format version 1 is a JSON object with exactly two keys::
+
+    {"sessionstore": {"format": 1, "session_id": "...", "filename": "...",
+                      "stored_at": "2026-11-25T06:05:00.123456+00:00", "backend": "file"},
+     "state": {...the user's state, untouched...}}
+
+The user's state is never mixed with our metadata, so any key (``_metadata``
+included) round-trips. Documents written by the seed's adapter (the state with a
+``_metadata`` key merged in) and plain JSON objects still load.
+
+Encoding is fast (orjson; msgspec decodes, as it keeps integers beyond 64 bits
+exact) but never narrower than the standard library: whatever ``json`` round-trips
+loads back equal, falling back to ``json`` where the fast codecs cannot.
+NaN and infinities are rejected, since JSON has no way to write them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import msgspec
+import orjson
+
+from sessionstore.errors import CorruptSessionError, SerializationError
+
+FORMAT_VERSION = 1
+ENVELOPE_KEY = "sessionstore"
+SEED_METADATA_KEY = "_metadata"
+
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_decode_fast = msgspec.json.Decoder().decode
+
+
+@attrs.frozen
+class Envelope:
+    """What is stored beside the state."""
+
+    session_id: str
+    filename: str
+    stored_at: datetime
+    backend: str
+    format: int = FORMAT_VERSION
+
+
+@attrs.frozen
+class Document:
+    """A decoded session file: the state and, unless it predates the envelope, its envelope."""
+
+    state: dict[str, Any]
+    envelope: Envelope | None
+
+
+def encode(state: Mapping[str, Any], envelope: Envelope) -> bytes:
+    """Serialise ``state`` inside ``envelope``; raise :class:`SerializationError`
+    (and write nothing) if it is not a JSON object of JSON values."""
+    if not isinstance(state, Mapping):
+        raise SerializationError(
+            f"session state must be a dict (a JSON object), got {type(state).__name__}"
+        )
+    document = {
+        ENVELOPE_KEY: {
+            "format": envelope.format,
+            "session_id": envelope.session_id,
+            "filename": envelope.filename,
+            "stored_at": envelope.stored_at.isoformat(),
+            "backend": envelope.backend,
+        },
+        "state": state if isinstance(state, dict) else dict(state),
+    }
+    return dumps(document)
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes of ``value``, rejecting what JSON cannot represent exactly."""
+    try:
+        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        # Beyond orjson: integers over 64 bits, lone surrogates, non-str keys.
+        # The standard library decides what is serialisable.
+        try:
+            data = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError, RecursionError) as error:
+            raise SerializationError(f"session state is not JSON-serialisable: {error}") from error
+        return data
+    # orjson writes NaN and infinities as null; look closer only when null appears.
+    if b"null" in data and _has_non_finite(value):
+        raise SerializationError(
+            "session state contains NaN or an infinity, which JSON cannot represent"
+        )
+    return data
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def loads(data: bytes, path: str) -> Any:
+    """Parse JSON bytes, raising :class:`CorruptSessionError` naming ``path``."""
+    try:
+        return _decode_fast(data)
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    # Valid JSON the fast decoder refuses (lone surrogate escapes, NaN tokens from
+    # the seed's writer) still loads; anything else is corrupt.
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise CorruptSessionError(
+            f"{path}: stored bytes are not valid JSON ({error})", path=path
+        ) from error
+
+
+def decode(data: bytes, path: str) -> Document:
+    """Parse a stored session file of any supported format."""
+    value = loads(data, path)
+    if not isinstance(value, dict):
+        raise CorruptSessionError(
+            f"{path}: a session file must hold a JSON object, found {type(value).__name__}",
+            path=path,
+        )
+    if value.keys() == {ENVELOPE_KEY, "state"} and isinstance(value[ENVELOPE_KEY], dict):
+        return Document(
+            state=_state(value["state"], path), envelope=_envelope(value[ENVELOPE_KEY], path)
+        )
+    if isinstance(value.get(SEED_METADATA_KEY), dict):
+        # Written by the seed's adapter: its metadata was merged into the state.
+        del value[SEED_METADATA_KEY]
+    return Document(state=value, envelope=None)
+
+
+def _state(state: Any, path: str) -> dict[str, Any]:
+    if not isinstance(state, dict):
+        raise CorruptSessionError(
+            f"{path}: the stored state must be a JSON object, found {type(state).__name__}",
+            path=path,
+        )
+    return state
+
+
+def _envelope(raw: dict[str, Any], path: str) -> Envelope:
+    version = raw.get("format")
+    if version != FORMAT_VERSION:
+        raise CorruptSessionError(
+            f"{path}: envelope format {version!r} is not supported (this sessionstore reads "
+            f"format {FORMAT_VERSION}; a newer sessionstore may have written it)",
+            path=path,
+        )
+    try:
+        stored_at = datetime.fromisoformat(raw["stored_at"])
+        envelope = Envelope(
+            session_id=str(raw["session_id"]),
+            filename=str(raw["filename"]),
+            stored_at=stored_at if stored_at.tzinfo else stored_at.replace(tzinfo=timezone.utc),
+            backend=str(raw["backend"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptSessionError(
+            f"{path}: the envelope is malformed ({error!r})", path=path
+        ) from error
+    return envelope

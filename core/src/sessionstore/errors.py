@@ -1,0 +1,74 @@
+"""The exceptions sessionstore raises, all rooted at :class:`SessionStoreError`.
+
+Several also derive from a builtin (``ValueError``, ``OSError``, ``PermissionError``)
+so code written against the seed's ``SessionStorageAdapter``, which promised those
+builtins, keeps catching them.
+"""
+
+from __future__ import annotations
+
+
+class SessionStoreError(Exception):
+    """Base class of every error sessionstore raises on purpose."""
+
+
+class ConfigurationError(SessionStoreError, ValueError):
+    """A store was configured wrongly: bad URL, unknown or mistyped backend option."""
+
+
+class BackendNotFoundError(SessionStoreError, ValueError):
+    """No installed (and enabled) backend has the requested name."""
+
+
+class BackendLoadError(SessionStoreError):
+    """A backend is installed but its plugin failed to import or to validate.
+
+    ``distribution`` names the installed distribution to fix or uninstall.
+    """
+
+    def __init__(self, message: str, *, backend: str, distribution: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.distribution = distribution
+
+
+class InvalidSessionIdError(SessionStoreError, ValueError):
+    """A session id, filename or bucket name is not safe to use as a storage path."""
+
+
+class SerializationError(SessionStoreError, ValueError):
+    """A state cannot be stored as JSON; nothing was written."""
+
+
+class CorruptSessionError(SessionStoreError, ValueError):
+    """Stored bytes are not a valid session document; ``path`` says which object."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ConflictError(SessionStoreError):
+    """A conditional write failed: the object changed (``if_match``) or exists
+    (``create_only``) — or an ``update_session`` ran out of attempts."""
+
+
+class StorageUnavailableError(SessionStoreError, OSError):
+    """The backend failed for a reason other than a missing object or a conflict.
+
+    Carries ``backend``, ``bucket`` and ``path``; the original error is chained as
+    ``__cause__``. Never contains credentials.
+    """
+
+    def __init__(self, message: str, *, backend: str, bucket: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.bucket = bucket
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StoragePermissionError(StorageUnavailableError, PermissionError):
+    """The backend refused access (bad or missing credentials, no permission)."""

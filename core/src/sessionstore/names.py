@@ -1,0 +1,90 @@
+"""Validation of session ids, filenames and bucket names before any I/O.
+
+A valid name is one path segment on every backend: it cannot contain a
+separator, cannot be ``.`` or ``..``, and so cannot reach outside its bucket.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sessionstore.errors import InvalidSessionIdError
+
+MAX_NAME_BYTES = 255
+"""The longest name, in UTF-8 bytes: a file name on common file systems."""
+
+_WINDOWS_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$")
+# Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), and the line and
+# paragraph separators that break line-oriented tools.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+
+
+def validate_name(name: object, kind: str = "session id") -> str:
+    """Return ``name`` if it is a safe single path segment, else raise
+    :class:`InvalidSessionIdError` saying why.
+
+    Rejected: non-strings, empty, longer than 255 UTF-8 bytes, a leading ``.``
+    (covers ``.`` and ``..``; such names are reserved for backends' own
+    bookkeeping), ``/`` or ``\\``, control characters (NUL included), lone
+    surrogates, surrounding whitespace, and Windows device names (``CON``,
+    ``nul.txt``...) so stored sessions can be copied to any file system.
+    """
+    if not isinstance(name, str):
+        raise InvalidSessionIdError(f"{kind} must be a string, got {type(name).__name__}")
+    if not name:
+        raise InvalidSessionIdError(f"{kind} must not be empty")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidSessionIdError(f"{kind} {name!r} contains a lone surrogate") from None
+    if size > MAX_NAME_BYTES:
+        raise InvalidSessionIdError(
+            f"{kind} is {size} bytes long in UTF-8; the limit is {MAX_NAME_BYTES}"
+        )
+    if name[0] == ".":
+        raise InvalidSessionIdError(f"{kind} {name!r} must not start with '.'")
+    if name != name.strip():
+        raise InvalidSessionIdError(f"{kind} {name!r} must not start or end with whitespace")
+    _check_characters(name, kind)
+    if _WINDOWS_RESERVED.match(name):
+        raise InvalidSessionIdError(f"{kind} {name!r} is a reserved device name on Windows")
+    return name
+
+
+def validate_prefix(prefix: object) -> str:
+    """Return ``prefix`` if it can start a session id (``""`` matches all), else
+    raise :class:`InvalidSessionIdError`: it must stay one path segment."""
+    if not isinstance(prefix, str):
+        raise InvalidSessionIdError(f"prefix must be a string, got {type(prefix).__name__}")
+    if len(prefix.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidSessionIdError(f"prefix is longer than {MAX_NAME_BYTES} bytes")
+    _check_characters(prefix, "prefix")
+    return prefix
+
+
+def _check_characters(name: str, kind: str) -> None:
+    if "/" in name or "\\" in name:
+        raise InvalidSessionIdError(f"{kind} {name!r} must not contain '/' or '\\'")
+    bad = _FORBIDDEN_CHARACTERS.search(name)
+    if bad:
+        raise InvalidSessionIdError(
+            f"{kind} {name!r} contains the control character U+{ord(bad.group()):04X}"
+        )
+
+
+def validate_bucket(bucket: object) -> str:
+    """Return ``bucket`` if it is a portable bucket name (the rules S3, GCS and
+    Azure share: 3-63 characters of ``a-z``, ``0-9``, ``.``, ``_``, ``-``, starting
+    and ending with a letter or digit), else raise :class:`InvalidSessionIdError`."""
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+        raise InvalidSessionIdError(
+            f"bucket {bucket!r} is not a valid bucket name: use 3-63 characters of "
+            "a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit"
+        )
+    return bucket
+
+
+def session_path(session_id: str, filename: str) -> str:
+    """The bucket-relative path of one session file, both parts validated."""
+    return f"{validate_name(session_id)}/{validate_name(filename, 'filename')}"

@@ -1,0 +1,184 @@
+"""Discovery of installed backends through the ``sessionstore.backends`` entry points.
+
+Listing reads only distribution metadata: no backend is imported until a store
+asks for it. A backend that fails to import or validate is reported with the
+distribution that ships it and never affects listing or the other backends.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+import importlib_metadata
+import pluggy
+
+from sessionstore import hookspecs
+from sessionstore.errors import BackendLoadError, BackendNotFoundError
+
+ENTRY_POINT_GROUP = "sessionstore.backends"
+ENV_DISABLE = "SESSIONSTORE_DISABLE_BACKENDS"
+"""Comma-separated backend names to ignore without uninstalling them."""
+
+FIRST_PARTY = ("memory", "file", "s3", "gcs", "azure")
+"""Backends this project ships, each as the distribution ``sessionstore-<name>``."""
+
+HOOK_NAMES = tuple(name for name in vars(hookspecs) if name.startswith("sessionstore_"))
+"""Every hook of the contract; a backend must implement all of them."""
+
+Status = Literal["installed", "disabled", "ok", "broken"]
+
+
+@attrs.frozen
+class BackendInfo:
+    """One installed backend, as its distribution declares it.
+
+    ``status`` is ``installed`` (not imported) or ``disabled`` when listed
+    without checking; a check imports it and says ``ok`` or ``broken``, with the
+    reason in ``error``.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    value: str
+    status: Status = "installed"
+    error: str | None = None
+
+
+def disabled_backends(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Names listed in ``SESSIONSTORE_DISABLE_BACKENDS``."""
+    raw = (os.environ if environ is None else environ).get(ENV_DISABLE, "")
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _entry_points() -> list[importlib_metadata.EntryPoint]:
+    return sorted(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _info(entry_point: importlib_metadata.EntryPoint, disabled: frozenset[str]) -> BackendInfo:
+    dist = entry_point.dist
+    return BackendInfo(
+        name=entry_point.name,
+        distribution=dist.name if dist is not None else "<unknown>",
+        version=dist.version if dist is not None else "<unknown>",
+        value=entry_point.value,
+        status="disabled" if entry_point.name in disabled else "installed",
+    )
+
+
+def available_backends(*, check: bool = False) -> list[BackendInfo]:
+    """List installed backends by name, without importing any of them.
+
+    With ``check=True`` each enabled backend is imported and validated, and
+    its status says ``ok`` or ``broken`` (with the error); a broken one never
+    stops the others from being listed.
+    """
+    disabled = disabled_backends()
+    infos = [_info(ep, disabled) for ep in _entry_points()]
+    if not check:
+        return infos
+    checked = []
+    for info in infos:
+        if info.status != "disabled":
+            try:
+                load_backend(info.name)
+            except (BackendLoadError, BackendNotFoundError) as error:
+                info = attrs.evolve(info, status="broken", error=str(error))
+            else:
+                info = attrs.evolve(info, status="ok")
+        checked.append(info)
+    return checked
+
+
+def load_backend(name: str) -> tuple[BackendInfo, type]:
+    """Import and validate the backend called ``name``; return its info and class.
+
+    Raises :class:`BackendNotFoundError` (with the install command) when no
+    enabled backend has that name, and :class:`BackendLoadError` (naming the
+    distribution) when its module fails to import or its hooks do not fit the
+    contract.
+    """
+    disabled = disabled_backends()
+    matches = [ep for ep in _entry_points() if ep.name == name]
+    if not matches:
+        raise BackendNotFoundError(_not_found_message(name, disabled))
+    info = _info(matches[0], disabled)
+    if name in disabled:
+        raise BackendNotFoundError(
+            f"backend {name!r} (from {info.distribution}) is disabled by {ENV_DISABLE}="
+            f"{os.environ.get(ENV_DISABLE, '')!r}; remove it from that variable to use it"
+        )
+    if len({ep.value for ep in matches}) > 1:
+        providers = ", ".join(sorted(_info(ep, disabled).distribution for ep in matches))
+        raise BackendLoadError(
+            f"backend {name!r} is provided by several distributions ({providers}); "
+            "uninstall all but one",
+            backend=name,
+            distribution=providers,
+        )
+    try:
+        plugin = matches[0].load()
+    except Exception as error:
+        raise BackendLoadError(
+            f"backend {name!r} from {info.distribution} {info.version} failed to import "
+            f"({type(error).__name__}: {error}); upgrade or uninstall {info.distribution}, "
+            f"or set {ENV_DISABLE}={name}",
+            backend=name,
+            distribution=info.distribution,
+        ) from error
+    if not isinstance(plugin, type):
+        raise BackendLoadError(
+            f"backend {name!r} from {info.distribution}: entry point {info.value!r} must name "
+            f"a class, found {type(plugin).__name__}",
+            backend=name,
+            distribution=info.distribution,
+        )
+    plugin_manager(plugin, info)
+    return info, plugin
+
+
+def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
+    """A new plugin manager holding just ``plugin`` (a backend class or instance),
+    after checking it implements every hook, each as a coroutine function."""
+    manager = pluggy.PluginManager("sessionstore")
+    manager.add_hookspecs(hookspecs)
+    problem = None
+    try:
+        manager.register(plugin, name=info.name)
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        problem = str(error)
+    else:
+        for hook_name in HOOK_NAMES:
+            impls = getattr(manager.hook, hook_name).get_hookimpls()
+            if not impls:
+                problem = f"it does not implement {hook_name}"
+            elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
+                problem = f"its {hook_name} is not an async def"
+            if problem:
+                break
+    if problem:
+        raise BackendLoadError(
+            f"backend {info.name!r} from {info.distribution} {info.version} does not fit the "
+            f"sessionstore hook contract: {problem}",
+            backend=info.name,
+            distribution=info.distribution,
+        )
+    return manager
+
+
+def _not_found_message(name: str, disabled: frozenset[str]) -> str:
+    installed = sorted({ep.name for ep in _entry_points()} - disabled)
+    listing = ", ".join(installed) if installed else "none"
+    if name in FIRST_PARTY:
+        fix = f"install it with: pip install sessionstore-{name}"
+    else:
+        fix = (
+            f"install the distribution that provides it, or check the spelling; "
+            f"first-party backends install as: pip install sessionstore-<{'|'.join(FIRST_PARTY)}>"
+        )
+    return f"no sessionstore backend named {name!r} (installed: {listing}); {fix}"

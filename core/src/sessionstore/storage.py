@@ -1,0 +1,141 @@
+"""One backend instance bound to one bucket, called through its own plugin manager.
+
+This is the only place hooks are called, so it is where backend failures become
+sessionstore errors: missing objects stay :class:`FileNotFoundError`, conflicts
+stay :class:`ConflictError`, access refused becomes
+:class:`StoragePermissionError`, and anything else becomes
+:class:`StorageUnavailableError` naming backend, bucket and path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from sessionstore.errors import (
+    ConfigurationError,
+    SessionStoreError,
+    StoragePermissionError,
+    StorageUnavailableError,
+)
+from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.registry import load_backend, plugin_manager
+from sessionstore.settings import converter
+
+T = TypeVar("T")
+
+
+def build_backend(cls: type, name: str, options: Mapping[str, Any]) -> object:
+    """Instantiate a backend class from options, typed by the shared converter."""
+    if attrs.has(cls):
+        known = {field.alias for field in attrs.fields(cls) if field.init}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(map(repr, unknown))} for backend {name!r}; "
+                f"it accepts: {', '.join(sorted(known)) or 'no options'}"
+            )
+        try:
+            return converter.structure(dict(options), cls)
+        except cattrs.BaseValidationError as error:
+            details = "; ".join(cattrs.transform_error(error))
+            raise ConfigurationError(f"invalid option for backend {name!r}: {details}") from None
+    try:
+        return cls(**options)
+    except TypeError as error:
+        raise ConfigurationError(f"invalid options for backend {name!r}: {error}") from error
+
+
+class Storage:
+    """A backend plugin instance for one bucket, with failures mapped to our errors."""
+
+    def __init__(self, name: str, bucket: str, options: Mapping[str, Any]) -> None:
+        info, cls = load_backend(name)
+        self.name = name
+        self.bucket = bucket
+        self.plugin = build_backend(cls, name, options)
+        self._hook = plugin_manager(self.plugin, info).hook
+
+    async def init(self) -> None:
+        await self._call(self._hook.sessionstore_init(bucket=self.bucket), None)
+
+    async def upload(
+        self, path: str, data: bytes, *, if_match: str | None = None, create_only: bool = False
+    ) -> ObjectInfo:
+        result: ObjectInfo = await self._call(
+            self._hook.sessionstore_upload(
+                bucket=self.bucket,
+                path=path,
+                data=data,
+                if_match=if_match,
+                create_only=create_only,
+            ),
+            path,
+        )
+        return result
+
+    async def download(self, path: str) -> StoredObject:
+        result: StoredObject = await self._call(
+            self._hook.sessionstore_download(bucket=self.bucket, path=path), path
+        )
+        return result
+
+    async def exists(self, path: str) -> bool:
+        result: bool = await self._call(
+            self._hook.sessionstore_exists(bucket=self.bucket, path=path), path
+        )
+        return result
+
+    async def stat(self, path: str) -> ObjectInfo:
+        result: ObjectInfo = await self._call(
+            self._hook.sessionstore_stat(bucket=self.bucket, path=path), path
+        )
+        return result
+
+    async def delete(self, paths: Sequence[str], *, if_match: str | None = None) -> None:
+        if if_match is not None and len(paths) != 1:
+            raise ValueError("if_match applies to a single path")
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} objects"
+        await self._call(
+            self._hook.sessionstore_delete(bucket=self.bucket, paths=paths, if_match=if_match),
+            where,
+        )
+
+    async def list(self, prefix: str, cursor: str | None, limit: int | None) -> ListPage:
+        result: ListPage = await self._call(
+            self._hook.sessionstore_list(
+                bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit
+            ),
+            prefix or "/",
+        )
+        return result
+
+    async def _call(self, call: Awaitable[T], path: str | None) -> T:
+        try:
+            return await call
+        except (FileNotFoundError, SessionStoreError):
+            raise
+        except PermissionError as error:
+            raise StoragePermissionError(
+                self._describe("was refused access", path, error),
+                backend=self.name,
+                bucket=self.bucket,
+                path=path,
+            ) from error
+        except Exception as error:
+            raise StorageUnavailableError(
+                self._describe("failed", path, error),
+                backend=self.name,
+                bucket=self.bucket,
+                path=path,
+            ) from error
+
+    def _describe(self, what: str, path: str | None, error: BaseException) -> str:
+        where = f"{self.bucket}/{path}" if path else self.bucket
+        return f"{self.name} backend {what} on {where}: {type(error).__name__}: {error}"
+
+    def __repr__(self) -> str:
+        return f"Storage(backend={self.name!r}, bucket={self.bucket!r})"

@@ -1,0 +1,319 @@
+"""``SessionStore``: the session-centric async API over any backend.
+
+A session is a folder of named files in a bucket: ``<session_id>/state.json``
+plus any checkpoint files. Each file holds a JSON object, stored inside an
+envelope (see :mod:`sessionstore.codec`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from sessionstore import codec
+from sessionstore.errors import ConflictError, InvalidSessionIdError, SerializationError
+from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
+from sessionstore.objects import ObjectInfo, SessionMetadata, SessionPage
+from sessionstore.settings import StoreSettings, parse_url, resolve_settings
+from sessionstore.storage import Storage
+
+DEFAULT_FILENAME = "state.json"
+DELETE_BATCH = 1000
+"""Most paths handed to one delete call (the S3 and GCS batch limit)."""
+
+State = dict[str, Any]
+Updater = Callable[[State | None], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
+
+
+class SessionStore:
+    """Store, load, list and delete session state in any installed backend.
+
+    ``backend`` and ``bucket`` default to ``SESSIONSTORE_URL`` /
+    ``SESSIONSTORE_BACKEND`` / ``SESSIONSTORE_BUCKET``, else ``file`` and
+    ``sessions``; further keyword arguments are the backend's options (for
+    ``file``: ``root``). The backend is imported and its options checked here;
+    the bucket is prepared on first use, or on ``async with``.
+
+    Example::
+
+        async with SessionStore(backend="memory") as store:
+            await store.store_session("abc123", {"status": "active"})
+            state = await store.load_session("abc123")
+    """
+
+    def __init__(
+        self, backend: str | None = None, bucket: str | None = None, **backend_options: Any
+    ) -> None:
+        self._open(resolve_settings(backend, bucket, backend_options))
+
+    @classmethod
+    def from_url(cls, url: str, **backend_options: Any) -> SessionStore:
+        """Build a store from a URL such as ``file:///var/lib/app?bucket=sessions``
+        or ``memory://``; keyword options override the URL's."""
+        settings = parse_url(url)
+        store = cls.__new__(cls)
+        store._open(
+            StoreSettings(
+                backend=settings.backend,
+                bucket=settings.bucket,
+                options={**settings.options, **backend_options},
+            )
+        )
+        return store
+
+    def _open(self, settings: StoreSettings) -> None:
+        self.settings = settings
+        self.bucket = validate_bucket(settings.bucket)
+        self._storage = Storage(settings.backend, self.bucket, settings.options)
+        self._ready = False
+
+    @property
+    def backend(self) -> str:
+        """The backend's name, e.g. ``"file"``."""
+        return self.settings.backend
+
+    def __repr__(self) -> str:
+        # Options may hold credentials: never show them.
+        return f"SessionStore(backend={self.backend!r}, bucket={self.bucket!r})"
+
+    async def __aenter__(self) -> SessionStore:
+        await self._ensure_ready()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def _ensure_ready(self) -> Storage:
+        if not self._ready:
+            # init is idempotent, so concurrent first calls may both run it.
+            await self._storage.init()
+            self._ready = True
+        return self._storage
+
+    # -- state files ---------------------------------------------------------------
+
+    async def store_session(
+        self,
+        session_id: str,
+        state: Mapping[str, Any],
+        filename: str = DEFAULT_FILENAME,
+        *,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> SessionMetadata:
+        """Store ``state`` (a JSON object) as ``filename`` of the session.
+
+        ``if_match`` writes only over exactly that version; ``create_only`` only
+        if the file does not exist; otherwise :class:`ConflictError`. Returns the
+        metadata of the version written. Raises :class:`SerializationError`
+        (writing nothing) when the state is not JSON.
+        """
+        if if_match is not None and create_only:
+            raise ValueError("if_match and create_only exclude each other")
+        path = session_path(session_id, filename)
+        stored_at = datetime.now(timezone.utc)
+        envelope = codec.Envelope(
+            session_id=session_id, filename=filename, stored_at=stored_at, backend=self.backend
+        )
+        data = codec.encode(state, envelope)
+        storage = await self._ensure_ready()
+        info = await storage.upload(path, data, if_match=if_match, create_only=create_only)
+        return self._metadata(session_id, filename, info, envelope)
+
+    async def load_session(self, session_id: str, filename: str = DEFAULT_FILENAME) -> State | None:
+        """Return the stored state exactly as it was stored, or ``None`` if absent.
+
+        Raises :class:`CorruptSessionError` when the stored bytes are not a
+        session document.
+        """
+        loaded = await self.load_session_with_metadata(session_id, filename)
+        return None if loaded is None else loaded[0]
+
+    async def load_session_with_metadata(
+        self, session_id: str, filename: str = DEFAULT_FILENAME
+    ) -> tuple[State, SessionMetadata] | None:
+        """Like :meth:`load_session`, with the metadata (and ``version``) of
+        exactly the version read: one request."""
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        try:
+            stored = await storage.download(path)
+        except FileNotFoundError:
+            return None
+        document = codec.decode(stored.data, path)
+        return document.state, self._metadata(session_id, filename, stored.info, document.envelope)
+
+    async def update_session(
+        self,
+        session_id: str,
+        fn: Updater,
+        filename: str = DEFAULT_FILENAME,
+        *,
+        max_attempts: int = 100,
+    ) -> State:
+        """Read-modify-write without lost updates; return the state written.
+
+        ``fn`` receives the current state (``None`` if absent) and returns the
+        new one; it may be a coroutine function and may run several times. The
+        write is conditional on the version read; on a conflict the update is
+        retried after a short random back-off, up to ``max_attempts`` times
+        before :class:`ConflictError`.
+        """
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        for attempt in range(max_attempts):
+            try:
+                stored = await storage.download(path)
+            except FileNotFoundError:
+                current, version = None, None
+            else:
+                current, version = codec.decode(stored.data, path).state, stored.info.version
+            new = fn(current)
+            if inspect.isawaitable(new):
+                new = await new
+            if not isinstance(new, Mapping):
+                raise SerializationError(
+                    f"update_session's function must return the new state as a dict, "
+                    f"got {type(new).__name__}"
+                )
+            try:
+                await self.store_session(
+                    session_id, new, filename, if_match=version, create_only=version is None
+                )
+            except ConflictError:
+                # Full-jitter exponential back-off spreads contending writers apart.
+                await anyio.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
+                continue
+            return dict(new)
+        raise ConflictError(
+            f"update_session({session_id!r}, filename={filename!r}) gave up after "
+            f"{max_attempts} attempts: the file kept changing under it"
+        )
+
+    async def delete_session(self, session_id: str, filename: str | None = None) -> bool:
+        """Delete one file of the session, or with ``filename=None`` every file.
+
+        Returns whether anything was there to delete.
+        """
+        storage = await self._ensure_ready()
+        if filename is not None:
+            path = session_path(session_id, filename)
+            if not await storage.exists(path):
+                return False
+            await storage.delete([path])
+            return True
+        validate_name(session_id)
+        paths = [f"{session_id}/{name}" for name in await self.list_files(session_id)]
+        for start in range(0, len(paths), DELETE_BATCH):
+            await storage.delete(paths[start : start + DELETE_BATCH])
+        return bool(paths)
+
+    async def session_exists(self, session_id: str, filename: str = DEFAULT_FILENAME) -> bool:
+        """Whether the session's ``filename`` exists. Raises on storage errors:
+        a false "absent" would let callers overwrite a live session."""
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        return await storage.exists(path)
+
+    async def get_session_metadata(
+        self, session_id: str, filename: str = DEFAULT_FILENAME
+    ) -> SessionMetadata | None:
+        """Size, times and version of a session file without reading it, or
+        ``None`` if absent. (``stored_at`` needs the content: see
+        :meth:`load_session_with_metadata`.)"""
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        try:
+            info = await storage.stat(path)
+        except FileNotFoundError:
+            return None
+        return self._metadata(session_id, filename, info, None)
+
+    # -- listing -------------------------------------------------------------------
+
+    async def list_sessions(self, prefix: str = "") -> list[str]:
+        """Every session id starting with ``prefix``, in ascending order."""
+        return [session_id async for session_id in self.iter_sessions(prefix, page_size=None)]
+
+    async def iter_sessions(
+        self, prefix: str = "", *, page_size: int | None = 1000
+    ) -> AsyncIterator[str]:
+        """Yield session ids starting with ``prefix`` in ascending order, fetched
+        a page at a time, so memory stays flat however many sessions exist."""
+        cursor = None
+        while True:
+            page = await self.list_sessions_page(prefix, cursor=cursor, limit=page_size)
+            for session_id in page.session_ids:
+                yield session_id
+            if page.cursor is None:
+                return
+            cursor = page.cursor
+
+    async def list_sessions_page(
+        self, prefix: str = "", *, cursor: str | None = None, limit: int | None = 100
+    ) -> SessionPage:
+        """One page of session ids; pass the returned ``cursor`` to get the next.
+        A page may hold fewer than ``limit`` ids; ``cursor is None`` marks the end."""
+        validate_prefix(prefix)
+        storage = await self._ensure_ready()
+        page = await storage.list(prefix, cursor, limit)
+        ids = tuple(
+            entry[:-1] for entry in page.entries if entry.endswith("/") and _is_valid(entry[:-1])
+        )
+        return SessionPage(session_ids=ids, cursor=page.cursor)
+
+    async def list_files(self, session_id: str) -> list[str]:
+        """Names of every file of the session (state and checkpoints), ascending."""
+        prefix = f"{validate_name(session_id)}/"
+        storage = await self._ensure_ready()
+        names: list[str] = []
+        cursor = None
+        while True:
+            page = await storage.list(prefix, cursor, None)
+            names.extend(
+                entry[len(prefix) :]
+                for entry in page.entries
+                if not entry.endswith("/") and _is_valid(entry[len(prefix) :])
+            )
+            if page.cursor is None:
+                return names
+            cursor = page.cursor
+
+    def _metadata(
+        self,
+        session_id: str,
+        filename: str,
+        info: ObjectInfo,
+        envelope: codec.Envelope | None,
+    ) -> SessionMetadata:
+        return SessionMetadata(
+            session_id=session_id,
+            filename=filename,
+            size=info.size,
+            modified=info.modified,
+            created=info.created,
+            backend=self.backend,
+            version=info.version,
+            stored_at=envelope.stored_at if envelope else None,
+            format_version=envelope.format if envelope else None,
+        )
+
+
+def _is_valid(name: str) -> bool:
+    """Objects written outside sessionstore may have names our API refuses; skip them."""
+    try:
+        validate_name(name)
+    except InvalidSessionIdError:
+        return False
+    return True

@@ -1,0 +1,153 @@
+"""The stored form: exact round trips, clear refusals, seed files, corrupt bytes."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessionstore import CorruptSessionError, SerializationError
+from sessionstore.codec import FORMAT_VERSION, Envelope, decode, encode
+
+ENVELOPE = Envelope(
+    session_id="s1",
+    filename="state.json",
+    stored_at=datetime(2026, 11, 25, 6, 5, tzinfo=timezone.utc),
+    backend="memory",
+)
+
+
+def round_trip(state: dict[str, Any]) -> dict[str, Any]:
+    return decode(encode(state, ENVELOPE), "s1/state.json").state
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.text(), json_values))
+def test_whatever_stdlib_json_round_trips_loads_back_equal(state: dict[str, Any]) -> None:
+    assert json.loads(json.dumps(state)) == state
+    assert round_trip(state) == state
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"big": 2**70, "negative": -(2**100), "u64": 2**64 - 1},
+        {"surrogate": "\ud800 alone", "emoji": "🙂", "nul": "a\x00b"},
+        {"_metadata": {"mine": True}, "sessionstore": 1, "state": 2},
+        {},
+        {"deep": [[[[{"x": [1.5, -0.0, 1e300]}]]]]},
+    ],
+)
+def test_edge_values_round_trip(state: dict[str, Any]) -> None:
+    assert round_trip(state) == state
+
+
+def test_envelope_is_stored_beside_the_state_not_inside_it() -> None:
+    stored = json.loads(encode({"a": 1}, ENVELOPE))
+    assert stored == {
+        "sessionstore": {
+            "format": FORMAT_VERSION,
+            "session_id": "s1",
+            "filename": "state.json",
+            "stored_at": "2026-11-25T06:05:00+00:00",
+            "backend": "memory",
+        },
+        "state": {"a": 1},
+    }
+    document = decode(encode({"a": 1}, ENVELOPE), "p")
+    assert document.envelope == ENVELOPE
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_floats_are_refused(bad: float) -> None:
+    with pytest.raises(SerializationError, match="NaN or an infinity"):
+        encode({"x": [1, {"y": bad}], "n": None}, ENVELOPE)
+
+
+def cyclic() -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    state["self"] = state
+    return state
+
+
+def deep(levels: int) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for _ in range(levels):
+        state = {"x": state}
+    return state
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"s": {1, 2}},
+        {"b": b"bytes"},
+        {"o": object()},
+        cyclic(),
+        deep(100_000),
+        {"d": datetime.now(timezone.utc)},
+    ],
+)
+def test_unserialisable_states_raise_serialization_error(state: dict[str, Any]) -> None:
+    with pytest.raises(SerializationError) as caught:
+        encode(state, ENVELOPE)
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("state", [[1, 2], "text", 3, None])
+def test_state_must_be_a_mapping(state: Any) -> None:
+    with pytest.raises(SerializationError, match="must be a dict"):
+        encode(state, ENVELOPE)
+
+
+def test_seed_format_loads_without_the_seed_key() -> None:
+    seed = {
+        "status": "active",
+        "_metadata": {"session_id": "s1", "stored_at": "2025-01-01T00:00:00", "backend": "file"},
+    }
+    document = decode(json.dumps(seed, indent=2).encode(), "s1/state.json")
+    assert document.state == {"status": "active"}
+    assert document.envelope is None
+
+
+def test_seed_file_with_nan_written_by_stdlib_still_loads() -> None:
+    seed = json.dumps({"score": math.inf, "_metadata": {}}).encode()
+    assert decode(seed, "p").state == {"score": math.inf}
+
+
+def test_plain_json_object_loads_as_is() -> None:
+    assert decode(b'{"a": [1, 2]}', "p").state == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"a": 1', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[1, 2]", "must hold a JSON object, found list"),
+        (b'{"sessionstore": {"format": 99}, "state": {}}', "envelope format 99"),
+        (b'{"sessionstore": {"format": 1}, "state": {}}', "envelope is malformed"),
+        (b'{"sessionstore": {"format": 1}, "state": []}', "stored state must be a JSON object"),
+    ],
+)
+def test_corrupt_bytes_raise_a_precise_error(data: bytes, reason: str) -> None:
+    with pytest.raises(CorruptSessionError, match=reason) as caught:
+        decode(data, "sid/state.json")
+    assert caught.value.path == "sid/state.json"
+    assert "sid/state.json" in str(caught.value)

@@ -1,0 +1,82 @@
+"""Names are validated before any I/O and can never leave their bucket."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessionstore import InvalidSessionIdError
+from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["abc123", "a", "x" * 255, "é" * 127, "chat 42", "a.b", "a..b", "session-1_2", "🙂", "%2e%2e"],
+)
+def test_valid_names(name: str) -> None:
+    assert validate_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("", "empty"),
+        (".", "start with '.'"),
+        ("..", "start with '.'"),
+        (".hidden", "start with '.'"),
+        ("a/b", "'/'"),
+        ("a\\b", "'/'"),
+        ("../etc", "start with '.'"),
+        ("a\x00b", "U+0000"),
+        ("a\nb", "U+000A"),
+        ("a\x7f", "U+007F"),
+        ("a\u2028b", "U+2028"),
+        ("\ud800", "surrogate"),
+        (" padded", "whitespace"),
+        ("x" * 256, "256 bytes"),
+        ("é" * 128, "256 bytes"),
+        ("CON", "reserved"),
+        ("nul.txt", "reserved"),
+        ("Com1", "reserved"),
+        (42, "must be a string"),
+        (None, "must be a string"),
+    ],
+)
+def test_invalid_names_say_why(name: object, why: str) -> None:
+    with pytest.raises(InvalidSessionIdError, match=re.escape(why)) as caught:
+        validate_name(name)
+    assert isinstance(caught.value, ValueError)
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_no_accepted_pair_leaves_its_session_folder(session_id: str, filename: str) -> None:
+    try:
+        path = session_path(session_id, filename)
+    except InvalidSessionIdError:
+        return
+    normal = posixpath.normpath(posixpath.join("/bucket", path))
+    assert normal == f"/bucket/{session_id}/{filename}"
+    assert path.count("/") == 1
+
+
+def test_prefixes() -> None:
+    assert validate_prefix("") == ""
+    assert validate_prefix("ab") == "ab"
+    for bad in ["a/", "\\", "\x00", "x" * 256]:
+        with pytest.raises(InvalidSessionIdError):
+            validate_prefix(bad)
+
+
+@pytest.mark.parametrize("bucket", ["sessions", "my-bucket.v2", "a_b", "abc"])
+def test_valid_buckets(bucket: str) -> None:
+    assert validate_bucket(bucket) == bucket
+
+
+@pytest.mark.parametrize("bucket", ["", "ab", "..", "a..b", "Upper", "a/b", "-abc", "x" * 64, None])
+def test_invalid_buckets(bucket: object) -> None:
+    with pytest.raises(InvalidSessionIdError, match="bucket"):
+        validate_bucket(bucket)

@@ -1,0 +1,131 @@
+"""Backend discovery through entry points: lazy listing, loading, broken and disabled plugins."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from sessionstore import (
+    BackendLoadError,
+    BackendNotFoundError,
+    SessionStore,
+    available_backends,
+)
+from sessionstore.registry import ENV_DISABLE, load_backend
+
+InstallPlugin = Callable[..., str]
+
+
+def by_name(name: str) -> dict[str, object]:
+    infos = {info.name: info for info in available_backends()}
+    return {"status": infos[name].status, "distribution": infos[name].distribution}
+
+
+def test_listing_reads_metadata_without_importing(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    module = install_plugin("lazy", working_backend, distribution="lazy-dist")
+    infos = {info.name: info for info in available_backends()}
+    assert infos["lazy"].distribution == "lazy-dist"
+    assert infos["lazy"].version == "1.2.3"
+    assert infos["lazy"].status == "installed"
+    assert module not in sys.modules
+    assert {"memory", "file"} <= set(infos)
+
+
+async def test_a_store_imports_only_its_backend(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    used = install_plugin("used", working_backend)
+    unused = install_plugin("unused", working_backend)
+    store = SessionStore(backend="used", bucket="sessions", greeting="hello")
+    assert used in sys.modules
+    assert unused not in sys.modules
+    await store.store_session("a", {"x": 1})
+    assert await store.load_session("a") == {"x": 1}
+
+
+def test_broken_plugin_is_reported_and_others_still_work(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    install_plugin("broken", "raise RuntimeError('boom at import')", distribution="broken-dist")
+    install_plugin("fine", working_backend)
+    infos = {info.name: info for info in available_backends(check=True)}
+    assert infos["broken"].status == "broken"
+    assert "broken-dist" in (infos["broken"].error or "")
+    assert "boom at import" in (infos["broken"].error or "")
+    assert infos["fine"].status == "ok"
+    assert infos["memory"].status == "ok"
+    with pytest.raises(BackendLoadError, match="broken-dist") as caught:
+        SessionStore(backend="broken")
+    assert caught.value.distribution == "broken-dist"
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    SessionStore(backend="fine")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("async def sessionstore_exists", "def sessionstore_exists", "is not an async def"),
+        ("async def sessionstore_list", "async def sessionstore_lst", "sessionstore_lst"),
+        ("bucket, paths, if_match", "bucket, paths, if_match, force", "force"),
+        ("class Backend:", "Backend = 42\n    class Other:", "must name a class"),
+    ],
+)
+def test_plugin_that_breaks_the_contract_is_refused(
+    install_plugin: InstallPlugin, working_backend: str, old: str, new: str, problem: str
+) -> None:
+    install_plugin("bad", working_backend.replace(old, new), distribution="bad-dist")
+    with pytest.raises(BackendLoadError, match="bad-dist") as caught:
+        load_backend("bad")
+    assert problem in str(caught.value)
+    infos = {info.name: info for info in available_backends(check=True)}
+    assert infos["bad"].status == "broken"
+
+
+def test_missing_hook_is_refused(install_plugin: InstallPlugin, working_backend: str) -> None:
+    source = working_backend.replace(
+        "@hookimpl\n        async def sessionstore_stat", "async def x"
+    )
+    install_plugin("partial", source)
+    with pytest.raises(BackendLoadError, match="does not implement sessionstore_stat"):
+        load_backend("partial")
+
+
+@pytest.mark.parametrize("name", ["s3", "gcs", "azure"])
+def test_unknown_first_party_backend_names_the_pip_command(name: str) -> None:
+    with pytest.raises(BackendNotFoundError) as caught:
+        SessionStore(backend=name)
+    message = str(caught.value)
+    assert f"pip install sessionstore-{name}" in message
+    assert "file" in message
+    assert "memory" in message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_unknown_third_party_backend() -> None:
+    with pytest.raises(BackendNotFoundError, match="no sessionstore backend named 'nope'"):
+        SessionStore(backend="nope")
+
+
+def test_disable_without_uninstalling(
+    install_plugin: InstallPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = install_plugin("noisy", "raise SystemError('never import me')")
+    monkeypatch.setenv(ENV_DISABLE, " noisy , other")
+    infos = {info.name: info for info in available_backends(check=True)}
+    assert infos["noisy"].status == "disabled"
+    assert module not in sys.modules
+    with pytest.raises(BackendNotFoundError, match=ENV_DISABLE):
+        SessionStore(backend="noisy")
+
+
+def test_two_distributions_claiming_one_name(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    install_plugin("twin", working_backend, distribution="twin-a")
+    install_plugin("twin", working_backend, distribution="twin-b")
+    with pytest.raises(BackendLoadError, match="twin-a, twin-b"):
+        load_backend("twin")

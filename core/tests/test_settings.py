@@ -1,0 +1,69 @@
+"""Which backend, bucket and options a store gets: arguments > environment > defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionstore import ConfigurationError, StoreSettings
+from sessionstore.settings import converter, parse_url, resolve_settings
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "file:///var/lib/app/sessions",
+            StoreSettings("file", "sessions", {"root": "/var/lib/app/sessions"}),
+        ),
+        ("file:///srv/x?bucket=chats", StoreSettings("file", "chats", {"root": "/srv/x"})),
+        ("file:///with%20space", StoreSettings("file", "sessions", {"root": "/with space"})),
+        ("memory://", StoreSettings("memory", "sessions", {})),
+        ("memory://?bucket=tmp", StoreSettings("memory", "tmp", {})),
+        (
+            "s3://bkt/some/prefix?endpoint_url=http://127.0.0.1:9000",
+            StoreSettings(
+                "s3", "bkt", {"prefix": "some/prefix", "endpoint_url": "http://127.0.0.1:9000"}
+            ),
+        ),
+        ("gs://bkt", StoreSettings("gcs", "bkt", {})),
+        ("az://container/p", StoreSettings("azure", "container", {"prefix": "p"})),
+    ],
+)
+def test_parse_url(url: str, expected: StoreSettings) -> None:
+    assert parse_url(url) == expected
+
+
+def test_url_without_scheme_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="needs a scheme"):
+        parse_url("/var/lib/app")
+
+
+def test_defaults() -> None:
+    assert resolve_settings(environ={}) == StoreSettings("file", "sessions", {})
+
+
+def test_environment_backend_and_bucket() -> None:
+    env = {"SESSIONSTORE_BACKEND": "memory", "SESSIONSTORE_BUCKET": "chats"}
+    assert resolve_settings(environ=env) == StoreSettings("memory", "chats", {})
+
+
+def test_environment_url_wins_over_environment_backend() -> None:
+    env = {"SESSIONSTORE_URL": "file:///data?bucket=b1", "SESSIONSTORE_BACKEND": "memory"}
+    assert resolve_settings(environ=env) == StoreSettings("file", "b1", {"root": "/data"})
+
+
+def test_explicit_arguments_win() -> None:
+    env = {"SESSIONSTORE_URL": "file:///data?bucket=b1"}
+    # Same backend: the URL's options are defaults under the explicit ones.
+    assert resolve_settings("file", None, {"root": "/other"}, environ=env) == StoreSettings(
+        "file", "b1", {"root": "/other"}
+    )
+    # Another backend: the URL is not about it and is ignored.
+    assert resolve_settings("memory", "b2", environ=env) == StoreSettings("memory", "b2", {})
+
+
+def test_converter_reads_booleans_from_url_strings() -> None:
+    assert converter.structure("false", bool) is False
+    assert converter.structure("Yes", bool) is True
+    with pytest.raises(ValueError, match="expected a boolean"):
+        converter.structure("maybe", bool)

@@ -266,6 +266,8 @@ class SessionStore:
         """One page of session ids; pass the returned ``cursor`` to get the next.
         A page may hold fewer than ``limit`` ids; ``cursor is None`` marks the end."""
         validate_prefix(prefix)
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
         storage = await self._ensure_ready()
         page = await storage.list(prefix, cursor, limit)
         ids = tuple(

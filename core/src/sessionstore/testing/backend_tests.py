@@ -1,0 +1,467 @@
+"""``BackendTests``: every clause of :mod:`sessionstore.hookspecs`, as tests to inherit.
+
+The hook-level tests call the backend through the same bound plugin manager a
+store uses (so errors are mapped exactly as users will see them); the facade
+tests go through :class:`~sessionstore.SessionStore`.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Any
+
+import anyio
+import pytest
+
+from sessionstore.errors import ConflictError
+from sessionstore.objects import ObjectInfo
+from sessionstore.storage import Storage
+from sessionstore.store import SessionStore
+from sessionstore.testing.guard import check_overrides
+
+PAYLOADS = {
+    "empty": b"",
+    "one-byte": b"\x00",
+    "not-utf8": bytes(range(256)) * 3 + b"\xff\xfe\xc3\x28",
+    "10MB": random.Random(7).randbytes(10 * 1024 * 1024),
+}
+
+ALLOWED_NAMES = [
+    "plain",
+    "UPPER-lower_123",
+    "with space inside",
+    "dots.in.the..middle.",
+    "punctuation!#$%&'()+,;=@[]^`{}~",
+    "percent%2e%2e%2f",
+    "ünïcödé-名前-🙂",
+    "x" * 255,
+    "é" * 127,
+    "-starts-with-dash",
+    "trailing~",
+]
+"""Names the core accepts that a backend must store, list and load unchanged."""
+
+
+class BackendTests:
+    """Inherit this in a ``Test...`` class and provide a ``store`` fixture that
+    returns a :class:`~sessionstore.SessionStore` on your backend over a fresh,
+    empty bucket (function scope; it may be an async fixture)."""
+
+    pytestmark = pytest.mark.anyio
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_overrides(cls, BackendTests)
+
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(self, request: pytest.FixtureRequest) -> str:
+        """Every kit test runs on both event loops."""
+        return str(request.param)
+
+    @pytest.fixture
+    def store(self) -> SessionStore:
+        """Override: a store on your backend over a fresh, empty bucket."""
+        pytest.fail(
+            "BackendTests needs a `store` fixture: define one in your subclass returning "
+            "SessionStore(backend='<yours>', bucket=..., **options) over an empty bucket"
+        )
+
+    @pytest.fixture
+    async def storage(self, store: SessionStore) -> Storage:
+        """The store's bound backend, initialised (``sessionstore_init`` called)."""
+        return await store._ensure_ready()
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    async def list_all(storage: Storage, prefix: str = "", limit: int | None = None) -> list[str]:
+        entries: list[str] = []
+        cursor = None
+        while True:
+            page = await storage.list(prefix, cursor, limit)
+            if limit is not None:
+                assert len(page.entries) <= limit, (
+                    f"sessionstore_list returned {len(page.entries)} entries for limit={limit}"
+                )
+            entries.extend(page.entries)
+            if page.cursor is None:
+                return entries
+            cursor = page.cursor
+
+    # -- init ----------------------------------------------------------------------
+
+    async def test_init_is_idempotent(self, storage: Storage) -> None:
+        """``sessionstore_init`` may be called again on an existing bucket and must
+        keep its objects.
+
+        Troubleshooting: treat "bucket already exists" as success, not an error.
+        """
+        await storage.upload("s/f", b"kept")
+        await storage.init()
+        await storage.init()
+        assert (await storage.download("s/f")).data == b"kept"
+
+    # -- upload / download ---------------------------------------------------------
+
+    @pytest.mark.parametrize("payload", list(PAYLOADS), ids=list(PAYLOADS))
+    async def test_round_trip_bytes(self, storage: Storage, payload: str) -> None:
+        """Bytes uploaded come back identical: empty, one NUL byte, bytes that are
+        not UTF-8, and 10 MB.
+
+        Troubleshooting: open files in binary mode, never decode or strip data,
+        and read until the end for large objects (no single-chunk read).
+        """
+        data = PAYLOADS[payload]
+        info = await storage.upload("s/blob", data)
+        stored = await storage.download("s/blob")
+        assert stored.data == data, "sessionstore_download returned different bytes"
+        assert stored.info.size == len(data) == info.size
+
+    async def test_upload_returns_the_info_of_what_it_wrote(self, storage: Storage) -> None:
+        """``sessionstore_upload`` returns an ObjectInfo whose version is the one
+        ``stat`` and ``download`` then report.
+
+        Troubleshooting: return the version from the write itself (e.g. the
+        response's etag/generation), not from a separate request that could see
+        a later write.
+        """
+        info = await storage.upload("s/f", b"abc")
+        assert isinstance(info, ObjectInfo)
+        assert info.path == "s/f"
+        assert info.size == 3
+        assert (await storage.stat("s/f")).version == info.version
+        assert (await storage.download("s/f")).info.version == info.version
+
+    async def test_overwrite_replaces_bytes_and_version(self, storage: Storage) -> None:
+        """A second upload to the same path replaces the bytes and the version.
+
+        Troubleshooting: never append; the version token must change on every
+        write, even when size and content are the same.
+        """
+        first = await storage.upload("s/f", b"one")
+        second = await storage.upload("s/f", b"two!")
+        assert (await storage.download("s/f")).data == b"two!"
+        assert second.version != first.version
+        assert (await storage.stat("s/f")).size == 4
+
+    async def test_version_changes_on_every_write(self, storage: Storage) -> None:
+        """Twenty rapid writes of identical bytes give twenty distinct version tokens.
+
+        Troubleshooting: a token must not be a content hash or a coarse timestamp;
+        use the storage's generation/etag, or a counter or a fine clock that you
+        force to increase.
+        """
+        versions = [(await storage.upload("s/f", b"same")).version for _ in range(20)]
+        assert len(set(versions)) == 20, f"version tokens repeat: {versions}"
+
+    async def test_download_of_missing_object_raises_file_not_found(self, storage: Storage) -> None:
+        """Downloading an absent object raises FileNotFoundError (in a missing
+        session and in an existing one).
+
+        Troubleshooting: map the storage's "not found" (404, ENOENT, NoSuchKey...)
+        to FileNotFoundError; do not return empty bytes or None.
+        """
+        with pytest.raises(FileNotFoundError):
+            await storage.download("nobody/state.json")
+        await storage.upload("s/other", b"x")
+        with pytest.raises(FileNotFoundError):
+            await storage.download("s/state.json")
+
+    async def test_download_info_matches_the_bytes(self, storage: Storage) -> None:
+        """The info returned with downloaded bytes describes exactly those bytes.
+
+        Troubleshooting: take size and version from the same response (or the
+        same open file) as the bytes.
+        """
+        await storage.upload("s/f", b"first")
+        latest = await storage.upload("s/f", b"second!")
+        stored = await storage.download("s/f")
+        assert stored.data == b"second!"
+        assert stored.info.size == len(stored.data)
+        assert stored.info.version == latest.version
+
+    # -- exists / stat -------------------------------------------------------------
+
+    async def test_exists(self, storage: Storage) -> None:
+        """``exists`` is True for an object, False for an absent one and False for a
+        prefix that only holds other objects.
+
+        Troubleshooting: check for the exact object; a "directory" is not an object.
+        """
+        assert await storage.exists("s/f") is False
+        await storage.upload("s/f", b"x")
+        assert await storage.exists("s/f") is True
+        assert await storage.exists("s") is False
+        assert await storage.exists("s/g") is False
+
+    async def test_stat_fields(self, storage: Storage) -> None:
+        """``stat`` reports path, size, timezone-aware modified/created times not
+        in the future, created no later than modified, and a version string.
+
+        Troubleshooting: build datetimes with a tzinfo (UTC); naive datetimes
+        are refused by ObjectInfo itself.
+        """
+        info = await storage.upload("s/f", b"12345")
+        stat = await storage.stat("s/f")
+        assert stat.path == "s/f"
+        assert stat.size == 5
+        assert stat.modified.utcoffset() is not None
+        assert stat.created.utcoffset() is not None
+        assert stat.created <= stat.modified + timedelta(seconds=1)
+        assert isinstance(stat.version, str)
+        assert stat.version
+        assert stat.version == info.version
+        # Allow for clock skew between this machine and a remote storage service.
+        assert stat.modified <= datetime.now(timezone.utc) + timedelta(minutes=5)
+
+    async def test_stat_of_missing_object_raises_file_not_found(self, storage: Storage) -> None:
+        """``stat`` of an absent object raises FileNotFoundError.
+
+        Troubleshooting: map the storage's "not found" to FileNotFoundError.
+        """
+        with pytest.raises(FileNotFoundError):
+            await storage.stat("s/missing")
+
+    # -- delete --------------------------------------------------------------------
+
+    async def test_delete_present_and_absent(self, storage: Storage) -> None:
+        """Delete removes every listed object and silently skips absent ones, so
+        repeating it is harmless.
+
+        Troubleshooting: ignore "not found" per object; do not stop at the first.
+        """
+        for name in ("a", "b", "c"):
+            await storage.upload(f"s/{name}", b"x")
+        await storage.delete(["s/a", "s/missing", "s/c"])
+        assert await self.list_all(storage, "s/") == ["s/b"]
+        await storage.delete(["s/a", "s/c"])
+        await storage.delete(["nobody/state.json"])
+        assert await storage.exists("s/b")
+
+    async def test_emptied_prefix_leaves_listings(self, storage: Storage) -> None:
+        """When a session's last object is deleted, the session no longer lists.
+
+        Troubleshooting: on file-like storage, remove the emptied directory (and
+        your own leftovers in it) after deleting its last object.
+        """
+        await storage.upload("gone/a", b"x")
+        await storage.upload("gone/b", b"x")
+        await storage.upload("kept/a", b"x")
+        await storage.delete(["gone/a", "gone/b"])
+        assert await self.list_all(storage) == ["kept/"]
+
+    async def test_conditional_delete(self, storage: Storage) -> None:
+        """Delete with ``if_match`` removes the object only at that version; a stale
+        token or an absent object raises ConflictError and deletes nothing.
+
+        Troubleshooting: send the storage's conditional-delete header (If-Match,
+        ifGenerationMatch, etag condition) or compare and delete under one lock.
+        """
+        old = await storage.upload("s/f", b"1")
+        new = await storage.upload("s/f", b"2")
+        with pytest.raises(ConflictError):
+            await storage.delete(["s/f"], if_match=old.version)
+        assert (await storage.download("s/f")).data == b"2"
+        await storage.delete(["s/f"], if_match=new.version)
+        assert not await storage.exists("s/f")
+        with pytest.raises(ConflictError):
+            await storage.delete(["s/f"], if_match=new.version)
+
+    # -- conditional upload --------------------------------------------------------
+
+    async def test_create_only(self, storage: Storage) -> None:
+        """``create_only`` writes an absent object and refuses an existing one with
+        ConflictError, leaving it unchanged.
+
+        Troubleshooting: use the storage's create-if-absent request (If-None-Match: *,
+        ifGenerationMatch=0, O_EXCL/link under a lock); a check-then-write races.
+        """
+        await storage.upload("s/f", b"first", create_only=True)
+        with pytest.raises(ConflictError):
+            await storage.upload("s/f", b"second", create_only=True)
+        assert (await storage.download("s/f")).data == b"first"
+
+    async def test_if_match(self, storage: Storage) -> None:
+        """``if_match`` writes only over exactly that version: a stale token raises
+        ConflictError and leaves the object unchanged; so does a token for an
+        absent object.
+
+        Troubleshooting: pass the token as the storage's precondition (If-Match,
+        ifGenerationMatch, etag + IfNotModified) on a single-request upload; never
+        drop it silently on a multipart path.
+        """
+        v1 = await storage.upload("s/f", b"v1")
+        v2 = await storage.upload("s/f", b"v2", if_match=v1.version)
+        with pytest.raises(ConflictError):
+            await storage.upload("s/f", b"stale", if_match=v1.version)
+        assert (await storage.download("s/f")).data == b"v2"
+        await storage.upload("s/f", b"v3", if_match=v2.version)
+        with pytest.raises(ConflictError):
+            await storage.upload("s/absent", b"x", if_match=v2.version)
+        assert not await storage.exists("s/absent")
+
+    async def test_conditional_writes_have_one_winner(self, storage: Storage) -> None:
+        """Twenty concurrent ``create_only`` uploads of one path, then twenty
+        concurrent ``if_match`` uploads holding the same token: exactly one of
+        each group succeeds.
+
+        Troubleshooting: the check and the write must be one atomic step (one
+        conditional request, or one lock around both).
+        """
+        outcomes: dict[str, list[int]] = {"create": [], "match": []}
+
+        async def write(kind: str, index: int, **condition: Any) -> None:
+            try:
+                await storage.upload("s/race", str(index).encode(), **condition)
+            except ConflictError:
+                return
+            outcomes[kind].append(index)
+
+        async with anyio.create_task_group() as group:
+            for index in range(20):
+                group.start_soon(partial(write, "create", index, create_only=True))
+        assert len(outcomes["create"]) == 1, f"create_only winners: {outcomes['create']}"
+        token = (await storage.stat("s/race")).version
+        async with anyio.create_task_group() as group:
+            for index in range(20):
+                group.start_soon(partial(write, "match", index, if_match=token))
+        assert len(outcomes["match"]) == 1, f"if_match winners: {outcomes['match']}"
+        assert (await storage.download("s/race")).data == str(outcomes["match"][0]).encode()
+
+    # -- list ----------------------------------------------------------------------
+
+    async def test_list_directories_and_objects(self, storage: Storage) -> None:
+        """Listing the root gives sessions as ``"<id>/"``; listing ``"<id>/"`` gives
+        that session's objects as full paths; both in ascending order.
+
+        Troubleshooting: list with delimiter "/" (common prefixes for directories),
+        return bucket-relative paths, sort ascending, hide your own temp files.
+        """
+        for path in ["b/state.json", "a/state.json", "a/cp-2", "a/cp-1", "c/x"]:
+            await storage.upload(path, b"x")
+        assert await self.list_all(storage) == ["a/", "b/", "c/"]
+        assert await self.list_all(storage, "a/") == ["a/cp-1", "a/cp-2", "a/state.json"]
+        assert await self.list_all(storage, "missing/") == []
+
+    async def test_list_with_name_prefix(self, storage: Storage) -> None:
+        """A prefix not ending in "/" filters names in its directory.
+
+        Troubleshooting: split the prefix at its last "/" into directory and name
+        prefix; filter names by ``startswith``.
+        """
+        for session_id in ["ab1", "ab2", "abc", "b", "a"]:
+            await storage.upload(f"{session_id}/state.json", b"x")
+        await storage.upload("ab1/cp", b"x")
+        assert await self.list_all(storage, "ab") == ["ab1/", "ab2/", "abc/"]
+        assert await self.list_all(storage, "ab1/c") == ["ab1/cp"]
+        assert await self.list_all(storage, "zz") == []
+
+    async def test_list_pages_have_no_duplicates_or_gaps(self, storage: Storage) -> None:
+        """Paging through 120 sessions 7 at a time yields each exactly once, in order.
+
+        Troubleshooting: the cursor must resume strictly after the last entry
+        returned; only a ``None`` cursor ends the listing.
+        """
+        ids = [f"s{index:03}" for index in range(120)]
+        async with anyio.create_task_group() as group:
+            for session_id in ids:
+                group.start_soon(storage.upload, f"{session_id}/state.json", b"x")
+        assert await self.list_all(storage, limit=7) == [f"{i}/" for i in ids]
+        assert await self.list_all(storage, "s1", limit=7) == [
+            f"{i}/" for i in ids if i.startswith("s1")
+        ]
+
+    async def test_list_pages_while_the_bucket_changes(self, storage: Storage) -> None:
+        """Sessions present for the whole listing appear exactly once even while
+        others are created and deleted between pages.
+
+        Troubleshooting: make the cursor a position in the key order (e.g. the
+        last key, or the storage's continuation token), not an offset.
+        """
+        stable = [f"m{index:03}" for index in range(0, 60, 2)]
+        for session_id in stable:
+            await storage.upload(f"{session_id}/state.json", b"x")
+        seen: list[str] = []
+        cursor = None
+        churn = 0
+        while True:
+            page = await storage.list("", cursor, 5)
+            seen.extend(page.entries)
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+            churn += 1
+            await storage.upload(f"m{churn * 2 + 1:03}/state.json", b"new")
+            await storage.delete([f"m{churn * 2 - 1:03}/state.json"])
+        stable_seen = [entry for entry in seen if entry[:-1] in stable]
+        assert stable_seen == [f"{i}/" for i in stable]
+        assert len(seen) == len(set(seen)), "an entry was listed twice"
+
+    # -- facade --------------------------------------------------------------------
+
+    async def test_facade_round_trip_of_states_and_checkpoints(self, store: SessionStore) -> None:
+        """States and checkpoints stored through SessionStore load back equal, list,
+        and disappear with ``delete_session``.
+
+        Troubleshooting: if the hook-level tests pass and this fails, check that
+        listing returns session folders as "<id>/" and files as "<id>/<name>".
+        """
+        state = {"user": "ada", "_metadata": "mine", "big": 2**80, "list": [1, None, "x"]}
+        await store.store_session("s1", state)
+        await store.store_session("s1", {"step": 1}, "checkpoint-1.json")
+        await store.store_session("s2", {})
+        assert await store.load_session("s1") == state
+        assert await store.load_session("s1", "checkpoint-1.json") == {"step": 1}
+        assert await store.list_sessions() == ["s1", "s2"]
+        assert await store.list_files("s1") == ["checkpoint-1.json", "state.json"]
+        assert await store.delete_session("s1") is True
+        assert await store.list_sessions() == ["s2"]
+        assert await store.load_session("s1", "checkpoint-1.json") is None
+
+    async def test_concurrent_updates_lose_nothing(self, store: SessionStore) -> None:
+        """Thirty concurrent ``update_session`` increments end at exactly 30.
+
+        Troubleshooting: a lost update means a conditional write succeeded over a
+        version it did not match: see test_if_match and
+        test_conditional_writes_have_one_winner.
+        """
+
+        def increment(state: dict[str, Any] | None) -> dict[str, Any]:
+            return {"count": (state or {"count": 0})["count"] + 1}
+
+        async with anyio.create_task_group() as group:
+            for _ in range(30):
+                group.start_soon(store.update_session, "counter", increment)
+        assert await store.load_session("counter") == {"count": 30}
+
+    @pytest.mark.parametrize("name", ALLOWED_NAMES, ids=range(len(ALLOWED_NAMES)))
+    async def test_every_allowed_name(self, store: SessionStore, name: str) -> None:
+        """Every character the core accepts in a session id or file name is stored,
+        listed and loaded unchanged (unicode, spaces, punctuation, percent signs,
+        255-byte names).
+
+        Troubleshooting: do not URL-decode, normalise or escape names yourself
+        beyond what your storage requires, and undo any escaping when listing.
+        """
+        await store.store_session(name, {"id": name}, name)
+        assert await store.load_session(name, name) == {"id": name}
+        assert await store.list_sessions() == [name]
+        assert await store.list_files(name) == [name]
+        assert await store.delete_session(name) is True
+        assert await store.list_sessions() == []
+
+    async def test_metadata_times_are_timezone_aware(self, store: SessionStore) -> None:
+        """Metadata reports aware datetimes and the stored version.
+
+        Troubleshooting: see test_stat_fields.
+        """
+        written = await store.store_session("s", {"a": 1})
+        meta = await store.get_session_metadata("s")
+        assert meta is not None
+        assert meta.modified.utcoffset() is not None
+        assert meta.created.utcoffset() is not None
+        assert meta.version == written.version
+        assert written.stored_at is not None
+        assert written.stored_at.utcoffset() == timedelta(0)

@@ -1,0 +1,322 @@
+"""Every SessionStore method, on every local backend, on asyncio and trio."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from sessionstore import (
+    ConflictError,
+    CorruptSessionError,
+    InvalidSessionIdError,
+    SerializationError,
+    SessionMetadata,
+    SessionStore,
+    StorageUnavailableError,
+)
+
+
+async def test_store_and_load_round_trip(store: SessionStore) -> None:
+    state = {
+        "status": "active",
+        "_metadata": {"user": "key"},
+        "n": 2**80,
+        "nested": [1, {"a": None}],
+    }
+    meta = await store.store_session("abc123", state)
+    assert await store.load_session("abc123") == state
+    assert meta.session_id == "abc123"
+    assert meta.filename == "state.json"
+    assert meta.backend == store.backend
+    assert meta.size > 0
+    assert meta["size"] == meta.size
+    assert meta.stored_at is not None
+    assert meta.stored_at.utcoffset() == timedelta(0)
+    assert meta.format_version == 1
+
+
+async def test_load_missing_returns_none(store: SessionStore) -> None:
+    assert await store.load_session("nobody") is None
+    assert await store.load_session_with_metadata("nobody") is None
+
+
+async def test_overwrite_replaces_and_changes_version(store: SessionStore) -> None:
+    first = await store.store_session("s", {"v": 1})
+    second = await store.store_session("s", {"v": 2})
+    assert first.version != second.version
+    assert await store.load_session("s") == {"v": 2}
+
+
+async def test_load_with_metadata_matches_the_version_read(store: SessionStore) -> None:
+    written = await store.store_session("s", {"v": 1})
+    loaded = await store.load_session_with_metadata("s")
+    assert loaded is not None
+    state, meta = loaded
+    assert state == {"v": 1}
+    assert meta.version == written.version
+    assert meta.stored_at == written.stored_at
+
+
+async def test_metadata_without_content(store: SessionStore) -> None:
+    before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    written = await store.store_session("s", {"v": 1})
+    meta = await store.get_session_metadata("s")
+    assert isinstance(meta, SessionMetadata)
+    assert meta.size == written.size
+    assert meta.version == written.version
+    assert meta.modified >= before
+    assert meta.created.utcoffset() is not None
+    assert meta.modified.utcoffset() is not None
+    assert dict(meta)["session_id"] == "s"
+    assert await store.get_session_metadata("none") is None
+
+
+async def test_session_exists(store: SessionStore) -> None:
+    assert not await store.session_exists("s")
+    await store.store_session("s", {})
+    assert await store.session_exists("s")
+    await store.store_session("t", {}, "checkpoint.json")
+    assert not await store.session_exists("t")
+    assert await store.session_exists("t", "checkpoint.json")
+
+
+async def test_checkpoints_are_listed_and_deleted_with_the_session(store: SessionStore) -> None:
+    await store.store_session("s", {"main": True})
+    for index in range(3):
+        await store.store_session("s", {"step": index}, f"checkpoint_{index:03}.json")
+    await store.store_session("other", {})
+    assert await store.list_files("s") == [
+        "checkpoint_000.json",
+        "checkpoint_001.json",
+        "checkpoint_002.json",
+        "state.json",
+    ]
+    assert await store.load_session("s", "checkpoint_001.json") == {"step": 1}
+    assert await store.delete_session("s") is True
+    assert await store.list_files("s") == []
+    assert await store.list_sessions() == ["other"]
+    assert await store.load_session("s", "checkpoint_001.json") is None
+    assert await store.delete_session("s") is False
+
+
+async def test_delete_one_file(store: SessionStore) -> None:
+    await store.store_session("s", {})
+    await store.store_session("s", {}, "cp.json")
+    assert await store.delete_session("s", "cp.json") is True
+    assert await store.delete_session("s", "cp.json") is False
+    assert await store.list_files("s") == ["state.json"]
+
+
+async def test_list_sessions_with_prefix(store: SessionStore) -> None:
+    for session_id in ["b2", "a1", "b1", "c"]:
+        await store.store_session(session_id, {})
+    await store.store_session("only-checkpoint", {}, "cp.json")
+    assert await store.list_sessions() == ["a1", "b1", "b2", "c", "only-checkpoint"]
+    assert await store.list_sessions("b") == ["b1", "b2"]
+    assert await store.list_sessions("zz") == []
+
+
+async def test_list_sessions_page_cursor(store: SessionStore) -> None:
+    for index in range(25):
+        await store.store_session(f"s{index:02}", {})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list_sessions_page(cursor=cursor, limit=10)
+        assert len(page.session_ids) <= 10
+        seen.extend(page.session_ids)
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert seen == [f"s{index:02}" for index in range(25)]
+
+
+async def test_if_match(store: SessionStore) -> None:
+    first = await store.store_session("s", {"v": 1})
+    second = await store.store_session("s", {"v": 2}, if_match=first.version)
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": "stale"}, if_match=first.version)
+    assert await store.load_session("s") == {"v": 2}
+    await store.store_session("s", {"v": 3}, if_match=second.version)
+    with pytest.raises(ConflictError):
+        await store.store_session("absent", {}, if_match=first.version)
+    assert await store.load_session("absent") is None
+
+
+async def test_create_only(store: SessionStore) -> None:
+    await store.store_session("s", {"v": 1}, create_only=True)
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": 2}, create_only=True)
+    assert await store.load_session("s") == {"v": 1}
+    with pytest.raises(ValueError, match="exclude each other"):
+        await store.store_session("s", {}, if_match="x", create_only=True)
+
+
+async def test_create_only_race_has_exactly_one_winner(store: SessionStore) -> None:
+    winners: list[int] = []
+
+    async def racer(index: int) -> None:
+        try:
+            await store.store_session("race", {"winner": index}, create_only=True)
+        except ConflictError:
+            return
+        winners.append(index)
+
+    async with anyio.create_task_group() as group:
+        for index in range(20):
+            group.start_soon(racer, index)
+    assert len(winners) == 1
+    assert await store.load_session("race") == {"winner": winners[0]}
+
+
+async def test_concurrent_updates_lose_nothing(store: SessionStore) -> None:
+    def increment(state: dict[str, Any] | None) -> dict[str, Any]:
+        state = state or {"count": 0}
+        state["count"] += 1
+        return state
+
+    async with anyio.create_task_group() as group:
+        for _ in range(50):
+            group.start_soon(store.update_session, "counter", increment)
+    assert await store.load_session("counter") == {"count": 50}
+
+
+async def test_update_accepts_an_async_function(store: SessionStore) -> None:
+    async def add(state: dict[str, Any] | None) -> dict[str, Any]:
+        await anyio.lowlevel.checkpoint()
+        return {"items": [*(state or {"items": []})["items"], "x"]}
+
+    assert await store.update_session("s", add) == {"items": ["x"]}
+    assert await store.update_session("s", add) == {"items": ["x", "x"]}
+
+
+async def test_update_gives_up_with_conflict_error(store: SessionStore) -> None:
+    async def meddle(state: dict[str, Any] | None) -> dict[str, Any]:
+        # Another writer always gets in between the read and the write.
+        await store.store_session("s", {"other": True})
+        return {"mine": True}
+
+    with pytest.raises(ConflictError, match="gave up after 3 attempts"):
+        await store.update_session("s", meddle, max_attempts=3)
+
+
+async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
+    with pytest.raises(SerializationError, match="must return the new state"):
+        await store.update_session("s", lambda state: None)  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.parametrize(
+    "bad_state", [{"s": {1}}, {"f": float("nan")}, ["not", "a", "dict"]], ids=["set", "nan", "list"]
+)
+async def test_unserialisable_state_writes_nothing(store: SessionStore, bad_state: Any) -> None:
+    await store.store_session("s", {"ok": True})
+    with pytest.raises(SerializationError):
+        await store.store_session("s", bad_state)
+    assert await store.load_session("s") == {"ok": True}
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "../etc", "a/b", "a\x00", "x" * 300, "CON"])
+async def test_invalid_names_are_refused(store: SessionStore, bad: str) -> None:
+    for call in (
+        lambda: store.store_session(bad, {}),
+        lambda: store.store_session("ok", {}, bad),
+        lambda: store.load_session(bad),
+        lambda: store.load_session("ok", bad),
+        lambda: store.delete_session(bad),
+        lambda: store.delete_session("ok", bad),
+        lambda: store.session_exists(bad),
+        lambda: store.get_session_metadata(bad),
+        lambda: store.list_files(bad),
+        lambda: store.update_session(bad, lambda s: {}),
+    ):
+        with pytest.raises(InvalidSessionIdError):
+            await call()
+    assert await store.list_sessions() == []
+
+
+async def test_corrupt_stored_bytes(store: SessionStore) -> None:
+    await store.store_session("s", {})
+    storage = store._storage
+    await storage.upload("s/state.json", b'{"truncated": ')
+    with pytest.raises(CorruptSessionError, match=r"s/state\.json") as caught:
+        await store.load_session("s")
+    assert caught.value.path == "s/state.json"
+    with pytest.raises(CorruptSessionError):
+        await store.update_session("s", lambda state: {})
+
+
+async def test_seed_format_file_loads(store: SessionStore) -> None:
+    await store.store_session("s", {})
+    seed_bytes = b"""{
+  "status": "active",
+  "_metadata": {"session_id": "s", "stored_at": "2025-06-01T12:00:00.000001", "backend": "file"}
+}"""
+    await store._storage.upload("s/state.json", seed_bytes)
+    assert await store.load_session("s") == {"status": "active"}
+    loaded = await store.load_session_with_metadata("s")
+    assert loaded is not None
+    assert loaded[1].format_version is None
+
+
+async def test_async_context_manager_and_lazy_use(tmp_path: Path) -> None:
+    async with SessionStore(backend="file", root=tmp_path) as store:
+        assert (tmp_path / "sessions").is_dir()
+        await store.store_session("s", {"a": 1})
+    lazy = SessionStore(backend="file", root=tmp_path)
+    assert await lazy.load_session("s") == {"a": 1}
+
+
+async def test_from_url(tmp_path: Path) -> None:
+    store = SessionStore.from_url(f"file://{tmp_path}?bucket=chats")
+    assert store.backend == "file"
+    assert store.bucket == "chats"
+    await store.store_session("s", {"a": 1})
+    assert (tmp_path / "chats" / "s" / "state.json").is_file()
+    memory = SessionStore.from_url("memory://")
+    assert memory.backend == "memory"
+
+
+async def test_environment_chooses_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSIONSTORE_URL", f"file://{tmp_path}?bucket=from-env")
+    store = SessionStore()
+    assert (store.backend, store.bucket) == ("file", "from-env")
+    await store.store_session("s", {})
+    assert (tmp_path / "from-env" / "s" / "state.json").is_file()
+    monkeypatch.delenv("SESSIONSTORE_URL")
+    monkeypatch.setenv("SESSIONSTORE_BACKEND", "memory")
+    assert SessionStore().backend == "memory"
+
+
+def test_repr_shows_no_options(tmp_path: Path) -> None:
+    store = SessionStore(backend="file", root=tmp_path)
+    assert repr(store) == "SessionStore(backend='file', bucket='sessions')"
+
+
+def test_bad_options_fail_at_construction() -> None:
+    from sessionstore import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"unknown option.*'rooot'.*accepts: root"):
+        SessionStore(backend="file", rooot="/tmp")
+    with pytest.raises(InvalidSessionIdError, match="bucket"):
+        SessionStore(backend="memory", bucket="../up")
+
+
+async def test_backend_failure_is_storage_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    store = SessionStore(backend="file", root=blocker)
+    with pytest.raises(StorageUnavailableError) as caught:
+        await store.store_session("s", {})
+    error = caught.value
+    assert isinstance(error, OSError)
+    assert error.backend == "file"
+    assert error.bucket == "sessions"
+    assert "file backend failed on sessions" in str(error)
+    assert error.__cause__ is not None

@@ -68,7 +68,8 @@ def test_three_processes_of_concurrent_updates_lose_nothing(tmp_path: Path) -> N
     loops = ["asyncio", "trio", "asyncio"]
     children = [python(INCREMENTER, str(tmp_path), "20", loop) for loop in loops]
     for child in children:
-        _, err = child.communicate(timeout=120)
+        with child:
+            _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
     state = anyio.run(SessionStore(backend="file", root=tmp_path).load_session, "counter")
     assert state == {"count": 60}
@@ -88,15 +89,14 @@ def kill_writers(root: Path, kills: int) -> None:
     seen = 0
     rng = random.Random(1234)
     for _ in range(kills):
-        child = python(WRITER, str(root), str(seen))
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready", (
-            child.stderr.read() if child.stderr else ""
-        )
-        # Kill at a random moment of the write loop.
-        anyio.run(anyio.sleep, rng.uniform(0, 0.03))
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+        with python(WRITER, str(root), str(seen)) as child:
+            assert child.stdout is not None
+            assert child.stderr is not None
+            assert child.stdout.readline().strip() == "ready", child.stderr.read()
+            # Kill at a random moment of the write loop.
+            anyio.run(anyio.sleep, rng.uniform(0, 0.03))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
 
         async def inspect(seen: int) -> int:
             main = check_consistent(await store.load_session("victim"), seen)

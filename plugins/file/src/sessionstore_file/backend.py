@@ -1,0 +1,91 @@
+"""The hook implementations of the file backend.
+
+Each hook hands all of its blocking work to one ``anyio.to_thread.run_sync`` call:
+a thread hop costs far more than a cached read, so an operation never makes two.
+The blocking routines live in :mod:`~sessionstore_file.reading`,
+:mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting` and
+:mod:`~sessionstore_file.listing`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio.to_thread
+import attrs
+
+from sessionstore.hookspecs import hookimpl
+from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore_file import deleting, listing, reading, writing
+from sessionstore_file.dirs import init_bucket
+from sessionstore_file.root import resolve_root
+
+
+@attrs.define(eq=False)
+class FileBackend:
+    """Stores each object as a file ``<root>/<bucket>/<path>``.
+
+    :param root: the directory holding the buckets; default ``$SESSIONSTORE_FILE_ROOT``,
+        else ``platformdirs.user_data_dir("sessionstore")``. Resolved to an absolute
+        path when the backend is built (``root_dir``).
+
+    Version tokens are ``<inode>-<mtime ns>-<size>`` (hex); ``created`` equals
+    ``modified`` because every write makes a new file. Files get mode 0600 and
+    directories 0700.
+    """
+
+    root: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    root_dir: Path = attrs.field(init=False)
+    _base: str = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.root_dir = resolve_root(self.root)
+        self._base = os.fspath(self.root_dir)
+
+    @hookimpl
+    async def sessionstore_init(self, bucket: str) -> None:
+        """Create the root and bucket directories (mode 0700) if missing."""
+        await anyio.to_thread.run_sync(init_bucket, self._base, bucket)
+
+    @hookimpl
+    async def sessionstore_upload(
+        self, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
+    ) -> ObjectInfo:
+        """Replace the file atomically and durably, checking the precondition under
+        the directory's lock."""
+        return await anyio.to_thread.run_sync(
+            writing.upload, self._base, bucket, path, data, if_match, create_only
+        )
+
+    @hookimpl
+    async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
+        """Read the file and ``fstat`` the same descriptor."""
+        return await anyio.to_thread.run_sync(reading.download, self._base, bucket, path)
+
+    @hookimpl
+    async def sessionstore_exists(self, bucket: str, path: str) -> bool:
+        """Whether a regular file (not a directory) is at ``path``."""
+        return await anyio.to_thread.run_sync(reading.exists, self._base, bucket, path)
+
+    @hookimpl
+    async def sessionstore_stat(self, bucket: str, path: str) -> ObjectInfo:
+        """The file's info, without reading it."""
+        return await anyio.to_thread.run_sync(reading.stat_object, self._base, bucket, path)
+
+    @hookimpl
+    async def sessionstore_delete(
+        self, bucket: str, paths: Sequence[str], if_match: str | None
+    ) -> None:
+        """Unlink the files, then remove the directories left without objects."""
+        await anyio.to_thread.run_sync(deleting.delete, self._base, bucket, paths, if_match)
+
+    @hookimpl
+    async def sessionstore_list(
+        self, bucket: str, prefix: str, cursor: str | None, limit: int | None
+    ) -> ListPage:
+        """One page of the directory ``prefix`` names, by ``os.scandir``."""
+        return await anyio.to_thread.run_sync(
+            listing.list_page, self._base, bucket, prefix, cursor, limit
+        )

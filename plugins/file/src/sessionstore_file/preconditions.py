@@ -1,0 +1,31 @@
+"""The ``if_match`` and ``create_only`` checks, made while holding the directory's lock."""
+
+from __future__ import annotations
+
+import os
+
+from sessionstore.errors import ConflictError
+from sessionstore_file.versions import version_token
+
+
+def check_precondition(
+    current: os.stat_result | None,
+    if_match: str | None,
+    create_only: bool,
+    where: str,
+    action: str,
+) -> None:
+    """Raise :class:`ConflictError` unless the current file at ``where`` (``None``:
+    absent) satisfies ``if_match`` and ``create_only``."""
+    if if_match is not None:
+        if current is None:
+            raise ConflictError(
+                f"cannot {action} {where}: expected version {if_match!r}, but there is no object"
+            )
+        found = version_token(current)
+        if found != if_match:
+            raise ConflictError(
+                f"cannot {action} {where}: expected version {if_match!r}, found {found!r}"
+            )
+    if create_only and current is not None:
+        raise ConflictError(f"cannot create {where}: an object already exists there")

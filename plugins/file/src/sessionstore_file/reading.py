@@ -1,0 +1,82 @@
+"""The blocking read operations: download, stat and exists.
+
+Reads take no lock: files are only ever replaced by rename, never changed in
+place, so one open descriptor sees one complete version, and its ``fstat``
+describes exactly those bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from sessionstore.objects import ObjectInfo, StoredObject
+from sessionstore_file.dirs import open_existing
+from sessionstore_file.entries import explain, lstat_object
+from sessionstore_file.paths import split_path
+from sessionstore_file.versions import object_info
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+"""``O_NONBLOCK`` so a FIFO planted in the tree cannot hang the open."""
+
+
+def missing(where: str) -> FileNotFoundError:
+    """The error for an absent object at ``where``."""
+    return FileNotFoundError(errno.ENOENT, "no such object", where)
+
+
+def download(root: str, bucket: str, path: str) -> StoredObject:
+    """The bytes of ``path`` and the info of that very version."""
+    parents, name = split_path(path)
+    where = os.path.join(root, bucket, path)
+    chain = open_existing(root, bucket, parents)
+    if chain is None:
+        raise missing(where)
+    with chain:
+        try:
+            fd = os.open(name, _READ_FLAGS, dir_fd=chain.fd)
+        except FileNotFoundError:
+            raise missing(where) from None
+        except OSError as error:
+            raise explain(error, chain.fd, name, where) from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise missing(where)  # a directory or special file is not an object
+        data = _read_all(fd, status.st_size)
+    finally:
+        os.close(fd)
+    return StoredObject(data=data, info=object_info(path, status))
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Read to the end: usually one read of the whole file and one that finds EOF."""
+    chunks = []
+    want = size + 1
+    while chunk := os.read(fd, max(want, 1 << 16)):
+        chunks.append(chunk)
+        want -= len(chunk)
+    return b"".join(chunks)
+
+
+def stat_object(root: str, bucket: str, path: str) -> ObjectInfo:
+    """The info of the current version of ``path``."""
+    status = _lstat(root, bucket, path)
+    if status is None:
+        raise missing(os.path.join(root, bucket, path))
+    return object_info(path, status)
+
+
+def exists(root: str, bucket: str, path: str) -> bool:
+    """Whether an object (a regular file, not a directory) is at ``path``."""
+    return _lstat(root, bucket, path) is not None
+
+
+def _lstat(root: str, bucket: str, path: str) -> os.stat_result | None:
+    parents, name = split_path(path)
+    chain = open_existing(root, bucket, parents)
+    if chain is None:
+        return None
+    with chain:
+        return lstat_object(chain.fd, name, chain.where(name))

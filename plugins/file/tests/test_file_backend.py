@@ -1,0 +1,478 @@
+"""The file backend against the hook contract, calling its hooks directly on a
+real directory (no mocks)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from sessionstore.errors import ConflictError
+from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.registry import load_backend
+from sessionstore.settings import converter
+from sessionstore_file import FileBackend, writing
+from sessionstore_file.dirs import open_chain
+from sessionstore_file.root import ENV_ROOT
+
+BUCKET = "test-bucket"
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> FileBackend:
+    backend = FileBackend(root=tmp_path / "root")
+    await backend.sessionstore_init(bucket=BUCKET)
+    return backend
+
+
+def bucket_dir(backend: FileBackend) -> Path:
+    return backend.root_dir / BUCKET
+
+
+async def put(
+    backend: FileBackend,
+    path: str,
+    data: bytes = b"x",
+    *,
+    if_match: str | None = None,
+    create_only: bool = False,
+) -> ObjectInfo:
+    return await backend.sessionstore_upload(
+        bucket=BUCKET, path=path, data=data, if_match=if_match, create_only=create_only
+    )
+
+
+async def get(backend: FileBackend, path: str) -> StoredObject:
+    return await backend.sessionstore_download(bucket=BUCKET, path=path)
+
+
+async def stat(backend: FileBackend, path: str) -> ObjectInfo:
+    return await backend.sessionstore_stat(bucket=BUCKET, path=path)
+
+
+async def exists(backend: FileBackend, path: str) -> bool:
+    return await backend.sessionstore_exists(bucket=BUCKET, path=path)
+
+
+async def delete(backend: FileBackend, *paths: str, if_match: str | None = None) -> None:
+    await backend.sessionstore_delete(bucket=BUCKET, paths=list(paths), if_match=if_match)
+
+
+async def page(
+    backend: FileBackend, prefix: str = "", cursor: str | None = None, limit: int | None = None
+) -> ListPage:
+    return await backend.sessionstore_list(bucket=BUCKET, prefix=prefix, cursor=cursor, limit=limit)
+
+
+async def list_all(backend: FileBackend, prefix: str = "", limit: int | None = None) -> list[str]:
+    entries: list[str] = []
+    cursor: str | None = None
+    while True:
+        result = await page(backend, prefix, cursor, limit)
+        assert limit is None or len(result.entries) <= limit
+        entries += result.entries
+        if result.cursor is None:
+            return entries
+        cursor = result.cursor
+
+
+# -- round trips and versions ------------------------------------------------------
+
+PAYLOADS = {
+    "empty": b"",
+    "one-byte": b"\x00",
+    "not-utf8": bytes(range(256)) + b"\xff\xfe\xc3\x28",
+    "10MB": random.Random(3).randbytes(10 * 1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS))
+async def test_round_trip(backend: FileBackend, payload: str) -> None:
+    data = PAYLOADS[payload]
+    info = await put(backend, "s/blob", data)
+    stored = await get(backend, "s/blob")
+    assert stored.data == data
+    assert stored.info == info
+    assert info.size == len(data)
+    assert (bucket_dir(backend) / "s" / "blob").read_bytes() == data
+
+
+async def test_info_fields(backend: FileBackend) -> None:
+    before = datetime.now(timezone.utc)
+    info = await put(backend, "s/f", b"12345")
+    assert info.path == "s/f"
+    assert info.size == 5
+    assert info.modified.utcoffset() == timedelta(0)
+    assert info.created == info.modified  # every write is a new file
+    assert before - timedelta(seconds=1) <= info.modified <= datetime.now(timezone.utc)
+    assert await stat(backend, "s/f") == info
+    status = (bucket_dir(backend) / "s" / "f").stat()
+    assert info.version == f"{status.st_ino:x}-{status.st_mtime_ns:x}-{status.st_size:x}"
+
+
+async def test_overwrite_replaces_bytes_and_version(backend: FileBackend) -> None:
+    first = await put(backend, "s/f", b"one")
+    second = await put(backend, "s/f", b"two!")
+    assert second.version != first.version
+    assert await get(backend, "s/f") == StoredObject(data=b"two!", info=second)
+
+
+async def test_rapid_same_size_writes_all_get_distinct_versions(backend: FileBackend) -> None:
+    infos = [await put(backend, "s/f", b"same") for _ in range(200)]
+    assert len({info.version for info in infos}) == 200
+    mtimes = [int(info.version.split("-")[1], 16) for info in infos]
+    assert mtimes == sorted(set(mtimes)), "each version's mtime must pass the previous one"
+
+
+async def test_versions_stay_distinct_across_delete_and_recreate(backend: FileBackend) -> None:
+    versions = set()
+    for _ in range(50):
+        versions.add((await put(backend, "s/f", b"same")).version)
+        await delete(backend, "s/f")
+    assert len(versions) == 50
+
+
+async def test_new_version_is_stamped_after_a_future_mtime(backend: FileBackend) -> None:
+    """A clock behind the current file's mtime still yields a later, new token."""
+    await put(backend, "s/f", b"old")
+    future = time.time_ns() + 3600 * 10**9
+    os.utime(bucket_dir(backend) / "s" / "f", ns=(future, future))
+    stale = (await stat(backend, "s/f")).version
+    fresh = await put(backend, "s/f", b"new")
+    assert fresh.version != stale
+    assert int(fresh.version.split("-")[1], 16) > future
+
+
+async def test_missing_objects(backend: FileBackend) -> None:
+    for path in ("nobody/f", "s/f", "s"):
+        with pytest.raises(FileNotFoundError):
+            await get(backend, path)
+        with pytest.raises(FileNotFoundError):
+            await stat(backend, path)
+        assert await exists(backend, path) is False
+        await put(backend, "s/other")  # later rounds: the session exists
+    assert await exists(backend, "s/other") is True
+
+
+async def test_missing_bucket_reads_as_empty(tmp_path: Path) -> None:
+    backend = FileBackend(root=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        await get(backend, "s/f")
+    assert await exists(backend, "s/f") is False
+    assert await page(backend) == ListPage(entries=())
+    await delete(backend, "s/f")
+    with pytest.raises(ConflictError):
+        await delete(backend, "s/f", if_match="1-2-3")
+
+
+async def test_upload_creates_a_missing_bucket(tmp_path: Path) -> None:
+    backend = FileBackend(root=tmp_path / "new")
+    await put(backend, "s/f", b"x")
+    assert (await get(backend, "s/f")).data == b"x"
+
+
+async def test_init_is_idempotent(backend: FileBackend) -> None:
+    await put(backend, "s/f", b"kept")
+    await backend.sessionstore_init(bucket=BUCKET)
+    assert (await get(backend, "s/f")).data == b"kept"
+
+
+async def test_failed_write_leaves_no_temporary_file(backend: FileBackend) -> None:
+    await put(backend, "s/sub/f")
+    with pytest.raises(IsADirectoryError):
+        await put(backend, "s/sub", b"cannot replace a directory")
+    assert sorted(os.listdir(bucket_dir(backend) / "s")) == ["sub"]
+
+
+# -- conditional writes --------------------------------------------------------------
+
+
+async def test_if_match(backend: FileBackend) -> None:
+    v1 = await put(backend, "s/f", b"v1")
+    v2 = await put(backend, "s/f", b"v2", if_match=v1.version)
+    with pytest.raises(ConflictError, match="expected version"):
+        await put(backend, "s/f", b"stale", if_match=v1.version)
+    assert (await get(backend, "s/f")).info == v2
+    with pytest.raises(ConflictError, match="no object"):
+        await put(backend, "s/absent", b"x", if_match=v2.version)
+    assert not await exists(backend, "s/absent")
+
+
+async def test_create_only(backend: FileBackend) -> None:
+    first = await put(backend, "s/f", b"first", create_only=True)
+    with pytest.raises(ConflictError, match="already exists"):
+        await put(backend, "s/f", b"second", create_only=True)
+    assert await get(backend, "s/f") == StoredObject(data=b"first", info=first)
+
+
+async def test_conditional_delete(backend: FileBackend) -> None:
+    old = await put(backend, "s/f", b"1")
+    new = await put(backend, "s/f", b"2")
+    with pytest.raises(ConflictError):
+        await delete(backend, "s/f", if_match=old.version)
+    assert (await get(backend, "s/f")).data == b"2"
+    await delete(backend, "s/f", if_match=new.version)
+    assert not await exists(backend, "s/f")
+    with pytest.raises(ConflictError):
+        await delete(backend, "s/f", if_match=new.version)
+
+
+async def test_if_match_needs_one_path(backend: FileBackend) -> None:
+    with pytest.raises(ValueError, match="exactly one path"):
+        await delete(backend, "s/a", "s/b", if_match="1-2-3")
+
+
+# -- delete --------------------------------------------------------------------------
+
+
+async def test_delete_present_and_absent(backend: FileBackend) -> None:
+    for name in ("a", "b", "c"):
+        await put(backend, f"s/{name}")
+    await delete(backend, "s/a", "s/missing", "s/c", "nobody/f")
+    assert await list_all(backend, "s/") == ["s/b"]
+    await delete(backend, "s/a", "s/c")
+    assert await exists(backend, "s/b")
+
+
+async def test_emptied_session_directory_is_removed_with_stale_temp_files(
+    backend: FileBackend,
+) -> None:
+    await put(backend, "gone/a")
+    await put(backend, "gone/b")
+    await put(backend, "kept/a")
+    (bucket_dir(backend) / "gone" / ".tmp-0123456789abcdef").write_bytes(b"crashed writer")
+    await delete(backend, "gone/a", "gone/b")
+    assert sorted(os.listdir(bucket_dir(backend))) == ["kept"]
+    assert await list_all(backend) == ["kept/"]
+
+
+async def test_foreign_hidden_file_keeps_the_directory(backend: FileBackend) -> None:
+    await put(backend, "s/a")
+    (bucket_dir(backend) / "s" / ".keep").write_bytes(b"")
+    await delete(backend, "s/a")
+    assert os.listdir(bucket_dir(backend) / "s") == [".keep"]
+
+
+async def test_deleting_in_an_empty_leftover_directory_removes_it(backend: FileBackend) -> None:
+    """A writer killed after creating its session directory leaves it empty."""
+    (bucket_dir(backend) / "crashed").mkdir()
+    (bucket_dir(backend) / "crashed" / ".tmp-00").write_bytes(b"")
+    await delete(backend, "crashed/state.json")
+    assert os.listdir(bucket_dir(backend)) == []
+
+
+async def test_deep_paths_are_pruned_up_to_the_bucket(backend: FileBackend) -> None:
+    await put(backend, "a/b/c/d")
+    await put(backend, "a/x")
+    await delete(backend, "a/b/c/d")
+    assert await list_all(backend, "a/") == ["a/x"]
+    await delete(backend, "a/x")
+    assert os.listdir(bucket_dir(backend)) == []
+    assert bucket_dir(backend).is_dir()
+
+
+async def test_objects_at_bucket_level(backend: FileBackend) -> None:
+    info = await put(backend, "top", b"t")
+    assert await list_all(backend) == ["top"]
+    await delete(backend, "top", if_match=info.version)
+    assert await list_all(backend) == []
+    assert bucket_dir(backend).is_dir()
+
+
+async def test_writer_retries_when_its_directory_is_removed_under_it(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleter holding the lock removes the session directory while a writer waits
+    for that lock: the writer must start again and write into a new directory."""
+    await put(backend, "s/old")
+    session = bucket_dir(backend) / "s"
+    opened: list[str] = []
+
+    def counting_open_chain(*args: Any, **kwargs: Any) -> Any:
+        opened.append("chain")
+        return open_chain(*args, **kwargs)
+
+    monkeypatch.setattr(writing, "open_chain", counting_open_chain)
+    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        async with anyio.create_task_group() as group:
+            group.start_soon(put, backend, "s/new", b"new")
+            await anyio.sleep(0.3)  # the writer opens the directory and waits for the lock
+            os.unlink(session / "old")
+            os.rmdir(session)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    assert len(opened) == 2
+    assert (await get(backend, "s/new")).data == b"new"
+    assert os.listdir(session) == ["new"]
+
+
+# -- list ----------------------------------------------------------------------------
+
+
+async def test_list_directories_and_objects(backend: FileBackend) -> None:
+    for path in ["b/state.json", "a/state.json", "a/cp-2", "a/cp-1", "c/x"]:
+        await put(backend, path)
+    assert await list_all(backend) == ["a/", "b/", "c/"]
+    assert await list_all(backend, "a/") == ["a/cp-1", "a/cp-2", "a/state.json"]
+    assert await list_all(backend, "a/cp") == ["a/cp-1", "a/cp-2"]
+    assert await list_all(backend, "missing/") == []
+    assert await list_all(backend, "a/state.json/") == []
+
+
+async def test_list_orders_as_full_paths(backend: FileBackend) -> None:
+    """``a/`` sorts between ``a.b`` and ``a0``, as the full paths do."""
+    for path in ["a/f", "a0/f", "a.b/f", "a-b/f", "top", "top-level"]:
+        await put(backend, path)
+    expected = ["a-b/", "a.b/", "a/", "a0/", "top", "top-level"]
+    assert await list_all(backend) == expected
+    for limit in (1, 2, 3):
+        assert await list_all(backend, limit=limit) == expected
+
+
+async def test_list_with_name_prefix(backend: FileBackend) -> None:
+    for session_id in ["ab1", "ab2", "abc", "b", "a"]:
+        await put(backend, f"{session_id}/state.json")
+    await put(backend, "ab1/cp")
+    assert await list_all(backend, "ab") == ["ab1/", "ab2/", "abc/"]
+    assert await list_all(backend, "ab", limit=2) == ["ab1/", "ab2/", "abc/"]
+    assert await list_all(backend, "ab1/c") == ["ab1/cp"]
+    assert await list_all(backend, "zz") == []
+
+
+async def test_pages(backend: FileBackend) -> None:
+    ids = [f"s{index:03}" for index in range(40)]
+    for session_id in reversed(ids):
+        await put(backend, f"{session_id}/f")
+    expected = [f"{session_id}/" for session_id in ids]
+    for limit in (None, 1, 7, 39, 40, 41, 1000):
+        assert await list_all(backend, limit=limit) == expected
+    first = await page(backend, limit=40)
+    assert first.cursor is None, "a page that holds the rest ends the listing"
+    assert (await page(backend, limit=39)).cursor == "s038/"
+
+
+async def test_cursor_resumes_strictly_after_a_deleted_entry(backend: FileBackend) -> None:
+    for session_id in ("a", "b", "c", "d"):
+        await put(backend, f"{session_id}/f")
+    first = await page(backend, limit=2)
+    assert first == ListPage(entries=("a/", "b/"), cursor="b/")
+    await delete(backend, "b/f")
+    await put(backend, "bb/f")
+    assert await page(backend, cursor=first.cursor, limit=2) == ListPage(
+        entries=("bb/", "c/"), cursor="c/"
+    )
+    assert await page(backend, "d", cursor="c/") == ListPage(entries=("d/",))
+
+
+async def test_hidden_and_temporary_files_are_never_listed(backend: FileBackend) -> None:
+    await put(backend, "s/f")
+    (bucket_dir(backend) / ".tmp-0011").write_bytes(b"")
+    (bucket_dir(backend) / ".hidden").mkdir()
+    (bucket_dir(backend) / "s" / ".tmp-abcd").write_bytes(b"torn")
+    os.mkfifo(bucket_dir(backend) / "s" / "fifo")
+    assert await list_all(backend) == ["s/"]
+    assert await list_all(backend, "s/") == ["s/f"]
+    assert await list_all(backend, "s/.") == []
+    assert await exists(backend, "s/fifo") is False
+    with pytest.raises(FileNotFoundError):
+        await get(backend, "s/fifo")
+
+
+async def test_list_argument_checks(backend: FileBackend) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await page(backend, limit=0)
+    with pytest.raises(ValueError, match="cursor"):
+        await page(backend, "a/", cursor="b/x")
+    with pytest.raises(ValueError, match="segment"):
+        await page(backend, "../")
+
+
+async def test_dot_segments_are_refused(backend: FileBackend) -> None:
+    for path in ("../escape", "s/..", "./f", "s//f", "s/.tmp-1"):
+        with pytest.raises(ValueError, match="segment"):
+            await put(backend, path)
+    assert os.listdir(backend.root_dir) == [BUCKET]
+
+
+# -- one thread hop per operation ----------------------------------------------------
+
+
+async def test_each_operation_makes_exactly_one_thread_hop(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[str] = []
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counting_run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(func.__name__)
+        return await real_run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
+    operations: dict[str, Callable[[], Any]] = {
+        "init": lambda: backend.sessionstore_init(bucket=BUCKET),
+        "upload": lambda: put(backend, "s/f", b"x" * 100_000),
+        "conditional upload": lambda: put(backend, "s/g", create_only=True),
+        "download": lambda: get(backend, "s/f"),
+        "stat": lambda: stat(backend, "s/f"),
+        "exists": lambda: exists(backend, "s/f"),
+        "list": lambda: page(backend, limit=5),
+        "delete": lambda: delete(backend, "s/f", "s/g"),
+    }
+    for name, operation in operations.items():
+        hops.clear()
+        await operation()
+        assert len(hops) == 1, f"{name} made {len(hops)} thread hops: {hops}"
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+def test_root_option_wins_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_ROOT, str(tmp_path / "env"))
+    assert FileBackend(root=tmp_path / "option").root_dir == tmp_path / "option"
+
+
+def test_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_ROOT, str(tmp_path / "env"))
+    assert FileBackend().root_dir == tmp_path / "env"
+
+
+async def test_root_defaults_to_the_user_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_ROOT, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    backend = FileBackend()
+    assert backend.root_dir == tmp_path / "data" / "sessionstore"
+    await backend.sessionstore_init(bucket=BUCKET)
+    assert (tmp_path / "data" / "sessionstore" / BUCKET).is_dir()
+
+
+def test_relative_root_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert FileBackend(root=Path("rel")).root_dir == tmp_path / "rel"
+
+
+def test_root_option_from_a_url_string(tmp_path: Path) -> None:
+    backend = converter.structure({"root": str(tmp_path)}, FileBackend)
+    assert backend.root == tmp_path
+    assert backend.root_dir == tmp_path
+
+
+def test_entry_point_names_the_backend() -> None:
+    (entry_point,) = [ep for ep in entry_points(group="sessionstore.backends") if ep.name == "file"]
+    assert entry_point.load() is FileBackend
+    assert load_backend("file")[1] is FileBackend

@@ -19,6 +19,8 @@ validated (non-empty, no ``/``, ``\\``, NUL or control characters, not ``.`` or
 as they are. Leading-``.`` names are free for a backend's own bookkeeping
 (temporary files, locks) and must never be listed.
 
+Every hook is required except :func:`sessionstore_close`.
+
 Errors: a missing object raises :class:`FileNotFoundError`; a failed
 precondition raises :class:`sessionstore.ConflictError`; access refused raises
 :class:`PermissionError`. Anything else may propagate as it is: the core wraps
@@ -42,8 +44,9 @@ hookimpl = pluggy.HookimplMarker("sessionstore")
 async def sessionstore_init(bucket: str) -> None:
     """Prepare ``bucket`` for use, creating it if the backend may.
 
-    Called once per store before its first operation. Raise a clear error if the
-    bucket is missing and cannot be created.
+    Called before a store's first operation, and again after the store was
+    closed; concurrent first operations may call it more than once. Raise a
+    clear error if the bucket is missing and cannot be created.
 
     Idempotent: calling it again, or on an existing bucket, changes nothing.
     """
@@ -56,7 +59,12 @@ async def sessionstore_upload(
     """Store ``data`` at ``path``, replacing any current object, atomically.
 
     A reader sees the old bytes or the new bytes, never a mix, even if the
-    writing process dies mid-way.
+    writing process dies mid-way. The new version token differs from every
+    token this path ever had, including before it was deleted and recreated.
+
+    The check and the write are one atomic step: of many concurrent conditional
+    writers holding the same token, exactly one succeeds. Unconditional uploads
+    are idempotent; conditional ones are not (a retry may see its own write).
 
     :param if_match: write only if the object exists with exactly this version
         token; otherwise raise :class:`~sessionstore.ConflictError` (also when
@@ -65,10 +73,6 @@ async def sessionstore_upload(
         raise :class:`~sessionstore.ConflictError`. Never combined with
         ``if_match``.
     :return: the :class:`~sessionstore.ObjectInfo` of the version just written.
-
-    The check and the write are one atomic step: of many concurrent conditional
-    writers holding the same token, exactly one succeeds. Unconditional uploads
-    are idempotent; conditional ones are not (a retry may see its own write).
     """
 
 
@@ -105,9 +109,10 @@ async def sessionstore_delete(bucket: str, paths: Sequence[str], if_match: str |
     Absent paths are skipped silently, so the call is idempotent. A prefix left
     without objects must stop appearing in listings.
 
-    :param if_match: only ever given with a single path: delete it only if its
-        current version is exactly this token, otherwise raise
-        :class:`~sessionstore.ConflictError` (also when the object is absent).
+    :param paths: bucket-relative paths; ``if_match`` is only given with one.
+    :param if_match: delete the path only if its current version is exactly this
+        token, otherwise raise :class:`~sessionstore.ConflictError` (also when the
+        object is absent).
     """
 
 
@@ -123,11 +128,24 @@ async def sessionstore_list(
     prefix, as its full path, and every sub-directory that does, as its full path
     plus ``/``. Temporary or internal objects are never listed.
 
+    Entries are ordered as strings, trailing ``/`` included, as S3, GCS and Azure
+    order keys: ``a-b/`` comes before ``a/``, which comes before ``a0/``.
+    A missing directory lists as empty. Idempotent.
+
     :param cursor: ``None`` for the first page, else the cursor of the previous
         page; the page starts strictly after where that one ended, so entries
         that exist for the whole listing appear exactly once.
     :param limit: the most entries to return (``None``: no limit). A page may be
         shorter; only ``cursor is None`` marks the end.
+    """
 
-    A missing directory lists as empty. Idempotent.
+
+@hookspec(firstresult=True)
+async def sessionstore_close() -> None:
+    """Release clients, connections and threads the backend holds. Optional.
+
+    Called when a store is closed (``await store.aclose()`` or the end of
+    ``async with``). The store may be used again afterwards, which calls
+    ``sessionstore_init`` first, so a backend must be able to reopen.
+    Idempotent.
     """

@@ -74,9 +74,11 @@ def _check_characters(name: str, kind: str) -> None:
 
 
 def validate_bucket(bucket: object) -> str:
-    """Return ``bucket`` if it is a portable bucket name (the rules S3, GCS and
-    Azure share: 3-63 characters of ``a-z``, ``0-9``, ``.``, ``_``, ``-``, starting
-    and ending with a letter or digit), else raise :class:`InvalidSessionIdError`."""
+    """Return ``bucket`` if it is a safe bucket name (3-63 characters of ``a-z``,
+    ``0-9``, ``.``, ``_``, ``-``, starting and ending with a letter or digit, no
+    ``..``), else raise :class:`InvalidSessionIdError`. This keeps bucket names
+    from reaching outside the storage root; each backend enforces its service's
+    stricter rules (Azure, for one, refuses ``.`` and ``_``)."""
     if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
         raise InvalidSessionIdError(
             f"bucket {bucket!r} is not a valid bucket name: use 3-63 characters of "

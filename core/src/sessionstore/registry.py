@@ -27,7 +27,9 @@ FIRST_PARTY = ("memory", "file", "s3", "gcs", "azure")
 """Backends this project ships, each as the distribution ``sessionstore-<name>``."""
 
 HOOK_NAMES = tuple(name for name in vars(hookspecs) if name.startswith("sessionstore_"))
-"""Every hook of the contract; a backend must implement all of them."""
+"""Every hook of the contract."""
+OPTIONAL_HOOKS = ("sessionstore_close",)
+"""Hooks a backend may leave out; it must implement every other one."""
 
 Status = Literal["installed", "disabled", "ok", "broken"]
 
@@ -155,7 +157,7 @@ def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
     else:
         for hook_name in HOOK_NAMES:
             impls = getattr(manager.hook, hook_name).get_hookimpls()
-            if not impls:
+            if not impls and hook_name not in OPTIONAL_HOOKS:
                 problem = f"it does not implement {hook_name}"
             elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
                 problem = f"its {hook_name} is not an async def"

@@ -41,12 +41,20 @@ def build_backend(cls: type, name: str, options: Mapping[str, Any]) -> object:
         try:
             return converter.structure(dict(options), cls)
         except cattrs.BaseValidationError as error:
-            details = "; ".join(cattrs.transform_error(error))
+            details = "; ".join(
+                message.removesuffix(" @ $")
+                for message in cattrs.transform_error(error, format_exception=_describe_error)
+            )
             raise ConfigurationError(f"invalid option for backend {name!r}: {details}") from None
     try:
         return cls(**options)
     except TypeError as error:
         raise ConfigurationError(f"invalid options for backend {name!r}: {error}") from error
+
+
+def _describe_error(error: BaseException, _type: Any) -> str:
+    """Keep the backend's own wording (validators explain what they accept)."""
+    return str(error) or type(error).__name__
 
 
 class Storage:
@@ -79,7 +87,9 @@ class Storage:
 
     async def download(self, path: str) -> StoredObject:
         result: StoredObject = await self._call(
-            self._hook.sessionstore_download(bucket=self.bucket, path=path), path
+            self._hook.sessionstore_download(bucket=self.bucket, path=path),
+            path,
+            may_be_missing=True,
         )
         return result
 
@@ -91,7 +101,9 @@ class Storage:
 
     async def stat(self, path: str) -> ObjectInfo:
         result: ObjectInfo = await self._call(
-            self._hook.sessionstore_stat(bucket=self.bucket, path=path), path
+            self._hook.sessionstore_stat(bucket=self.bucket, path=path),
+            path,
+            may_be_missing=True,
         )
         return result
 
@@ -113,21 +125,32 @@ class Storage:
         )
         return result
 
-    async def _call(self, call: Awaitable[T], path: str | None) -> T:
+    async def close(self) -> None:
+        """Let the backend release its clients; backends without ``sessionstore_close``
+        have nothing to release."""
+        pending = self._hook.sessionstore_close()
+        if pending is not None:
+            await self._call(pending, None)
+
+    async def _call(
+        self, call: Awaitable[T], path: str | None, *, may_be_missing: bool = False
+    ) -> T:
+        """Await a hook. ``may_be_missing`` lets FileNotFoundError through (download
+        and stat report absent objects that way); elsewhere it is a backend failure."""
         try:
             return await call
-        except (FileNotFoundError, SessionStoreError):
-            raise
-        except PermissionError as error:
-            raise StoragePermissionError(
-                self._describe("was refused access", path, error),
-                backend=self.name,
-                bucket=self.bucket,
-                path=path,
-            ) from error
         except Exception as error:
-            raise StorageUnavailableError(
-                self._describe("failed", path, error),
+            if isinstance(error, SessionStoreError) or (
+                may_be_missing and isinstance(error, FileNotFoundError)
+            ):
+                raise
+            if isinstance(error, PermissionError):
+                kind: type[StorageUnavailableError] = StoragePermissionError
+                what = "was refused access"
+            else:
+                kind, what = StorageUnavailableError, "failed"
+            raise kind(
+                self._describe(what, path, error),
                 backend=self.name,
                 bucket=self.bucket,
                 path=path,

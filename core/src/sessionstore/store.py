@@ -92,7 +92,14 @@ class SessionStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Let the backend release its connections. The store stays usable: the
+        next operation prepares the bucket again."""
+        if self._ready:
+            self._ready = False
+            await self._storage.close()
 
     async def _ensure_ready(self) -> Storage:
         if not self._ready:

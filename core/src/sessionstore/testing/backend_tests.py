@@ -156,6 +156,21 @@ class BackendTests:
         versions = [(await storage.upload("s/f", b"same")).version for _ in range(20)]
         assert len(set(versions)) == 20, f"version tokens repeat: {versions}"
 
+    async def test_version_is_not_reused_after_delete(self, storage: Storage) -> None:
+        """Deleting an object and writing the same bytes again gives a new token,
+        so a writer holding the old token cannot overwrite the new object.
+
+        Troubleshooting: derive tokens from something that keeps growing across
+        deletes (a storage generation, a global counter, a forced-forward clock),
+        not from a per-object counter that restarts or from the content.
+        """
+        old = await storage.upload("s/f", b"same")
+        await storage.delete(["s/f"])
+        new = await storage.upload("s/f", b"same")
+        assert new.version != old.version, "a deleted object's version token came back"
+        with pytest.raises(ConflictError):
+            await storage.upload("s/f", b"late", if_match=old.version)
+
     async def test_download_of_missing_object_raises_file_not_found(self, storage: Storage) -> None:
         """Downloading an absent object raises FileNotFoundError (in a missing
         session and in an existing one).
@@ -334,14 +349,17 @@ class BackendTests:
 
     async def test_list_directories_and_objects(self, storage: Storage) -> None:
         """Listing the root gives sessions as ``"<id>/"``; listing ``"<id>/"`` gives
-        that session's objects as full paths; both in ascending order.
+        that session's objects as full paths; both in ascending order of the
+        entries as strings, trailing "/" included (the order of cloud listings).
 
         Troubleshooting: list with delimiter "/" (common prefixes for directories),
-        return bucket-relative paths, sort ascending, hide your own temp files.
+        return bucket-relative paths, sort the entries themselves (``"a/"``, not
+        ``"a"``), hide your own temp files.
         """
-        for path in ["b/state.json", "a/state.json", "a/cp-2", "a/cp-1", "c/x"]:
+        for path in ["b/state.json", "a/state.json", "a/cp-2", "a/cp-1", "c/x", "a0/x", "a-b/x"]:
             await storage.upload(path, b"x")
-        assert await self.list_all(storage) == ["a/", "b/", "c/"]
+        # Ordered as strings with the trailing "/": "a-b/" < "a/" < "a0/".
+        assert await self.list_all(storage) == ["a-b/", "a/", "a0/", "b/", "c/"]
         assert await self.list_all(storage, "a/") == ["a/cp-1", "a/cp-2", "a/state.json"]
         assert await self.list_all(storage, "missing/") == []
 
@@ -451,6 +469,22 @@ class BackendTests:
         assert await store.list_files(name) == [name]
         assert await store.delete_session(name) is True
         assert await store.list_sessions() == []
+
+    async def test_close_and_reuse(self, store: SessionStore) -> None:
+        """A closed store works again on its next call (``sessionstore_close``, if
+        implemented, then ``sessionstore_init`` again), with its data intact.
+
+        Troubleshooting: in ``sessionstore_close`` drop clients so that
+        ``sessionstore_init`` or the next call can make new ones; never make
+        close fail on a backend that was never used.
+        """
+        await store.store_session("s", {"a": 1})
+        await store.aclose()
+        await store.aclose()
+        assert await store.load_session("s") == {"a": 1}
+        async with store:
+            await store.store_session("s", {"a": 2})
+        assert await store.load_session("s") == {"a": 2}
 
     async def test_metadata_times_are_timezone_aware(self, store: SessionStore) -> None:
         """Metadata reports aware datetimes and the stored version.

@@ -1,0 +1,72 @@
+"""The documentation keeps up with the code: every hook and every public name is
+documented, and the site's navigation points at pages that exist.
+
+The strict site build (``uv run --no-sync mkdocs build --strict``) checks links and
+rendering; these tests are the fast part, run with the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import sessionstore
+from sessionstore import hookspecs
+from sessionstore.registry import HOOK_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+WRITING_A_BACKEND = DOCS / "writing-a-backend.md"
+
+
+def docs_text() -> str:
+    return "\n".join(page.read_text(encoding="utf-8") for page in sorted(DOCS.rglob("*.md")))
+
+
+def nav_pages() -> list[str]:
+    """The pages named in ``mkdocs.yml``'s ``nav`` (read without a YAML parser,
+    which the test environment need not have)."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = re.search(r"^nav:\n((?:[ \t]+.*\n|\n)+)", config, re.MULTILINE)
+    assert nav, "mkdocs.yml has no nav section"
+    return re.findall(r"([\w./-]+\.md)\s*$", nav.group(1), re.MULTILINE)
+
+
+def test_hooks_exist() -> None:
+    assert len(HOOK_NAMES) >= 7, HOOK_NAMES
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_has_a_docstring(hook: str) -> None:
+    """The hook's docstring is its contract, and the source of its reference docs."""
+    assert (inspect.getdoc(getattr(hookspecs, hook)) or "").strip(), (
+        f"{hook} in sessionstore/hookspecs.py has no docstring: write its contract there"
+    )
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_is_in_the_hook_reference(hook: str) -> None:
+    text = WRITING_A_BACKEND.read_text(encoding="utf-8")
+    directive = f"::: sessionstore.hookspecs.{hook}"
+    assert re.search(rf"^{re.escape(directive)}\s*$", text, re.MULTILINE), (
+        f"{hook} is not in the hook reference: add the line `{directive}` to "
+        f"{WRITING_A_BACKEND.relative_to(ROOT)} (and a row to its 'called by' table)"
+    )
+
+
+@pytest.mark.parametrize("name", sessionstore.__all__)
+def test_every_public_name_is_documented(name: str) -> None:
+    assert re.search(rf"\b{re.escape(name)}\b", docs_text()), (
+        f"sessionstore.{name} is public but no page under docs/ mentions it: "
+        f"document it (at least in docs/api.md)"
+    )
+
+
+def test_nav_pages_exist() -> None:
+    pages = nav_pages()
+    assert pages, "found no pages in mkdocs.yml's nav"
+    missing = [page for page in pages if not (DOCS / page).is_file()]
+    assert not missing, f"mkdocs.yml's nav names pages missing from docs/: {missing}"

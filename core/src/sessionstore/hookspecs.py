@@ -60,7 +60,11 @@ async def sessionstore_upload(
 
     A reader sees the old bytes or the new bytes, never a mix, even if the
     writing process dies mid-way. The new version token differs from every
-    token this path ever had, including before it was deleted and recreated.
+    token this path ever had, including before it was deleted and recreated —
+    except where the storage's token is a hash of the bytes (S3's ETag): then
+    identical bytes share a token, which keeps compare-and-swap safe since
+    equal tokens mean equal bytes (declare it with the kit's
+    ``version_is_content_hash``).
 
     The check and the write are one atomic step: of many concurrent conditional
     writers holding the same token, exactly one succeeds. Unconditional uploads

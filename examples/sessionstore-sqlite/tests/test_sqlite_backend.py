@@ -266,3 +266,20 @@ def test_listing_skips_whole_directories(connection: sqlite3.Connection) -> None
     page = db.list_page(connection, "b", "", None, None)
     assert page.entries == ("big/", "small/")
     assert sum(statement.startswith("SELECT") for statement in statements) == 3
+
+
+def test_installed_backend_is_listed_without_being_imported() -> None:
+    """Installing the distribution is all it takes: the entry point makes `sqlite`
+    appear in the backend list, and listing does not import it."""
+    script = (
+        "import sys, sessionstore\n"
+        "infos = {info.name: info for info in sessionstore.available_backends()}\n"
+        "assert infos['sqlite'].distribution == 'sessionstore-sqlite', infos\n"
+        "assert 'sessionstore_sqlite' not in sys.modules\n"
+        "print(infos['sqlite'].version)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0.1.0"

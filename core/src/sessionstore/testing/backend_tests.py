@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -51,6 +51,13 @@ class BackendTests:
 
     pytestmark = pytest.mark.anyio
 
+    version_is_content_hash: ClassVar[bool] = False
+    """Capability flag: set it when the storage's version token is a hash of the
+    bytes (S3's ETag), so rewriting identical bytes gives the same token back.
+    Compare-and-swap stays safe — equal tokens mean equal bytes, so nothing a
+    writer read can be lost — and the kit then checks token changes with writes
+    whose bytes differ. Every other clause stays required."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         check_overrides(cls, BackendTests)
@@ -89,6 +96,10 @@ class BackendTests:
             if page.cursor is None:
                 return entries
             cursor = page.cursor
+
+    def _bytes(self, data: bytes, index: int) -> bytes:
+        """``data``, made unique per ``index`` where tokens follow content."""
+        return data + b"-%d" % index if self.version_is_content_hash else data
 
     # -- init ----------------------------------------------------------------------
 
@@ -147,18 +158,23 @@ class BackendTests:
         assert (await storage.stat("s/f")).size == 4
 
     async def test_version_changes_on_every_write(self, storage: Storage) -> None:
-        """Twenty rapid writes of identical bytes give twenty distinct version tokens.
+        """Twenty rapid writes of identical bytes give twenty distinct version tokens
+        (of differing bytes, for a backend with ``version_is_content_hash``).
 
-        Troubleshooting: a token must not be a content hash or a coarse timestamp;
-        use the storage's generation/etag, or a counter or a fine clock that you
-        force to increase.
+        Troubleshooting: a token must not be a coarse timestamp; use the storage's
+        generation, or a counter or a fine clock that you force to increase. If
+        the storage's token is a content hash, set ``version_is_content_hash``.
         """
-        versions = [(await storage.upload("s/f", b"same")).version for _ in range(20)]
+        versions = [
+            (await storage.upload("s/f", self._bytes(b"same", index))).version
+            for index in range(20)
+        ]
         assert len(set(versions)) == 20, f"version tokens repeat: {versions}"
 
     async def test_version_is_not_reused_after_delete(self, storage: Storage) -> None:
-        """Deleting an object and writing the same bytes again gives a new token,
-        so a writer holding the old token cannot overwrite the new object.
+        """Deleting an object and writing it again gives a new token, so a writer
+        holding the old token cannot overwrite the new object (the same bytes again,
+        unless ``version_is_content_hash``).
 
         Troubleshooting: derive tokens from something that keeps growing across
         deletes (a storage generation, a global counter, a forced-forward clock),
@@ -166,7 +182,7 @@ class BackendTests:
         """
         old = await storage.upload("s/f", b"same")
         await storage.delete(["s/f"])
-        new = await storage.upload("s/f", b"same")
+        new = await storage.upload("s/f", self._bytes(b"same", 1))
         assert new.version != old.version, "a deleted object's version token came back"
         with pytest.raises(ConflictError):
             await storage.upload("s/f", b"late", if_match=old.version)
@@ -329,7 +345,7 @@ class BackendTests:
 
         async def write(kind: str, index: int, **condition: Any) -> None:
             try:
-                await storage.upload("s/race", str(index).encode(), **condition)
+                await storage.upload("s/race", f"{kind}-{index}".encode(), **condition)
             except ConflictError:
                 return
             outcomes[kind].append(index)
@@ -343,7 +359,8 @@ class BackendTests:
             for index in range(20):
                 group.start_soon(partial(write, "match", index, if_match=token))
         assert len(outcomes["match"]) == 1, f"if_match winners: {outcomes['match']}"
-        assert (await storage.download("s/race")).data == str(outcomes["match"][0]).encode()
+        winner = f"match-{outcomes['match'][0]}".encode()
+        assert (await storage.download("s/race")).data == winner
 
     # -- list ----------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""Building the synchronous Azure Blob client a backend uses: credential, HTTP
+transport with its timeouts and connection pool, and a short retry policy."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import requests
+from azure.core.credentials import AzureSasCredential, TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+POOL_SIZE = 40
+"""Connections kept per host: anyio's default worker-thread limit, so concurrent
+operations reuse connections instead of discarding them."""
+
+MAX_BACKOFF = 4.0
+
+
+class ShortRetry(ExponentialRetry):
+    """The storage SDK's retry policy (connection errors, 408, 5xx) with sub-second
+    first back-offs: full jitter over 0.5 s, 1 s, 2 s... capped at 4 s. The SDK's
+    default waits 15 s before the first retry."""
+
+    def get_backoff_time(self, settings: dict[str, Any]) -> float:
+        return random.uniform(0, min(MAX_BACKOFF, 0.5 * 2 ** max(0, settings["count"] - 1)))
+
+
+def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTransport:
+    """A requests transport with the given timeouts and a pool sized for concurrency."""
+    session = requests.Session()
+    # The pipeline retries; urllib3 must not retry underneath it (as azure-core's own setup).
+    adapter = HTTPAdapter(
+        pool_maxsize=POOL_SIZE,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(
+        session=session,
+        session_owner=True,
+        connection_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+
+
+def build_service_client(
+    *,
+    account_name: str | None,
+    account_key: str | None,
+    connection_string: str | None,
+    sas_token: str | None,
+    endpoint_url: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+) -> BlobServiceClient:
+    """A :class:`BlobServiceClient` for the options, validating their combination.
+
+    Credential precedence: the connection string's own, else ``account_key``, else
+    ``sas_token``, else :class:`azure.identity.DefaultAzureCredential` (imported
+    only then).
+    """
+    if connect_timeout <= 0 or read_timeout <= 0:
+        raise ValueError("connect_timeout and read_timeout must be positive numbers of seconds")
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}")
+    given = [
+        name
+        for name, value in [
+            ("connection_string", connection_string),
+            ("account_key", account_key),
+            ("sas_token", sas_token),
+        ]
+        if value
+    ]
+    if len(given) > 1:
+        raise ValueError(f"give only one credential option, not {' and '.join(given)}")
+    options: dict[str, Any] = {
+        "transport": build_transport(connect_timeout, read_timeout),
+        "retry_policy": ShortRetry(retry_total=retries),
+    }
+    if connection_string:
+        if endpoint_url or account_name:
+            raise ValueError(
+                "connection_string already names the account and its endpoint: "
+                "drop account_name / endpoint_url"
+            )
+        return BlobServiceClient.from_connection_string(connection_string, **options)
+    if endpoint_url:
+        account_url = endpoint_url.rstrip("/")
+    elif account_name:
+        account_url = f"https://{account_name}.blob.core.windows.net"
+    else:
+        raise ValueError(
+            "the azure backend needs account_name (or endpoint_url, or connection_string) "
+            "to know which storage account to use"
+        )
+    credential: str | dict[str, str] | AzureSasCredential | TokenCredential
+    if account_key:
+        # Without account_name the SDK reads the account from the endpoint URL.
+        credential = (
+            {"account_name": account_name, "account_key": account_key}
+            if account_name
+            else account_key
+        )
+    elif sas_token:
+        credential = AzureSasCredential(sas_token.lstrip("?"))
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return BlobServiceClient(account_url, credential=credential, **options)

@@ -1,0 +1,446 @@
+"""Azure-specific behaviour against Azurite: conditions, round trips, failures, secrets.
+
+Azurite 3.35 enforces what Azure enforces here: ``If-Match`` (412 ConditionNotMet)
+and ``If-None-Match: *`` (409 BlobAlreadyExists) on Put Blob and on Put Block List
+(the commit of uploads above 64 MiB), and ``If-Match`` on Delete Blob. It also
+answers blob batch requests, so batch delete is tested for real.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+import traceback
+from datetime import datetime, timedelta, timezone
+from importlib.metadata import entry_points
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pluggy
+import pytest
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+
+from sessionstore import SessionStore, hookspecs
+from sessionstore.errors import (
+    ConflictError,
+    SessionStoreError,
+    StoragePermissionError,
+    StorageUnavailableError,
+)
+from sessionstore.storage import Storage
+from sessionstore_azure import AzureBackend
+
+from .conftest import Azurite, free_port
+
+WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk+/Wrong+Key/Never=="
+
+
+def service(azurite: Azurite) -> BlobServiceClient:
+    """A plain SDK client, to look at what the backend stored."""
+    return BlobServiceClient(
+        azurite.endpoint_url,
+        credential={"account_name": azurite.account_name, "account_key": azurite.account_key},
+    )
+
+
+def chain_text(error: BaseException) -> str:
+    """Everything a traceback or an error reporter could show of ``error``."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text += repr(current) + repr(current.args)
+        current = current.__cause__ or current.__context__
+    return text
+
+
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``"METHOD /path"`` of every HTTP request the Azure SDK sends (counted, not faked)."""
+    sent: list[str] = []
+    send = RequestsTransport.send
+
+    def counting_send(self: RequestsTransport, request: Any, **kwargs: Any) -> Any:
+        sent.append(f"{request.method} {urlsplit(request.url).path}")
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(RequestsTransport, "send", counting_send)
+    return sent
+
+
+@pytest.fixture
+async def storage(azure_store: SessionStore) -> Storage:
+    return await azure_store._ensure_ready()
+
+
+# -- plugin shape ------------------------------------------------------------------
+
+
+def test_registers_every_hook_with_pluggy() -> None:
+    manager = pluggy.PluginManager("sessionstore")
+    manager.add_hookspecs(hookspecs)
+    plugin = AzureBackend(account_name="example")
+    manager.register(plugin)  # validates each hookimpl's arguments against its spec
+    specs = {name for name in dir(hookspecs) if name.startswith("sessionstore_")}
+    implemented = {caller.name for caller in manager.get_hookcallers(plugin) or []}
+    assert implemented == specs
+
+
+def test_entry_point_loads_the_backend() -> None:
+    (point,) = entry_points(group="sessionstore.backends", name="azure")
+    assert point.load() is AzureBackend
+
+
+# -- conditions the emulator enforces ----------------------------------------------
+
+
+async def test_stale_if_match_is_a_conflict(storage: Storage) -> None:
+    """Azurite answers a stale If-Match with 412 ConditionNotMet: a ConflictError."""
+    old = await storage.upload("s/f", b"old")
+    await storage.upload("s/f", b"new")
+    with pytest.raises(ConflictError, match="condition"):
+        await storage.upload("s/f", b"stale", if_match=old.version)
+    with pytest.raises(ConflictError):
+        await storage.upload("s/f", b"stale", if_match="")
+    assert (await storage.download("s/f")).data == b"new"
+
+
+async def test_create_only_on_an_existing_blob_is_a_conflict(storage: Storage) -> None:
+    """If-None-Match: * on an existing blob: 409 BlobAlreadyExists, a ConflictError."""
+    await storage.upload("s/f", b"first", create_only=True)
+    with pytest.raises(ConflictError):
+        await storage.upload("s/f", b"second", create_only=True)
+    assert (await storage.download("s/f")).data == b"first"
+
+
+async def test_100_mb_round_trip_with_conditions_on_the_block_list(storage: Storage) -> None:
+    """100 MB goes up as blocks committed by one Put Block List that carries the
+    condition, and comes back whole with the version of exactly those bytes."""
+    size = 100 * 1024 * 1024
+    first = random.Random(1).randbytes(size)
+    info = await storage.upload("big/blob", first, create_only=True)
+    assert info.size == size
+    stored = await storage.download("big/blob")
+    assert stored.info.version == info.version
+    assert stored.info.size == size
+    assert stored.data == first
+    del stored
+    second = first[:1] + b"\x00" + first[2:]
+    with pytest.raises(ConflictError):
+        await storage.upload("big/blob", second, create_only=True)
+    with pytest.raises(ConflictError):
+        await storage.upload("big/blob", second, if_match='"0x1"')
+    updated = await storage.upload("big/blob", second, if_match=info.version)
+    stored = await storage.download("big/blob")
+    assert stored.info.version == updated.version != info.version
+    assert stored.data == second
+
+
+# -- round trips -------------------------------------------------------------------
+
+
+async def test_each_operation_is_one_request(
+    azure_store: SessionStore, requests_sent: list[str]
+) -> None:
+    """init, upload (plain and conditional), download, exists, stat, a list page, a
+    delete of 5 blobs (one batch) and a conditional delete: one request each."""
+
+    async def requests(operation: Any) -> list[str]:
+        before = len(requests_sent)
+        await operation
+        return requests_sent[before:]
+
+    storage = azure_store._storage
+    assert len(await requests(storage.init())) == 1
+    for index in range(5):
+        assert len(await requests(storage.upload(f"s/{index}", b"x"))) == 1
+    info = await storage.stat("s/0")
+    assert len(await requests(storage.upload("s/0", b"y", if_match=info.version))) == 1
+    assert len(await requests(storage.upload("s/new", b"y", create_only=True))) == 1
+    assert len(await requests(storage.download("s/0"))) == 1
+    assert len(await requests(storage.exists("s/0"))) == 1
+    assert len(await requests(storage.exists("s/absent"))) == 1
+    assert len(await requests(storage.stat("s/1"))) == 1
+    assert len(await requests(storage.list("s/", None, 3))) == 1
+    batch = await requests(storage.delete([f"s/{index}" for index in range(5)]))
+    assert len(batch) == 1
+    assert batch[0].startswith("POST ")
+    assert batch[0].endswith(f"/{azure_store.bucket}")
+    info = await storage.stat("s/new")
+    assert len(await requests(storage.delete(["s/new"], if_match=info.version))) == 1
+    assert await storage.list("s/", None, None) == type(await storage.list("s/", None, None))(())
+
+
+async def test_listing_pages_one_request_each(
+    azure_store: SessionStore, requests_sent: list[str]
+) -> None:
+    """12 sessions at 5 per page: three List Blobs requests, never a full scan."""
+    storage = await azure_store._ensure_ready()
+    for index in range(12):
+        await storage.upload(f"s{index:02}/state.json", b"x")
+    before = len(requests_sent)
+    pages = []
+    cursor = None
+    while True:
+        page = await storage.list("", cursor, 5)
+        pages.append(page.entries)
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert [len(entries) for entries in pages] == [5, 5, 2]
+    assert len(requests_sent) - before == 3
+    assert all(request.startswith("GET ") for request in requests_sent[before:])
+
+
+async def test_delete_of_more_than_one_batch(
+    azure_store: SessionStore, requests_sent: list[str]
+) -> None:
+    """300 paths (and some absent ones) go in two batches of at most 256."""
+    storage = await azure_store._ensure_ready()
+    paths = [f"many/{index:03}" for index in range(300)]
+    for path in paths:
+        await storage.upload(path, b"")
+    before = len(requests_sent)
+    await storage.delete([*paths, "many/absent", "nobody/x"])
+    assert len(requests_sent) - before == 2
+    assert await storage.list("many/", None, None) == type(await storage.list("", None, 1))(())
+
+
+# -- what is listed ----------------------------------------------------------------
+
+
+async def test_hidden_and_marker_blobs_are_not_listed(
+    azurite: Azurite, azure_store: SessionStore
+) -> None:
+    """Names starting with "." and directory-marker blobs ("dir/") never list."""
+    storage = await azure_store._ensure_ready()
+    await storage.upload("s/state.json", b"x")
+    container = service(azurite).get_container_client(azure_store.bucket)
+    for name in ["s/.tmp-123", ".hidden/state.json", ".top", "s/", "m/"]:
+        container.upload_blob(name, b"", overwrite=True)
+    assert (await storage.list("", None, None)).entries == ("m/", "s/")
+    assert (await storage.list("s/", None, None)).entries == ("s/state.json",)
+    assert (await storage.list("m/", None, None)).entries == ()
+
+
+async def test_prefix_option_keeps_stores_apart(azurite: Azurite, container: str) -> None:
+    """Two prefixes in one container see only their own sessions; blobs are stored
+    as <prefix>/<session>/<file>."""
+    one = SessionStore(backend="azure", bucket=container, **azurite.options(prefix="/one/"))
+    two = SessionStore(backend="azure", bucket=container, **azurite.options(prefix="two/deep"))
+    await one.store_session("a", {"n": 1})
+    await two.store_session("b", {"n": 2})
+    assert await one.list_sessions() == ["a"]
+    assert await two.list_sessions() == ["b"]
+    assert await two.load_session("a") is None
+    names = [blob.name for blob in service(azurite).get_container_client(container).list_blobs()]
+    assert names == ["one/a/state.json", "two/deep/b/state.json"]
+
+
+# -- configuration -----------------------------------------------------------------
+
+
+async def test_url_form(azurite: Azurite, container: str) -> None:
+    """az://container/prefix?options works; the key is percent-encoded in the URL."""
+    url = (
+        f"az://{container}/from/url?endpoint_url={quote(azurite.endpoint_url, safe='')}"
+        f"&account_name={azurite.account_name}&account_key={quote(azurite.account_key, safe='')}"
+        "&create_bucket=true&connect_timeout=2.5&retries=1"
+    )
+    store = SessionStore.from_url(url)
+    assert store.backend == "azure"
+    assert store.bucket == container
+    plugin = store._storage.plugin
+    assert isinstance(plugin, AzureBackend)
+    assert (plugin.prefix, plugin.connect_timeout, plugin.retries) == ("from/url", 2.5, 1)
+    assert plugin.create_bucket is True
+    await store.store_session("s", {"via": "url"})
+    assert await store.load_session("s") == {"via": "url"}
+    blobs = service(azurite).get_container_client(container).list_blobs()
+    assert [blob.name for blob in blobs] == ["from/url/s/state.json"]
+
+
+async def test_missing_container_without_create_bucket(azurite: Azurite, container: str) -> None:
+    """create_bucket=False on a missing container: a clear error, nothing created."""
+    store = SessionStore(backend="azure", bucket=container, **azurite.options(create_bucket=False))
+    with pytest.raises(StorageUnavailableError, match="does not exist") as caught:
+        await store.load_session("s")
+    assert "create_bucket=True" in str(caught.value)
+    assert not service(azurite).get_container_client(container).exists()
+
+
+@pytest.mark.parametrize("bucket", ["under_score", "dot.ted", "double--hyphen"])
+async def test_bucket_names_azure_refuses(azurite: Azurite, bucket: str) -> None:
+    """Names the core accepts but Azure does not get a clear error before any request."""
+    store = SessionStore(backend="azure", bucket=bucket, **azurite.options())
+    with pytest.raises(StorageUnavailableError, match="not a valid Azure container name"):
+        await store.session_exists("s")
+
+
+async def test_existing_container_without_create_bucket(azurite: Azurite, container: str) -> None:
+    service(azurite).create_container(container)
+    store = SessionStore(backend="azure", bucket=container, **azurite.options(create_bucket=False))
+    await store.store_session("s", {"a": 1})
+    assert await store.load_session("s") == {"a": 1}
+
+
+async def test_container_deleted_after_init(azurite: Azurite, azure_store: SessionStore) -> None:
+    """Operations on a container deleted under the store say so, instead of
+    pretending the session is absent."""
+    await azure_store.store_session("s", {})
+    service(azurite).delete_container(azure_store.bucket)
+    for operation in (
+        azure_store.load_session("s"),
+        azure_store.session_exists("s"),
+        azure_store.list_sessions(),
+    ):
+        with pytest.raises(StorageUnavailableError, match="does not exist"):
+            await operation
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"account_key": "k" * 20, "sas_token": "sv=1&sig=abc"}, "only one credential"),
+        (
+            {"connection_string": "UseDevelopmentStorage=true", "account_key": None},
+            "already names the account",
+        ),
+        ({"endpoint_url": None, "account_name": None}, "needs account_name"),
+        ({"retries": -1}, "retries"),
+        ({"read_timeout": 0}, "positive"),
+    ],
+)
+async def test_invalid_option_combinations(
+    azurite: Azurite, container: str, options: dict[str, Any], message: str
+) -> None:
+    store = SessionStore(backend="azure", bucket=container, **azurite.options(**options))
+    with pytest.raises(StorageUnavailableError, match=message):
+        await store.session_exists("s")
+
+
+async def test_connection_string(azurite: Azurite, container: str) -> None:
+    connection_string = (
+        f"DefaultEndpointsProtocol=http;AccountName={azurite.account_name};"
+        f"AccountKey={azurite.account_key};BlobEndpoint={azurite.endpoint_url};"
+    )
+    store = SessionStore(
+        backend="azure", bucket=container, connection_string=connection_string, create_bucket=True
+    )
+    await store.store_session("s", {"a": 1})
+    assert await store.load_session("s") == {"a": 1}
+    assert azurite.account_key not in repr(store._storage.plugin)
+
+
+async def test_sas_token(azurite: Azurite, container: str) -> None:
+    """A container-scoped SAS works, even with create_bucket=True (which it may
+    not do: the existing container is accepted)."""
+    service(azurite).create_container(container)
+    sas = generate_container_sas(
+        azurite.account_name,
+        container,
+        account_key=azurite.account_key,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
+        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+    )
+    store = SessionStore(
+        backend="azure",
+        bucket=container,
+        endpoint_url=azurite.endpoint_url,
+        sas_token=f"?{sas}",
+        create_bucket=True,
+    )
+    await store.store_session("s", {"a": 1})
+    await store.store_session("t", {"a": 2})
+    assert await store.list_sessions() == ["s", "t"]
+    assert await store.delete_session("s") is True
+    await store._storage.delete(["t/state.json", "s/state.json"])
+    assert await store.list_sessions() == []
+
+
+# -- failures and secrets ----------------------------------------------------------
+
+
+async def test_unreachable_server_fails_fast(azurite: Azurite, container: str) -> None:
+    """Nothing listens on the port: StorageUnavailableError after the retries, in seconds."""
+    port = free_port()
+    options = azurite.options(
+        endpoint_url=f"http://127.0.0.1:{port}/{azurite.account_name}",
+        connect_timeout=1.0,
+        retries=2,
+    )
+    store = SessionStore(backend="azure", bucket=container, **options)
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError) as caught:
+        await store.load_session("s")
+    assert time.monotonic() - started < 5
+    assert caught.value.backend == "azure"
+    assert caught.value.bucket == container
+
+
+async def test_silent_server_hits_the_read_timeout(azurite: Azurite, container: str) -> None:
+    """A server that accepts connections but never answers: the read timeout and
+    the retries bound the wait."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        options = azurite.options(
+            endpoint_url=f"http://127.0.0.1:{port}/{azurite.account_name}",
+            read_timeout=0.5,
+            retries=1,
+        )
+        store = SessionStore(backend="azure", bucket=container, **options)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailableError):
+            await store.session_exists("s")
+        assert time.monotonic() - started < 4
+
+
+async def test_wrong_key_is_refused_without_showing_it(azurite: Azurite, container: str) -> None:
+    store = SessionStore(
+        backend="azure", bucket=container, **azurite.options(account_key=WRONG_KEY)
+    )
+    with pytest.raises(StoragePermissionError) as caught:
+        await store.session_exists("s")
+    for secret in (WRONG_KEY, quote(WRONG_KEY, safe="")):
+        assert secret not in chain_text(caught.value)
+        assert secret not in repr(store)
+        assert secret not in repr(store._storage.plugin)
+
+
+async def test_sas_signature_never_shows_in_errors(azurite: Azurite, container: str) -> None:
+    """A connection error repeats the request URL; its SAS signature is masked."""
+    signature = "c2VjcmV0K3NpZ25hdHVyZS9vZi90aGUvc2FzPQ=="
+    sas_token = f"sv=2024-08-04&sr=c&sp=rwdl&se=2099-01-01&sig={quote(signature, safe='')}"
+    options = {
+        "endpoint_url": f"http://127.0.0.1:{free_port()}/{azurite.account_name}",
+        "sas_token": sas_token,
+        "connect_timeout": 1.0,
+        "retries": 0,
+    }
+    store = SessionStore(backend="azure", bucket=container, **options)
+    assert sas_token not in repr(store._storage.plugin)
+    for operation in (store.session_exists("s"), store.store_session("s", {"a": 1})):
+        with pytest.raises(SessionStoreError) as caught:
+            await operation
+        text = chain_text(caught.value)
+        assert "127.0.0.1" in text
+        for secret in (signature, quote(signature, safe=""), sas_token):
+            assert secret not in text
+
+
+def test_repr_hides_credentials() -> None:
+    backend = AzureBackend(
+        account_name="acct",
+        account_key="key-secret-1234",
+        connection_string="AccountName=a;AccountKey=conn-secret-1234",
+        sas_token="sv=1&sig=sas-secret-1234",
+    )
+    text = repr(backend)
+    assert "acct" in text
+    for secret in ("key-secret-1234", "conn-secret-1234", "sas-secret-1234"):
+        assert secret not in text

@@ -1,0 +1,258 @@
+"""Requests to the Cloud Storage JSON API, sent through a gcsfs filesystem.
+
+gcsfs supplies what is hard to get right: the credential chain and token refresh,
+the endpoint (``endpoint_url``, ``STORAGE_EMULATOR_HOST``, mTLS), and an aiohttp
+session on fsspec's own event-loop thread. The requests themselves are built here
+rather than through ``GCSFileSystem.call``, because that path
+
+- retries every connection error six times with up to 32 s of back-off, hard-wired
+  at class definition, so an unreachable server surfaces after ~30 s instead of
+  within the configured ``connect_timeout`` and ``retries``;
+- reads whole bodies with ``aiohttp``'s ``read()`` (the bytes twice in memory while
+  they are joined) and sends uploads as one ``bytes`` body (copied when sliced);
+- maps every 412 to ``FileExistsError`` and every 403 to a bare ``OSError``.
+
+Everything here runs on fsspec's loop: :meth:`Transport.run` is the one blocking
+entry point, called from a worker thread (one per storage operation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import random
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import attrs
+from yarl import URL
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Statuses Google asks clients to retry with back-off."""
+
+CHUNK = 1 << 20
+"""Bytes per piece when streaming a body in or out."""
+
+HNS_VARIABLE = "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"
+
+_import_lock = threading.Lock()
+
+
+def import_gcsfs() -> Any:
+    """Import gcsfs, first defaulting ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT`` to false.
+
+    gcsfs reads that variable once, at import. When it is on (gcsfs's default since
+    2025), ``gcsfs.GCSFileSystem`` becomes an experimental subclass whose file
+    operations first ask the Storage Control API over gRPC what kind of bucket they
+    touch. Against an emulator or any endpoint that is not Google's, that call
+    retries until it times out: every operation stalls 40-105 s. This backend only
+    uses gcsfs's session and credentials and builds ``gcsfs.core.GCSFileSystem``
+    itself, so it never takes that path; the default keeps gcsfs from loading the
+    gRPC stack at all. A value already set (``true`` included) is respected, and
+    nothing changes if gcsfs was imported before.
+    """
+    with _import_lock:
+        os.environ.setdefault(HNS_VARIABLE, "false")
+        import gcsfs.core  # type: ignore[import-untyped]
+
+    return gcsfs
+
+
+@attrs.frozen
+class Response:
+    """A complete response: status, headers and body.
+
+    ``retried`` says an earlier attempt of the same request failed without an
+    answer, so the server may have acted on it.
+    """
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
+    body: bytes
+    retried: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else {}
+
+    def message(self) -> str:
+        """The error message the service sent, short, for exceptions."""
+        try:
+            error = self.json().get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, dict) and error.get("message"):
+            text = str(error["message"])
+        elif isinstance(error, str):
+            text = error
+        else:
+            text = self.body[:200].decode("utf-8", "replace").strip()
+        return f"HTTP {self.status}" + (f": {text}" if text else "")
+
+
+Body = Callable[[], AsyncIterator[bytes | memoryview]]
+"""A factory of the request body, called once per attempt."""
+
+
+def object_url(base: str, bucket: str, name: str) -> str:
+    return f"{base}b/{quote(bucket, safe='')}/o/{quote(name, safe='')}"
+
+
+def with_query(url: str, params: Mapping[str, object | None]) -> str:
+    present = {key: str(value) for key, value in params.items() if value is not None}
+    return f"{url}?{urlencode(present, quote_via=quote)}" if present else url
+
+
+def multipart_related(metadata: Mapping[str, Any], data: bytes) -> tuple[str, int, Body]:
+    """A JSON API multipart upload body: the object's metadata, then its bytes.
+
+    Returns the content type, the length and a factory streaming the parts, so
+    ``data`` is sent in slices and never copied whole.
+    """
+    boundary = f"sessionstore-{random.getrandbits(128):032x}"
+    head = (
+        f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+        f"{json.dumps(metadata)}\r\n"
+        f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    view = memoryview(data).cast("B")
+
+    async def parts() -> AsyncIterator[bytes | memoryview]:
+        yield head
+        for start in range(0, len(view), CHUNK):
+            yield view[start : start + CHUNK]
+        yield tail
+
+    return f'multipart/related; boundary="{boundary}"', len(head) + len(view) + len(tail), parts
+
+
+def _credentials_error(error: Exception) -> OSError:
+    """Getting a token failed: refused (:class:`PermissionError`) or unreachable."""
+    from google.auth.exceptions import TransportError
+
+    text = f"getting credentials failed: {type(error).__name__}: {error}"
+    return OSError(text) if isinstance(error, TransportError) else PermissionError(text)
+
+
+class Transport:
+    """Sends JSON API requests over one gcsfs filesystem's session and credentials.
+
+    :param fs: a ``gcsfs.core.GCSFileSystem`` (its aiohttp session is created on
+        first use, on fsspec's loop).
+    :param retries: further attempts after a connection error, a timeout or a
+        retryable status (408, 429, 5xx), with jittered exponential back-off.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int,
+        user_agent: str,
+    ) -> None:
+        self.fs = fs
+        self.base: str = fs.base  # "<endpoint>/storage/v1/"
+        root = self.base.removesuffix("storage/v1/")
+        self.upload_base = root + "upload/storage/v1/"
+        self.batch_url = root + "batch/storage/v1"
+        self.retries = retries
+        self.user_agent = user_agent
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._describe_timeout = (
+            f"connect_timeout={connect_timeout:g}s, read_timeout={read_timeout:g}s"
+        )
+
+    def run(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """Run ``function(*args)`` on fsspec's loop and wait for it (blocking).
+
+        Unlike ``fsspec.asyn.sync``, exceptions come back as raised (fsspec turns
+        every ``TimeoutError`` into its own ``FSTimeoutError`` without a message).
+        """
+        return asyncio.run_coroutine_threadsafe(function(*args), self.fs.loop).result()
+
+    @staticmethod
+    async def backoff(attempt: int) -> None:
+        """Sleep before retry ``attempt`` (1, 2, ...): 0.1-0.2 s, doubling, at most 4 s."""
+        await asyncio.sleep(min(4.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, object | None] | None = None,
+        json_body: Any = None,
+        body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one request, retrying transport failures and retryable statuses.
+
+        Returns any final response (4xx included) for the caller to interpret;
+        raises :class:`OSError` when no attempt got an answer.
+        """
+        target = URL(with_query(url, params or {}), encoded=True)
+        failure: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await self.backoff(attempt)
+            try:
+                response = await self._send(method, target, json_body, body, headers)
+            except aiohttp.InvalidURL:
+                raise
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                failure = error
+                continue
+            retried = failure is not None
+            if response.status in RETRY_STATUSES and attempt < self.retries:
+                failure = OSError(response.message())
+                continue
+            return attrs.evolve(response, retried=retried)
+        assert failure is not None
+        what = f"{method} {target.with_query(None)}"
+        attempts = f"{self.retries + 1} attempt{'s' if self.retries else ''}"
+        if isinstance(failure, asyncio.TimeoutError):
+            raise TimeoutError(
+                f"{what}: no answer within the timeouts ({self._describe_timeout}), {attempts}"
+            ) from failure
+        raise OSError(f"{what}: {type(failure).__name__}: {failure} ({attempts})") from failure
+
+    async def _send(
+        self,
+        method: str,
+        target: URL,
+        json_body: Any,
+        body: Body | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> Response:
+        fs = self.fs
+        await fs._set_session()
+        headers = {"User-Agent": self.user_agent, **(extra_headers or {})}
+        try:
+            fs.credentials.apply(headers)  # adds Authorization, refreshing the token if due
+        except Exception as error:  # google-auth and gcsfs raise several types
+            raise _credentials_error(error) from error
+        data: Any = None
+        if body is not None:
+            data = body()
+        elif json_body is not None:
+            data = json.dumps(json_body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        async with fs.session.request(
+            method, target, data=data, headers=headers, timeout=self.timeout
+        ) as response:
+            buffer = io.BytesIO()
+            async for piece in response.content.iter_chunked(CHUNK):
+                buffer.write(piece)
+            # BytesIO hands its own buffer over: no second copy of a large body.
+            return Response(response.status, response.headers, buffer.getvalue())

@@ -1,0 +1,525 @@
+"""The s3 backend: one S3 object per session file, reached through s3fs's client.
+
+s3fs builds and owns the client (credentials chain, endpoint, region, timeouts,
+retries) and runs it on fsspec's IO-loop thread. Each hook makes exactly one hop
+to a worker thread (``anyio.to_thread.run_sync``), which runs the whole operation
+as one coroutine on that loop and waits for it; so the app's own event loop,
+asyncio or trio, never touches the client.
+
+The operations call the S3 API directly on that client, one request each, rather
+than s3fs's file-system methods, for three reasons:
+
+- botocore rejects a parameter it does not know (``ParamValidationError``) where
+  s3fs's ``call_s3`` silently drops it: a condition (``IfMatch``,
+  ``IfNoneMatch``) can never be lost on the way, so a conditional write is never
+  silently unconditional;
+- ``GetObject`` and ``PutObject`` return the ETag with the bytes, which
+  ``cat_file``/``pipe_file`` discard;
+- ``HeadObject`` is one request, where ``info``/``exists`` fall back to listing.
+
+Retries are botocore's alone (the ``retries`` option, "standard" mode: connection
+errors, timeouts, throttling and 5xx answers); s3fs's own retry loop wraps only its
+file-system methods, which are not used, so the two never multiply.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar, cast
+
+import anyio.to_thread
+import attrs
+import fsspec.asyn  # type: ignore[import-untyped]
+import s3fs  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from sessionstore.errors import ConflictError
+from sessionstore.hookspecs import hookimpl
+from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+
+T = TypeVar("T")
+
+MAX_PUT_BYTES = 5 * 1024**3
+"""The largest object one ``PutObject`` request may carry (5 GiB)."""
+
+MAX_KEYS = 1000
+"""The most entries S3 returns in one ``ListObjectsV2`` page, and the most keys one
+``DeleteObjects`` request may name."""
+
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+_PERMISSION_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccountProblem",
+        "AllAccessDisabled",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "TokenRefreshRequired",
+    }
+)
+
+
+class BucketNotFoundError(LookupError):
+    """The store's bucket does not exist (and the backend may not create it)."""
+
+
+def _clean_prefix(value: str) -> str:
+    prefix = value.strip("/")
+    if prefix:
+        for segment in prefix.split("/"):
+            if segment in ("", ".", ".."):
+                raise ValueError(
+                    f"prefix {value!r} has an empty, '.' or '..' segment; "
+                    "use '/'-separated names such as 'apps/sessions'"
+                )
+    return prefix
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+
+
+def _addressing_style(_instance: object, _attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ADDRESSING_STYLES:
+        raise ValueError(
+            f"addressing_style must be one of {', '.join(ADDRESSING_STYLES)}, got {value!r} "
+            "(path: https://host/bucket/key, as MinIO needs; virtual: https://bucket.host/key)"
+        )
+
+
+def _code(error: Exception) -> tuple[str, int]:
+    """The S3 error code and HTTP status of a failed request (a botocore ClientError)."""
+    response: Mapping[str, Any] = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def _translate(error: Exception, where: str, *, if_match: str | None = None) -> Exception:
+    """The sessionstore-facing error for a failed S3 request (or ``error`` itself).
+
+    ``if_match`` is the condition the request carried, if any: then "not found"
+    means the precondition failed too.
+    """
+    code, status = _code(error)
+    if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+        # 409 ConditionalRequestConflict: a concurrent conditional write to the
+        # same key won the race.
+        if if_match is None:
+            return ConflictError(f"cannot create {where}: an object already exists there")
+        return ConflictError(f"{where} is no longer at version {if_match}")
+    if code == "NoSuchBucket":
+        return BucketNotFoundError(f"{where}: the bucket does not exist")
+    if status == 404 or code in ("NoSuchKey", "NotFound"):
+        if if_match is not None:
+            return ConflictError(f"{where}: expected version {if_match}, but there is no object")
+        return FileNotFoundError(f"no object {where}")
+    if status in (401, 403) or code in _PERMISSION_CODES:
+        return PermissionError(f"S3 refused access to {where}: {code or status}")
+    return error
+
+
+def _time(value: object) -> datetime | None:
+    """An aware datetime from a botocore datetime or an HTTP date header."""
+    if isinstance(value, datetime):
+        return value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str) and value:
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _info(path: str, size: int, response: Mapping[str, Any]) -> ObjectInfo:
+    """An ObjectInfo from a HeadObject/GetObject/PutObject response.
+
+    S3 keeps no creation time: ``created`` is when this version was written.
+    PutObject answers with no Last-Modified on AWS, so its Date header stands in.
+    """
+    headers: Mapping[str, str] = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    modified = (
+        _time(response.get("LastModified"))
+        or _time(headers.get("last-modified"))
+        or _time(headers.get("date"))
+        or datetime.now(timezone.utc)
+    )
+    return ObjectInfo(
+        path=path, size=size, modified=modified, created=modified, version=response["ETag"]
+    )
+
+
+class _BytesReader(io.RawIOBase):
+    """A seekable, read-only file over ``data`` that never copies it whole.
+
+    botocore wraps a ``bytes`` body in ``io.BytesIO`` and aiohttp then asks that
+    for its buffer, which makes BytesIO copy the whole object. Through this reader
+    the body is sent (and checksummed, and signed) chunk by chunk instead.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        position = base[whence] + offset
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = min(self._position, len(self._view))
+        stop = len(self._view) if size is None or size < 0 else min(len(self._view), start + size)
+        self._position = stop
+        return self._view[start:stop].tobytes()
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _hidden(entry: str) -> bool:
+    """Whether a listed name is internal: its last segment starts with '.'."""
+    return entry.rstrip("/").rpartition("/")[2].startswith(".")
+
+
+@attrs.define(eq=False)
+class S3Backend:
+    """Stores each object as an S3 object ``<prefix>/<path>`` in the store's bucket.
+
+    Works with AWS S3 and S3-compatible services (MinIO, Cloudflare R2, Ceph...)
+    through ``endpoint_url``. Credentials given as options are used as they are;
+    otherwise botocore's standard chain applies (environment, ``profile``, shared
+    config files, SSO, container and instance roles). The version token is the
+    object's ETag; conditions are S3's ``If-Match`` / ``If-None-Match: *``.
+    """
+
+    prefix: str = attrs.field(default="", converter=_clean_prefix)
+    endpoint_url: str | None = None
+    region: str | None = None
+    key: str | None = attrs.field(default=None, repr=False)
+    secret: str | None = attrs.field(default=None, repr=False)
+    token: str | None = attrs.field(default=None, repr=False)
+    profile: str | None = None
+    addressing_style: str = attrs.field(default="auto", validator=_addressing_style)
+    create_bucket: bool = False
+    connect_timeout: float = attrs.field(default=5.0, validator=_positive)
+    read_timeout: float = attrs.field(default=30.0, validator=_positive)
+    retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+
+    _fs: Any = attrs.field(default=None, init=False, repr=False)
+    _fs_pid: int = attrs.field(default=0, init=False, repr=False)
+    _fs_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.key is None) != (self.secret is None):
+            raise ValueError("give both key and secret, or neither (to use the standard chain)")
+        if self.token is not None and self.key is None:
+            raise ValueError("token (a session token) needs key and secret too")
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _filesystem(self) -> Any:
+        """This backend's own S3FileSystem, made on first use (never shared), and
+        made again in a forked child, where fsspec's loop of the parent is gone."""
+        with self._fs_lock:
+            if self._fs is None or self._fs_pid != os.getpid():
+                config: dict[str, Any] = {
+                    "connect_timeout": self.connect_timeout,
+                    "read_timeout": self.read_timeout,
+                    "retries": {"total_max_attempts": self.retries + 1, "mode": "standard"},
+                }
+                if self.addressing_style != "auto":
+                    config["s3"] = {"addressing_style": self.addressing_style}
+                extra: dict[str, Any] = {"profile": self.profile} if self.profile else {}
+                fs = s3fs.S3FileSystem(
+                    endpoint_url=self.endpoint_url,
+                    key=self.key,
+                    secret=self.secret,
+                    token=self.token,
+                    client_kwargs={"region_name": self.region} if self.region else {},
+                    config_kwargs=config,
+                    skip_instance_cache=True,
+                    use_listings_cache=False,
+                    **extra,
+                )
+                self._fs, self._fs_pid = fs, os.getpid()
+            return self._fs
+
+    def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+        """In a worker thread: run ``operation(client)`` on fsspec's loop and wait."""
+        fs = self._filesystem()
+
+        async def call() -> T:
+            try:
+                return await operation(await fs.set_session())
+            except (NoCredentialsError, PartialCredentialsError) as error:
+                raise PermissionError(
+                    f"no usable S3 credentials: {error}. Pass key and secret, or configure "
+                    "the standard AWS chain (environment, profile, instance role)"
+                ) from error
+
+        return cast(T, fsspec.asyn.sync(fs.loop, call))
+
+    async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+        """One thread hop for one whole operation."""
+        return await anyio.to_thread.run_sync(self._run, operation)
+
+    def _key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def _where(self, bucket: str, path: str) -> str:
+        return f"s3://{bucket}/{self._key(path)}"
+
+    # -- hooks ---------------------------------------------------------------------
+
+    @hookimpl
+    async def sessionstore_close(self) -> None:
+        """Close the client's connections and drop the file system; the next
+        operation makes new ones."""
+        with self._fs_lock:
+            fs, self._fs = self._fs, None
+        if fs is None or self._fs_pid != os.getpid():
+            return
+
+        async def close() -> None:
+            client = await fs.set_session()  # the existing client: no new one is made
+            await client.close()
+
+        await anyio.to_thread.run_sync(fsspec.asyn.sync, fs.loop, close)
+
+    @hookimpl
+    async def sessionstore_init(self, bucket: str) -> None:
+        """Check that the bucket exists (HeadBucket); create it if ``create_bucket``."""
+
+        async def operation(client: Any) -> None:
+            try:
+                await client.head_bucket(Bucket=bucket)
+                return
+            except ClientError as error:
+                code, status = _code(error)
+                if status != 404 and code not in ("404", "NoSuchBucket", "NotFound"):
+                    raise _translate(error, f"bucket {bucket!r}") from error
+            if not self.create_bucket:
+                raise BucketNotFoundError(
+                    f"S3 bucket {bucket!r} does not exist"
+                    + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+                    + f". Create it (e.g. `aws s3 mb s3://{bucket}`), or pass "
+                    "create_bucket=True (URL: ?create_bucket=true) to let sessionstore create it"
+                )
+            await self._create_bucket(client, bucket)
+
+        await self._call(operation)
+
+    async def _create_bucket(self, client: Any, bucket: str) -> None:
+        region = self.region or client.meta.region_name
+        params: dict[str, Any] = {"Bucket": bucket}
+        # us-east-1 is S3's default location and must not be named as a constraint
+        # (S3 refuses it); "auto" is R2's region, which takes none either.
+        if region and region not in ("us-east-1", "aws-global", "auto"):
+            params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            await client.create_bucket(**params)
+        except ClientError as error:
+            code, _status = _code(error)
+            if code == "BucketAlreadyOwnedByYou":
+                return
+            if code != "BucketAlreadyExists":
+                raise _translate(error, f"creating bucket {bucket!r}") from error
+            try:  # created concurrently by us, or taken by someone else?
+                await client.head_bucket(Bucket=bucket)
+            except ClientError as again:
+                raise PermissionError(
+                    f"S3 bucket name {bucket!r} is taken by another account; choose another"
+                ) from again
+
+    @hookimpl
+    async def sessionstore_upload(
+        self, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
+    ) -> ObjectInfo:
+        """One PutObject, carrying ``If-Match: <etag>`` or ``If-None-Match: *``.
+
+        Never multipart, so a condition is always checked by S3 in the same request
+        as the write; objects above 5 GiB (S3's single-request limit) are refused.
+        """
+        if if_match is not None and create_only:
+            raise ValueError("if_match and create_only exclude each other")
+        size = len(data)
+        if size > MAX_PUT_BYTES:
+            raise ValueError(
+                f"cannot store {size} bytes at {path!r}: the s3 backend writes each object in "
+                "one PutObject request (so conditions are always enforced), which S3 limits "
+                "to 5 GiB"
+            )
+        params: dict[str, Any] = {"Bucket": bucket, "Key": self._key(path)}
+        if if_match is not None:
+            params["IfMatch"] = if_match
+        if create_only:
+            params["IfNoneMatch"] = "*"
+        where = self._where(bucket, path)
+
+        async def operation(client: Any) -> ObjectInfo:
+            try:
+                response = await client.put_object(Body=_BytesReader(data), **params)
+            except ClientError as error:
+                raise _translate(error, where, if_match=if_match) from error
+            return _info(path, size, response)
+
+        return await self._call(operation)
+
+    @hookimpl
+    async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
+        """One GetObject: the bytes, ETag and Last-Modified of the same version."""
+        where = self._where(bucket, path)
+
+        async def operation(client: Any) -> StoredObject:
+            try:
+                response = await client.get_object(Bucket=bucket, Key=self._key(path))
+            except ClientError as error:
+                raise _translate(error, where) from error
+            async with response["Body"] as body:
+                data = await body.read()
+            return StoredObject(data=data, info=_info(path, len(data), response))
+
+        return await self._call(operation)
+
+    async def _head(self, bucket: str, path: str) -> ObjectInfo:
+        where = self._where(bucket, path)
+
+        async def operation(client: Any) -> ObjectInfo:
+            try:
+                response = await client.head_object(Bucket=bucket, Key=self._key(path))
+            except ClientError as error:
+                raise _translate(error, where) from error
+            return _info(path, int(response["ContentLength"]), response)
+
+        return await self._call(operation)
+
+    @hookimpl
+    async def sessionstore_exists(self, bucket: str, path: str) -> bool:
+        """One HeadObject; "not found" is False, any other failure raises."""
+        try:
+            await self._head(bucket, path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    @hookimpl
+    async def sessionstore_stat(self, bucket: str, path: str) -> ObjectInfo:
+        """One HeadObject."""
+        return await self._head(bucket, path)
+
+    @hookimpl
+    async def sessionstore_delete(
+        self, bucket: str, paths: Sequence[str], if_match: str | None
+    ) -> None:
+        """DeleteObject for one path (with ``If-Match`` when given), else
+        DeleteObjects for up to 1000 paths per request. Absent keys are no error."""
+        if isinstance(paths, str):
+            raise TypeError("paths must be a sequence of paths, not one string")
+        if if_match is not None and len(paths) != 1:
+            raise ValueError(f"if_match needs exactly one path, got {len(paths)}")
+        if not paths:
+            return
+        keys = [self._key(path) for path in paths]
+
+        async def operation(client: Any) -> None:
+            if len(keys) == 1:
+                where = self._where(bucket, paths[0])
+                params: dict[str, Any] = {"Bucket": bucket, "Key": keys[0]}
+                if if_match is not None:
+                    params["IfMatch"] = if_match
+                try:
+                    await client.delete_object(**params)
+                except ClientError as error:
+                    raise _translate(error, where, if_match=if_match) from error
+                return
+            for start in range(0, len(keys), MAX_KEYS):
+                batch = keys[start : start + MAX_KEYS]
+                where = f"s3://{bucket}/ ({len(batch)} objects)"
+                try:
+                    response = await client.delete_objects(
+                        Bucket=bucket,
+                        Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                    )
+                except ClientError as error:
+                    raise _translate(error, where) from error
+                failed = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+                if failed:
+                    first = failed[0]
+                    message = (
+                        f"S3 did not delete {len(failed)} of {len(batch)} objects in bucket "
+                        f"{bucket!r}, e.g. {first.get('Key')!r}: {first.get('Code')}"
+                    )
+                    if first.get("Code") in _PERMISSION_CODES:
+                        raise PermissionError(message)
+                    raise OSError(message)
+
+        await self._call(operation)
+
+    @hookimpl
+    async def sessionstore_list(
+        self, bucket: str, prefix: str, cursor: str | None, limit: int | None
+    ) -> ListPage:
+        """One ListObjectsV2 request (delimiter "/", at most 1000 entries).
+
+        The cursor is S3's continuation token, which resumes strictly after the
+        last key or common prefix of the previous page.
+        """
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be a positive number or None, got {limit!r}")
+        root = f"{self.prefix}/" if self.prefix else ""
+        params: dict[str, Any] = {
+            "Bucket": bucket,
+            "Prefix": root + prefix,
+            "Delimiter": "/",
+            "MaxKeys": MAX_KEYS if limit is None else min(limit, MAX_KEYS),
+        }
+        if cursor is not None:
+            params["ContinuationToken"] = cursor
+        where = f"s3://{bucket}/{root}{prefix}"
+
+        async def operation(client: Any) -> ListPage:
+            try:
+                response = await client.list_objects_v2(**params)
+            except ClientError as error:
+                if _code(error)[0] == "NoSuchBucket":
+                    raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
+                raise _translate(error, where) from error
+            names = [item["Key"] for item in response.get("Contents", [])]
+            # Keys ending in "/" are "folder" markers other tools create: not objects.
+            names = [name for name in names if not name.endswith("/")]
+            names += [item["Prefix"] for item in response.get("CommonPrefixes", [])]
+            entries = tuple(
+                name[len(root) :] for name in sorted(names) if not _hidden(name[len(root) :])
+            )
+            token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+            return ListPage(entries=entries, cursor=token)
+
+        return await self._call(operation)

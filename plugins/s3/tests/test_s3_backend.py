@@ -1,0 +1,430 @@
+"""The s3 backend against moto's S3 server: what the kit cannot check.
+
+What moto (5.2) enforces, measured here: ``If-None-Match: *`` and ``If-Match`` on
+PutObject (412 PreconditionFailed; If-Match on an absent key: 404 NoSuchKey), and
+``If-Match`` on DeleteObject (412; absent key: 404) — the same answers AWS S3
+gives. moto does not check credentials unless told to (``INITIAL_NO_AUTH_ACTION_COUNT``),
+so the permission test starts a second server that does; the HTTPS test a third,
+with a throw-away certificate (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import mmap
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import pluggy
+import pytest
+
+from sessionstore import (
+    ConfigurationError,
+    ConflictError,
+    SessionStore,
+    StoragePermissionError,
+    StorageUnavailableError,
+    hookspecs,
+)
+from sessionstore_s3 import BucketNotFoundError, S3Backend
+
+StoreFactory = Callable[..., SessionStore]
+
+SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCY-NOT-A-REAL-SECRET"
+
+
+@contextlib.contextmanager
+def server_requests() -> Iterator[list[str]]:
+    """Collect the request lines the in-process server logs (method, path, query)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("werkzeug")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def chain_text(error: BaseException | None) -> str:
+    """str and repr of an exception and everything chained to it."""
+    parts = []
+    while error is not None:
+        parts += [str(error), repr(error)]
+        error = error.__cause__ or error.__context__
+    return "\n".join(parts)
+
+
+# -- plugin shape --------------------------------------------------------------------
+
+
+def test_registers_every_hook_with_pluggy() -> None:
+    manager = pluggy.PluginManager("sessionstore")
+    manager.add_hookspecs(hookspecs)
+    plugin = S3Backend()
+    manager.register(plugin)  # validates each hookimpl's arguments against its spec
+    specs = {name for name in dir(hookspecs) if name.startswith("sessionstore_")}
+    assert {caller.name for caller in manager.get_hookcallers(plugin) or []} == specs
+
+
+def test_entry_point_loads_the_backend() -> None:
+    (point,) = entry_points(group="sessionstore.backends", name="s3")
+    assert point.load() is S3Backend
+
+
+def test_options_from_strings_and_their_checks() -> None:
+    store = SessionStore.from_url(
+        "s3://some-bucket/apps/sessions/?retries=0&connect_timeout=1.5&read_timeout=3"
+        "&create_bucket=yes&addressing_style=path&region=eu-west-1"
+    )
+    backend = store._storage.plugin
+    assert isinstance(backend, S3Backend)
+    assert (backend.prefix, backend.retries, backend.connect_timeout) == ("apps/sessions", 0, 1.5)
+    assert (backend.read_timeout, backend.create_bucket) == (3.0, True)
+    assert (backend.addressing_style, backend.region) == ("path", "eu-west-1")
+    for bad, message in (
+        ({"retries": "-1"}, "retries"),
+        ({"retries": "many"}, "retries"),
+        ({"connect_timeout": "0"}, "connect_timeout must be a positive number"),
+        ({"addressing_style": "sideways"}, "addressing_style must be one of auto, path"),
+        ({"prefix": "a//b"}, "empty, '.' or '..' segment"),
+        ({"prefix": "a/../b"}, "empty, '.' or '..' segment"),
+        ({"key": "only-the-key"}, "both key and secret"),
+        ({"token": "a-session-token"}, "needs key and secret"),
+        ({"bucket_name": "typo"}, "unknown option"),
+    ):
+        with pytest.raises(ConfigurationError, match=re.escape(message)):
+            SessionStore(backend="s3", bucket="some-bucket", **bad)
+
+
+def test_repr_never_shows_credentials() -> None:
+    store = SessionStore(
+        backend="s3", bucket="some-bucket", key="AKIAEXAMPLE", secret=SECRET, token=SECRET
+    )
+    for text in (repr(store), repr(store._storage), repr(store._storage.plugin)):
+        assert SECRET not in text
+        assert "AKIAEXAMPLE" not in text
+
+
+# -- conditions as the emulator enforces them ----------------------------------------
+
+
+async def test_stale_if_match_conflicts_and_changes_nothing(store: SessionStore) -> None:
+    storage = await store._ensure_ready()
+    first = await storage.upload("s/f", b"first")
+    second = await storage.upload("s/f", b"second", if_match=first.version)
+    with pytest.raises(ConflictError, match="no longer at version"):
+        await storage.upload("s/f", b"stale", if_match=first.version)
+    assert (await storage.download("s/f")).data == b"second"
+    with pytest.raises(ConflictError, match="no object"):
+        await storage.upload("s/absent", b"x", if_match=second.version)
+    assert not await storage.exists("s/absent")
+
+
+async def test_create_only_conflicts(store: SessionStore) -> None:
+    await store.store_session("s", {"n": 1}, create_only=True)
+    with pytest.raises(ConflictError, match="already exists"):
+        await store.store_session("s", {"n": 2}, create_only=True)
+    assert await store.load_session("s") == {"n": 1}
+
+
+async def test_conditional_delete_is_enforced(store: SessionStore) -> None:
+    storage = await store._ensure_ready()
+    old = await storage.upload("s/f", b"1")
+    new = await storage.upload("s/f", b"2")
+    with pytest.raises(ConflictError):
+        await storage.delete(["s/f"], if_match=old.version)
+    assert await storage.exists("s/f")
+    await storage.delete(["s/f"], if_match=new.version)
+    with pytest.raises(ConflictError, match="no object"):
+        await storage.delete(["s/f"], if_match=new.version)
+
+
+async def test_large_object_round_trips_in_single_requests(store: SessionStore) -> None:
+    """100 MB goes up in one PutObject (never multipart, where s3fs would drop
+    If-Match) and comes back in one GetObject; a stale token still conflicts."""
+    storage = await store._ensure_ready()
+    data = os.urandom(100 * 1024 * 1024)
+    with server_requests() as requests:
+        info = await storage.upload("big/blob", data, create_only=True)
+        stored = await storage.download("big/blob")
+    assert stored.data == data
+    assert (stored.info.size, stored.info.version) == (len(data), info.version)
+    assert len(requests) == 2, requests
+    assert not any("uploads" in line or "partNumber" in line for line in requests)
+    with pytest.raises(ConflictError):
+        await storage.upload("big/blob", data, if_match='"0123456789abcdef0123456789abcdef"')
+
+
+async def test_objects_above_five_gib_are_refused_before_any_request(
+    store: SessionStore,
+) -> None:
+    storage = await store._ensure_ready()
+    huge = mmap.mmap(-1, 5 * 1024**3 + 1)  # address space only: no page is touched
+    try:
+        with pytest.raises(StorageUnavailableError, match="5 GiB"):
+            await storage.upload("big/huge", huge, if_match='"x"')  # type: ignore[arg-type]
+    finally:
+        huge.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 3 * 1024 * 1024 + 1])
+async def test_round_trip_over_https(
+    s3_tls_endpoint: tuple[str, str],
+    s3_options: dict[str, Any],
+    bucket_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+) -> None:
+    """Over TLS botocore sends the body aws-chunked with a trailing checksum, as
+    against AWS: the streamed body must arrive whole, conditions still hold."""
+    endpoint, certificate = s3_tls_endpoint
+    monkeypatch.setenv("AWS_CA_BUNDLE", certificate)
+    options = {**s3_options, "endpoint_url": endpoint, "create_bucket": True}
+    storage = await SessionStore(backend="s3", bucket=bucket_name, **options)._ensure_ready()
+    data = os.urandom(size)
+    info = await storage.upload("s/blob", data, create_only=True)
+    stored = await storage.download("s/blob")
+    assert stored.data == data
+    assert stored.info.version == info.version
+    with pytest.raises(ConflictError):
+        await storage.upload("s/blob", b"stale", if_match='"0123456789abcdef0123456789abcdef"')
+
+
+# -- listing and deleting ------------------------------------------------------------
+
+
+async def test_each_list_page_is_one_request(store: SessionStore) -> None:
+    storage = await store._ensure_ready()
+    for index in range(25):
+        await storage.upload(f"s{index:02}/state.json", b"x")
+    await storage.upload("s00/.internal", b"x")
+    await storage.upload(".hidden/state.json", b"x")
+    with server_requests() as requests:
+        pages = []
+        cursor = None
+        while True:
+            page = await storage.list("", cursor, 10)
+            pages.append(page.entries)
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+    listings = [line for line in requests if "list-type=2" in line]
+    assert len(listings) == len(requests) == len(pages)
+    assert all("max-keys=10" in line for line in listings)
+    entries = [entry for page in pages for entry in page]
+    assert entries == [f"s{index:02}/" for index in range(25)]
+    assert await storage.list("s00/", None, None) == (await storage.list("s00/", None, 5000))
+    assert (await storage.list("s00/", None, None)).entries == ("s00/state.json",)
+    with server_requests() as requests:
+        await storage.list("", None, 5000)
+    assert len(requests) == 1
+    assert "max-keys=1000" in requests[0]
+
+
+async def test_delete_of_many_paths_is_batched(store: SessionStore) -> None:
+    storage = await store._ensure_ready()
+    paths = [f"s/{index:04}" for index in range(1001)]
+    for path in (paths[0], paths[3], paths[-1]):
+        await storage.upload(path, b"x")
+    with server_requests() as requests:
+        await storage.delete(paths[:5])
+    assert len(requests) == 1
+    assert "delete" in requests[0]
+    with server_requests() as requests:
+        await storage.delete(paths)  # 1000 keys per DeleteObjects request
+    assert len(requests) == 2
+    assert (await storage.list("s/", None, None)).entries == ()
+
+
+async def test_prefix_keeps_stores_apart(make_store: StoreFactory) -> None:
+    outer = make_store(create_bucket=True)
+    app_a = make_store(prefix="apps/a")
+    app_b = make_store(prefix="apps/b/")
+    storage = await outer._ensure_ready()  # creates the bucket
+    await app_a.store_session("s1", {"app": "a"})
+    await app_b.store_session("s1", {"app": "b"})
+    await app_b.store_session("s2", {"app": "b"})
+    assert await app_a.list_sessions() == ["s1"]
+    assert await app_b.list_sessions() == ["s1", "s2"]
+    assert await app_a.load_session("s1") == {"app": "a"}
+    assert (await storage.list("apps/", None, None)).entries == ("apps/a/", "apps/b/")
+    assert await storage.exists("apps/b/s2/state.json")
+    assert await app_a.delete_session("s1") is True
+    assert await app_b.list_sessions() == ["s1", "s2"]
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+async def test_url_form(s3_endpoint: str, bucket_name: str, make_store: StoreFactory) -> None:
+    url = (
+        f"s3://{bucket_name}/apps/sessions?endpoint_url={quote(s3_endpoint, safe='')}"
+        "&key=testing&secret=testing&region=us-east-1&create_bucket=true"
+        "&retries=1&connect_timeout=2&addressing_style=path"
+    )
+    store = SessionStore.from_url(url)
+    written = await store.store_session("abc", {"status": "active"})
+    loaded = await store.load_session_with_metadata("abc")
+    assert loaded is not None
+    assert loaded[0] == {"status": "active"}
+    assert loaded[1].version == written.version
+    storage = await make_store()._ensure_ready()
+    assert await storage.exists("apps/sessions/abc/state.json")
+
+
+async def test_missing_bucket_without_create_bucket(make_store: StoreFactory) -> None:
+    store = make_store()
+    with pytest.raises(StorageUnavailableError, match="does not exist") as caught:
+        await store.store_session("s", {})
+    assert "create_bucket" in str(caught.value)
+    assert isinstance(caught.value.__cause__, BucketNotFoundError)
+    creator = make_store(create_bucket=True)
+    await creator.store_session("s", {"n": 1})
+    assert await store.load_session("s") == {"n": 1}  # now it exists: no error
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+async def test_create_bucket_in_a_region(make_store: StoreFactory, region: str) -> None:
+    """us-east-1 must not be sent as a LocationConstraint (S3 refuses it); other
+    regions must be."""
+    store = make_store(create_bucket=True, region=region)
+    await store.store_session("s", {"region": region})
+    again = make_store(create_bucket=True, region=region)
+    assert await again.load_session("s") == {"region": region}  # init on an existing bucket
+
+
+# -- failures ------------------------------------------------------------------------
+
+
+async def test_unreachable_server_fails_fast(aws_environment: None) -> None:
+    store = SessionStore(
+        backend="s3",
+        bucket="some-bucket",
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        key="AKIAEXAMPLE",
+        secret=SECRET,
+        connect_timeout=1,
+        retries=1,
+    )
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError) as caught:
+        await store.load_session("s")
+    assert time.monotonic() - started < 5  # 2 attempts, < 1 s back-off between them
+    assert SECRET not in chain_text(caught.value)
+
+
+async def test_silent_server_times_out(aws_environment: None) -> None:
+    """A server that accepts connections but never answers: the read timeout ends it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        store = SessionStore(
+            backend="s3",
+            bucket="some-bucket",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            key="AKIAEXAMPLE",
+            secret=SECRET,
+            read_timeout=0.5,
+            retries=0,
+        )
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailableError):
+            await store.store_session("s", {})
+        assert time.monotonic() - started < 5
+
+
+async def test_refused_credentials_raise_permission_error(
+    s3_endpoint_with_auth: str, s3_options: dict[str, Any]
+) -> None:
+    options = {**s3_options, "endpoint_url": s3_endpoint_with_auth}
+    options.update(key="AKIAUNKNOWNKEY000000", secret=SECRET)
+    store = SessionStore(backend="s3", bucket="some-bucket", **options)
+    with pytest.raises(StoragePermissionError) as caught:
+        await store.store_session("s", {})
+    assert SECRET not in chain_text(caught.value)
+
+
+async def test_no_credentials_at_all_is_a_permission_error(
+    s3_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in the standard chain (the test environment empties it): a clear
+    permission error, not a hang or a generic failure."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    options = {name: value for name, value in s3_options.items() if name not in ("key", "secret")}
+    store = SessionStore(backend="s3", bucket="some-bucket", **options)
+    with pytest.raises(StoragePermissionError, match="credentials"):
+        await store.load_session("s")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_its_own_client(make_store: StoreFactory) -> None:
+    """fsspec's IO loop does not survive fork(): a child makes its own client."""
+    store = make_store(create_bucket=True)
+    anyio.run(store.store_session, "s", {"n": 1})
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it loaded, never return into pytest
+        code = 1
+        try:
+            os.write(write, json.dumps(anyio.run(store.load_session, "s")).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        reported = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert json.loads(reported) == {"n": 1}
+    assert anyio.run(store.load_session, "s") == {"n": 1}
+
+
+async def test_credentials_from_a_named_profile(
+    s3_options: dict[str, Any], bucket_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without key/secret, botocore's chain is used: here, a named profile."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[sessionstore-test]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    options = {name: value for name, value in s3_options.items() if name not in ("key", "secret")}
+    store = SessionStore(
+        backend="s3",
+        bucket=bucket_name,
+        profile="sessionstore-test",
+        create_bucket=True,
+        **options,
+    )
+    await store.store_session("s", {"via": "profile"})
+    assert await store.load_session("s") == {"via": "profile"}

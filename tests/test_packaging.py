@@ -1,0 +1,65 @@
+"""The five first-party backends as installed distributions: listed with their
+versions, and each cloud extra pulling only its own backend."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import importlib_metadata
+import pytest
+
+from sessionstore import available_backends
+from sessionstore.registry import FIRST_PARTY
+
+CLOUD_LIBRARIES = {"s3": "s3fs", "gcs": "gcsfs", "azure": "azure-storage-blob"}
+
+
+def test_all_five_backends_are_listed_with_their_distribution_versions() -> None:
+    infos = {info.name: info for info in available_backends(check=True)}
+    for name in FIRST_PARTY:
+        distribution = f"sessionstore-{name}"
+        assert infos[name].distribution == distribution
+        assert infos[name].version == importlib_metadata.version(distribution)
+        assert infos[name].status == "ok", infos[name].error
+
+
+def test_listing_imports_no_backend() -> None:
+    script = (
+        "import sys, sessionstore\n"
+        "names = [info.name for info in sessionstore.available_backends()]\n"
+        "loaded = [m for m in sys.modules if m.startswith('sessionstore_')]\n"
+        "heavy = [m for m in ('s3fs', 'gcsfs', 'adlfs', 'azure', 'botocore') if m in sys.modules]\n"
+        "print(sorted(names), loaded, heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().endswith("[] []"), out
+
+
+def requirements(distribution: str, extra: str | None = None) -> set[str]:
+    """Names of what ``distribution`` (with ``extra``) requires, without versions."""
+    names = set()
+    for requirement in importlib_metadata.requires(distribution) or []:
+        spec, _, marker = requirement.partition(";")
+        wanted = f"extra == '{extra}'" if extra else None
+        if (wanted is None and not marker) or (wanted and wanted in marker.replace('"', "'")):
+            names.add(re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0].lower())
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(CLOUD_LIBRARIES))
+def test_each_cloud_extra_pulls_only_what_it_needs(name: str) -> None:
+    assert requirements("sessionstore", name) == {f"sessionstore-{name}"}
+    backend_needs = requirements(f"sessionstore-{name}")
+    assert CLOUD_LIBRARIES[name] in backend_needs
+    others = {lib for other, lib in CLOUD_LIBRARIES.items() if other != name} | {"adlfs"}
+    assert not backend_needs & (others - ({"adlfs"} if name == "azure" else set()))
+
+
+def test_core_needs_no_backend_and_no_cloud_library() -> None:
+    needs = requirements("sessionstore")
+    assert not {n for n in needs if n.startswith("sessionstore")}
+    assert not needs & {"s3fs", "gcsfs", "adlfs", "azure-storage-blob", "fsspec", "boto3"}

@@ -71,7 +71,7 @@ def demo(args: list[str]) -> None:
 def test(args: list[str]) -> None:
     tool = sync("docs")
     # The example backend is not a workspace member: install it as its users would.
-    run(tool, "pip", "install", "--quiet", "./examples/sessionstore-sqlite")
+    run(tool, "pip", "install", "--quiet", "--python", ".venv", "./examples/sessionstore-sqlite")
     install_emulators()
     run(tool, "run", "--no-sync", "ruff", "check", ".")
     run(tool, "run", "--no-sync", "ruff", "format", "--check", ".")

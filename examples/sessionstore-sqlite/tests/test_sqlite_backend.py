@@ -17,9 +17,9 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionstore_sqlite import SQLiteBackend, db
 
 from sessionstore import ConfigurationError, ConflictError, SessionStore
+from sessionstore_sqlite import SQLiteBackend, db
 
 # Self-contained, so the tests run the same in a copy of this folder: every async
 # test is an anyio test, on both event loops.

@@ -320,3 +320,18 @@ async def test_backend_failure_is_storage_unavailable(tmp_path: Path) -> None:
     assert error.bucket == "sessions"
     assert "file backend failed on sessions" in str(error)
     assert error.__cause__ is not None
+
+
+async def test_invalid_names_fail_before_any_io(tmp_path: Path) -> None:
+    """The file backend creates its root on first I/O; refused names never get there."""
+    root = tmp_path / "never-created"
+    store = SessionStore(backend="file", root=root)
+    for bad in ["../escape", "a/b", "", "\x00", "."]:
+        with pytest.raises(InvalidSessionIdError):
+            await store.store_session(bad, {"x": 1})
+        with pytest.raises(InvalidSessionIdError):
+            await store.load_session("fine", bad)
+        with pytest.raises(InvalidSessionIdError):
+            await store.delete_session(bad)
+    assert not root.exists()
+    assert not (tmp_path / "escape").exists()

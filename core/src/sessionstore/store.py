@@ -213,14 +213,15 @@ class SessionStore:
 
         Returns whether anything was there to delete.
         """
-        storage = await self._ensure_ready()
         if filename is not None:
             path = session_path(session_id, filename)
+            storage = await self._ensure_ready()
             if not await storage.exists(path):
                 return False
             await storage.delete([path])
             return True
         validate_name(session_id)
+        storage = await self._ensure_ready()
         paths = [f"{session_id}/{name}" for name in await self.list_files(session_id)]
         for start in range(0, len(paths), DELETE_BATCH):
             await storage.delete(paths[start : start + DELETE_BATCH])

@@ -37,6 +37,7 @@ def test_valid_names(name: str) -> None:
         ("a\u2028b", "U+2028"),
         ("\ud800", "surrogate"),
         (" padded", "whitespace"),
+        ("trailing.", "end with '.'"),
         ("x" * 256, "256 bytes"),
         ("é" * 128, "256 bytes"),
         ("CON", "reserved"),

@@ -27,7 +27,8 @@ def validate_name(name: object, kind: str = "session id") -> str:
     Rejected: non-strings, empty, longer than 255 UTF-8 bytes, a leading ``.``
     (covers ``.`` and ``..``; such names are reserved for backends' own
     bookkeeping), ``/`` or ``\\``, control characters (NUL included), lone
-    surrogates, surrounding whitespace, and Windows device names (``CON``,
+    surrogates, surrounding whitespace, a trailing ``.`` (Windows and Azure drop
+    it, merging ``a.`` into ``a``), and Windows device names (``CON``,
     ``nul.txt``...) so stored sessions can be copied to any file system.
     """
     if not isinstance(name, str):
@@ -46,6 +47,9 @@ def validate_name(name: object, kind: str = "session id") -> str:
         raise InvalidSessionIdError(f"{kind} {name!r} must not start with '.'")
     if name != name.strip():
         raise InvalidSessionIdError(f"{kind} {name!r} must not start or end with whitespace")
+    if name[-1] == ".":
+        # Windows and Azure Blob drop a trailing dot: "a." would become "a".
+        raise InvalidSessionIdError(f"{kind} {name!r} must not end with '.'")
     _check_characters(name, kind)
     if _WINDOWS_RESERVED.match(name):
         raise InvalidSessionIdError(f"{kind} {name!r} is a reserved device name on Windows")

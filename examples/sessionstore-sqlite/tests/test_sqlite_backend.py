@@ -183,7 +183,7 @@ def test_conditional_writes_race_across_two_processes(tmp_path: Path) -> None:
 def in_memory() -> Iterator[sqlite3.Connection]:
     """A fresh database in memory, prepared as ``sessionstore_init`` prepares a file."""
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as connection:
-        db.init(connection)
+        db.init(connection, 5.0)
         yield connection
 
 
@@ -199,7 +199,7 @@ def test_access_refused_becomes_permission_error(tmp_path: Path) -> None:
 
     def write_to_read_only_database() -> None:
         with db.connect(tmp_path / "ro.db", timeout=1) as connection:
-            db.init(connection)
+            db.init(connection, 5.0)
             connection.execute("PRAGMA query_only = ON")
             db.upload(connection, "b", "s/f", b"x", None, False)
 

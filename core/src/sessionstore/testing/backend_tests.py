@@ -32,7 +32,7 @@ ALLOWED_NAMES = [
     "plain",
     "UPPER-lower_123",
     "with space inside",
-    "dots.in.the..middle.",
+    "dots.in.the..middle",
     "punctuation!#$%&'()+,;=@[]^`{}~",
     "percent%2e%2e%2f",
     "ünïcödé-名前-🙂",

@@ -109,7 +109,7 @@ class SQLiteBackend:
         def prepare() -> None:
             self.database.parent.mkdir(parents=True, exist_ok=True)
             with db.connect(self.database, self.timeout) as connection:
-                db.init(connection)
+                db.init(connection, self.timeout)
 
         await anyio.to_thread.run_sync(prepare)  # one hop, as for every other hook
 

@@ -25,6 +25,7 @@ first could both pass the check. Readers in WAL mode never wait for writers.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
@@ -141,16 +142,28 @@ def _check_version(current: int | None, if_match: str, action: str, where: str) 
 # -- one function per hook ---------------------------------------------------------
 
 
-def init(connection: sqlite3.Connection) -> None:
-    """Switch the file to WAL mode and create the tables if they are missing.
+def init(connection: sqlite3.Connection, timeout: float) -> None:
+    """Create the tables if they are missing and switch the file to WAL mode.
 
     WAL (write-ahead logging) lets readers in any process run while one writer
     commits; the setting is stored in the file, so setting it once is enough.
+    Switching needs the file to itself, and SQLite answers "locked" at once
+    (without its busy timeout) while another process opens the same new file,
+    so the switch is retried for up to ``timeout`` seconds.
     """
-    connection.execute("PRAGMA journal_mode = WAL").fetchone()
     with _write(connection):
         for statement in SCHEMA:
             connection.execute(statement)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
 
 
 def upload(

@@ -251,14 +251,16 @@ class SessionStore:
     # -- listing -------------------------------------------------------------------
 
     async def list_sessions(self, prefix: str = "") -> list[str]:
-        """Every session id starting with ``prefix``, in ascending order."""
+        """Every session id starting with ``prefix``, in listing order: ascending by
+        ``"<id>/"``, as cloud listings sort (so ``"a-b"`` comes before ``"a"``)."""
         return [session_id async for session_id in self.iter_sessions(prefix, page_size=None)]
 
     async def iter_sessions(
         self, prefix: str = "", *, page_size: int | None = 1000
     ) -> AsyncIterator[str]:
-        """Yield session ids starting with ``prefix`` in ascending order, fetched
-        a page at a time, so memory stays flat however many sessions exist."""
+        """Yield session ids starting with ``prefix`` in listing order (see
+        :meth:`list_sessions`), fetched a page at a time, so memory stays flat
+        however many sessions exist."""
         cursor = None
         while True:
             page = await self.list_sessions_page(prefix, cursor=cursor, limit=page_size)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -151,3 +152,25 @@ def test_corrupt_bytes_raise_a_precise_error(data: bytes, reason: str) -> None:
         decode(data, "sid/state.json")
     assert caught.value.path == "sid/state.json"
     assert "sid/state.json" in str(caught.value)
+
+
+def test_expiry_round_trips_and_is_optional() -> None:
+    expires_at = datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
+    dated = decode(encode({}, attrs.evolve(ENVELOPE, expires_at=expires_at)), "p").envelope
+    assert dated is not None
+    assert dated.expires_at == expires_at
+    assert dated.is_expired(expires_at)
+    assert not dated.is_expired(expires_at - timedelta(microseconds=1))
+    # Format 1 without the key (every file written before expiry existed) never expires.
+    assert b"expires_at" not in encode({}, ENVELOPE)
+    plain = decode(encode({}, ENVELOPE), "p").envelope
+    assert plain is not None
+    assert plain.expires_at is None
+    assert not plain.is_expired(datetime.max.replace(tzinfo=timezone.utc))
+
+
+def test_malformed_expiry_is_corrupt() -> None:
+    document = json.loads(encode({}, ENVELOPE))
+    document["sessionstore"]["expires_at"] = "tomorrow"
+    with pytest.raises(CorruptSessionError, match="malformed"):
+        decode(json.dumps(document).encode(), "s1/state.json")

@@ -67,3 +67,14 @@ def test_converter_reads_booleans_from_url_strings() -> None:
     assert converter.structure("Yes", bool) is True
     with pytest.raises(ValueError, match="expected a boolean"):
         converter.structure("maybe", bool)
+
+
+def test_default_ttl_is_not_a_backend_option() -> None:
+    assert parse_url("memory://?default_ttl=60&x=1") == StoreSettings(
+        "memory", "sessions", {"x": "1"}, default_ttl=60
+    )
+    env = {"SESSIONSTORE_URL": "memory://?default_ttl=60", "SESSIONSTORE_DEFAULT_TTL": "5"}
+    assert resolve_settings(environ=env).default_ttl == 60
+    assert resolve_settings("file", environ=env).default_ttl == 5
+    assert resolve_settings("file", default_ttl=1.5, environ=env).default_ttl == 1.5
+    assert resolve_settings(environ={}).default_ttl is None

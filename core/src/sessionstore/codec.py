@@ -3,8 +3,12 @@
 Format version 1 is a JSON object with exactly two keys::
 
     {"sessionstore": {"format": 1, "session_id": "...", "filename": "...",
-                      "stored_at": "2026-11-25T06:05:00.123456+00:00", "backend": "file"},
+                      "stored_at": "2026-11-25T06:05:00.123456+00:00", "backend": "file",
+                      "expires_at": "2026-11-25T07:05:00.123456+00:00"},
      "state": {...the user's state, untouched...}}
+
+``expires_at`` is optional: written only for a file stored with a TTL; a file
+without it never expires.
 
 The user's state is never mixed with our metadata, so any key (``_metadata``
 included) round-trips. Documents written by the seed's adapter (the state with a
@@ -50,7 +54,12 @@ class Envelope:
     filename: str
     stored_at: datetime
     backend: str
+    expires_at: datetime | None = None
     format: int = FORMAT_VERSION
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the file's expiry time has been reached at ``now``."""
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @attrs.frozen
@@ -68,16 +77,16 @@ def encode(state: Mapping[str, Any], envelope: Envelope) -> bytes:
         raise SerializationError(
             f"session state must be a dict (a JSON object), got {type(state).__name__}"
         )
-    document = {
-        ENVELOPE_KEY: {
-            "format": envelope.format,
-            "session_id": envelope.session_id,
-            "filename": envelope.filename,
-            "stored_at": envelope.stored_at.isoformat(),
-            "backend": envelope.backend,
-        },
-        "state": state if isinstance(state, dict) else dict(state),
+    header = {
+        "format": envelope.format,
+        "session_id": envelope.session_id,
+        "filename": envelope.filename,
+        "stored_at": envelope.stored_at.isoformat(),
+        "backend": envelope.backend,
     }
+    if envelope.expires_at is not None:
+        header["expires_at"] = envelope.expires_at.isoformat()
+    document = {ENVELOPE_KEY: header, "state": state if isinstance(state, dict) else dict(state)}
     return dumps(document)
 
 
@@ -167,15 +176,22 @@ def _envelope(raw: dict[str, Any], path: str) -> Envelope:
             path=path,
         )
     try:
-        stored_at = datetime.fromisoformat(raw["stored_at"])
+        expires_at = raw.get("expires_at")
         envelope = Envelope(
             session_id=str(raw["session_id"]),
             filename=str(raw["filename"]),
-            stored_at=stored_at if stored_at.tzinfo else stored_at.replace(tzinfo=timezone.utc),
+            stored_at=_utc(raw["stored_at"]),
             backend=str(raw["backend"]),
+            expires_at=None if expires_at is None else _utc(expires_at),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CorruptSessionError(
             f"{path}: the envelope is malformed ({error!r})", path=path
         ) from error
     return envelope
+
+
+def _utc(text: str) -> datetime:
+    """An ISO 8601 time as an aware datetime; naive times are taken as UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

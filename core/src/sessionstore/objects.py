@@ -64,9 +64,11 @@ class SessionPage:
 class SessionMetadata:
     """Metadata of one stored session file.
 
-    ``stored_at`` and ``format_version`` come from the stored envelope and are
-    ``None`` when only the storage's own metadata was read (``get_session_metadata``
-    reads no content). Subscripting (``meta["size"]``) works as with the seed's dict.
+    ``stored_at``, ``format_version`` and ``expires_at`` come from the stored
+    envelope and are ``None`` when only the storage's own metadata was read
+    (``get_session_metadata`` reads no content); ``expires_at`` is also ``None``
+    for a file stored without a TTL, which never expires. Subscripting
+    (``meta["size"]``) works as with the seed's dict.
     """
 
     session_id: str
@@ -78,6 +80,7 @@ class SessionMetadata:
     version: str
     stored_at: datetime | None = attrs.field(default=None, validator=_aware)
     format_version: int | None = None
+    expires_at: datetime | None = attrs.field(default=None, validator=_aware)
 
     def __getitem__(self, key: str) -> Any:
         if key not in attrs.fields_dict(SessionMetadata):

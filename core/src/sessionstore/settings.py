@@ -2,13 +2,16 @@
 environment and URLs, and the one cattrs converter that types them.
 
 Precedence: explicit arguments > ``SESSIONSTORE_URL`` (or ``SESSIONSTORE_BACKEND``,
-``SESSIONSTORE_BUCKET``) > the ``file`` backend and the ``sessions`` bucket.
+``SESSIONSTORE_BUCKET``, ``SESSIONSTORE_DEFAULT_TTL``) > the ``file`` backend, the
+``sessions`` bucket and no expiry.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -23,6 +26,9 @@ DEFAULT_SESSION_BUCKET = "sessions"
 ENV_URL = "SESSIONSTORE_URL"
 ENV_BACKEND = "SESSIONSTORE_BACKEND"
 ENV_BUCKET = "SESSIONSTORE_BUCKET"
+ENV_DEFAULT_TTL = "SESSIONSTORE_DEFAULT_TTL"
+DEFAULT_TTL_OPTION = "default_ttl"
+"""The URL query parameter that sets the store's default TTL; never a backend option."""
 
 URL_SCHEME_ALIASES = {"gs": "gcs", "az": "azure", "abfs": "azure"}
 """URL schemes that name a backend by another name, as their clouds' tools do."""
@@ -46,13 +52,42 @@ converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(bool, _structure_bool)
 
 
+def ttl_seconds(ttl: timedelta | float | int) -> float:
+    """A time-to-live in seconds, from seconds or a :class:`~datetime.timedelta`.
+
+    Raises :class:`ValueError` unless it is a finite number greater than zero: a
+    zero or negative TTL would write a file that is already gone.
+    """
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ValueError(f"a ttl must be a number of seconds (or a timedelta) > 0, got {ttl!r}")
+    return float(seconds)
+
+
 @attrs.frozen
 class StoreSettings:
-    """Everything needed to open a store: backend name, bucket and backend options."""
+    """Everything needed to open a store: backend name, bucket, backend options and
+    the TTL in seconds of writes that give none (``None``: they never expire)."""
 
     backend: str = DEFAULT_BACKEND
     bucket: str = DEFAULT_SESSION_BUCKET
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    default_ttl: float | None = None
+
+
+def _configured_ttl(value: str, source: str) -> float:
+    """A TTL read from text (environment, URL), refused with a ConfigurationError."""
+    try:
+        return ttl_seconds(float(value))
+    except ValueError:
+        raise ConfigurationError(
+            f"{source} must be a number of seconds > 0, got {value!r}"
+        ) from None
 
 
 def parse_url(url: str) -> StoreSettings:
@@ -62,13 +97,19 @@ def parse_url(url: str) -> StoreSettings:
     ``azure``). With a host part, it is the bucket and the path becomes the
     ``prefix`` option (``s3://bucket/prefix``); without one, the path becomes the
     ``root`` option (``file:///var/lib/app/sessions``). Query parameters are
-    backend options; ``bucket`` among them sets the bucket.
+    backend options; ``bucket`` among them sets the bucket, ``default_ttl`` the
+    store's default TTL in seconds.
     """
-    backend, bucket, options = _read_url(url)
-    return StoreSettings(backend=backend, bucket=bucket or DEFAULT_SESSION_BUCKET, options=options)
+    backend, bucket, options, default_ttl = _read_url(url)
+    return StoreSettings(
+        backend=backend,
+        bucket=bucket or DEFAULT_SESSION_BUCKET,
+        options=options,
+        default_ttl=default_ttl,
+    )
 
 
-def _read_url(url: str) -> tuple[str, str | None, dict[str, Any]]:
+def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
     try:
         parts = urlsplit(url)
     except ValueError as error:
@@ -91,7 +132,9 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any]]:
             bucket = value
         else:
             options[key] = value
-    return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options
+    ttl = options.pop(DEFAULT_TTL_OPTION, None)
+    default_ttl = None if ttl is None else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {url!r}")
+    return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options, default_ttl
 
 
 def resolve_settings(
@@ -99,21 +142,34 @@ def resolve_settings(
     bucket: str | None = None,
     options: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    default_ttl: timedelta | float | None = None,
 ) -> StoreSettings:
     """Combine explicit arguments with the environment.
 
     An explicit ``backend`` ignores ``SESSIONSTORE_URL`` unless the URL names the
-    same backend, in which case the URL's bucket and options are the defaults.
+    same backend, in which case the URL's bucket, options and default TTL are the
+    defaults.
     """
     env = os.environ if environ is None else environ
     url = _read_url(env[ENV_URL]) if env.get(ENV_URL) else None
     if backend is None:
         backend = url[0] if url else env.get(ENV_BACKEND) or DEFAULT_BACKEND
-    url_bucket, url_options = (url[1], url[2]) if url and url[0] == backend else (None, {})
+    url_bucket, url_options, url_ttl = (
+        (url[1], url[2], url[3]) if url and url[0] == backend else (None, {}, None)
+    )
     return StoreSettings(
         backend=backend,
         bucket=bucket
         if bucket is not None
         else url_bucket or env.get(ENV_BUCKET) or DEFAULT_SESSION_BUCKET,
         options={**url_options, **(options or {})},
+        default_ttl=ttl_seconds(default_ttl)
+        if default_ttl is not None
+        else url_ttl or _environment_ttl(env),
     )
+
+
+def _environment_ttl(env: Mapping[str, str]) -> float | None:
+    value = env.get(ENV_DEFAULT_TTL)
+    return _configured_ttl(value, ENV_DEFAULT_TTL) if value else None

@@ -10,25 +10,42 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 import anyio
 
-from sessionstore import codec
-from sessionstore.errors import ConflictError, InvalidSessionIdError, SerializationError
+from sessionstore import clock, codec
+from sessionstore.errors import (
+    ConflictError,
+    CorruptSessionError,
+    InvalidSessionIdError,
+    SerializationError,
+)
 from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
 from sessionstore.objects import ObjectInfo, SessionMetadata, SessionPage
-from sessionstore.settings import StoreSettings, parse_url, resolve_settings
+from sessionstore.settings import (
+    DEFAULT_TTL_OPTION,
+    StoreSettings,
+    parse_url,
+    resolve_settings,
+    ttl_seconds,
+)
 from sessionstore.storage import Storage
 
 DEFAULT_FILENAME = "state.json"
+MAX_ATTEMPTS = 100
+"""How often a compare-and-swap loop starts again before giving up."""
 DELETE_BATCH = 1000
 """Most paths handed to one delete call (the S3 and GCS batch limit)."""
 
 State = dict[str, Any]
 Updater = Callable[[State | None], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
+TTL = timedelta | float | int
+Rewrite = Callable[[State | None], Awaitable["Mapping[str, Any] | None"]]
+"""Given the live state (``None`` if absent or expired), the state to write, or
+``None`` to write nothing."""
 
 
 class SessionStore:
@@ -37,8 +54,10 @@ class SessionStore:
     ``backend`` and ``bucket`` default to ``SESSIONSTORE_URL`` /
     ``SESSIONSTORE_BACKEND`` / ``SESSIONSTORE_BUCKET``, else ``file`` and
     ``sessions``; further keyword arguments are the backend's options (for
-    ``file``: ``root``). The backend is imported and its options checked here;
-    the bucket is prepared on first use, or on ``async with``.
+    ``file``: ``root``). ``default_ttl`` (seconds or a timedelta; else
+    ``SESSIONSTORE_DEFAULT_TTL``) is the time-to-live of writes that give no
+    ``ttl``; without one they never expire. The backend is imported and its
+    options checked here; the bucket is prepared on first use, or on ``async with``.
 
     Example::
 
@@ -50,12 +69,17 @@ class SessionStore:
     def __init__(
         self, backend: str | None = None, bucket: str | None = None, **backend_options: Any
     ) -> None:
-        self._open(resolve_settings(backend, bucket, backend_options))
+        # default_ttl is a reserved keyword, taken out of **backend_options so that
+        # callers passing an options dict keep type-checking.
+        default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
+        self._open(resolve_settings(backend, bucket, backend_options, default_ttl=default_ttl))
 
     @classmethod
     def from_url(cls, url: str, **backend_options: Any) -> SessionStore:
         """Build a store from a URL such as ``file:///var/lib/app?bucket=sessions``
-        or ``memory://``; keyword options override the URL's."""
+        or ``memory://?default_ttl=3600``; keyword options (``default_ttl`` too)
+        override the URL's."""
+        default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
         settings = parse_url(url)
         store = cls.__new__(cls)
         store._open(
@@ -63,6 +87,9 @@ class SessionStore:
                 backend=settings.backend,
                 bucket=settings.bucket,
                 options={**settings.options, **backend_options},
+                default_ttl=settings.default_ttl
+                if default_ttl is None
+                else ttl_seconds(default_ttl),
             )
         )
         return store
@@ -118,20 +145,27 @@ class SessionStore:
         *,
         if_match: str | None = None,
         create_only: bool = False,
+        ttl: TTL | None = None,
     ) -> SessionMetadata:
         """Store ``state`` (a JSON object) as ``filename`` of the session.
 
         ``if_match`` writes only over exactly that version; ``create_only`` only
-        if the file does not exist; otherwise :class:`ConflictError`. Returns the
-        metadata of the version written. Raises :class:`SerializationError`
-        (writing nothing) when the state is not JSON.
+        if the file does not exist; otherwise :class:`ConflictError`. ``ttl``
+        (seconds or a timedelta, > 0; default: the store's ``default_ttl``) makes
+        the file read as absent once it has passed. Returns the metadata of the
+        version written. Raises :class:`SerializationError` (writing nothing)
+        when the state is not JSON.
         """
         if if_match is not None and create_only:
             raise ValueError("if_match and create_only exclude each other")
         path = session_path(session_id, filename)
-        stored_at = datetime.now(timezone.utc)
+        stored_at = clock.now()
         envelope = codec.Envelope(
-            session_id=session_id, filename=filename, stored_at=stored_at, backend=self.backend
+            session_id=session_id,
+            filename=filename,
+            stored_at=stored_at,
+            backend=self.backend,
+            expires_at=self._expiry(stored_at, ttl),
         )
         data = codec.encode(state, envelope)
         storage = await self._ensure_ready()
@@ -152,14 +186,11 @@ class SessionStore:
     ) -> tuple[State, SessionMetadata] | None:
         """Like :meth:`load_session`, with the metadata (and ``version``) of
         exactly the version read: one request."""
-        path = session_path(session_id, filename)
-        storage = await self._ensure_ready()
-        try:
-            stored = await storage.download(path)
-        except FileNotFoundError:
+        read = await self._read(session_id, filename)
+        if read is None or _expired(read[0]):
             return None
-        document = codec.decode(stored.data, path)
-        return document.state, self._metadata(session_id, filename, stored.info, document.envelope)
+        document, info = read
+        return document.state, self._metadata(session_id, filename, info, document.envelope)
 
     async def update_session(
         self,
@@ -167,25 +198,20 @@ class SessionStore:
         fn: Updater,
         filename: str = DEFAULT_FILENAME,
         *,
-        max_attempts: int = 100,
+        max_attempts: int = MAX_ATTEMPTS,
+        ttl: TTL | None = None,
     ) -> State:
         """Read-modify-write without lost updates; return the state written.
 
-        ``fn`` receives the current state (``None`` if absent) and returns the
-        new one; it may be a coroutine function and may run several times. The
-        write is conditional on the version read; on a conflict the update is
-        retried after a short random back-off, up to ``max_attempts`` times
-        before :class:`ConflictError`.
+        ``fn`` receives the current state (``None`` if absent or expired) and
+        returns the new one; it may be a coroutine function and may run several
+        times. The write is conditional on the version read; on a conflict the
+        update is retried after a short random back-off, up to ``max_attempts``
+        times before :class:`ConflictError`. ``ttl`` is as for
+        :meth:`store_session`: the new version gets its own expiry.
         """
-        path = session_path(session_id, filename)
-        storage = await self._ensure_ready()
-        for attempt in range(max_attempts):
-            try:
-                stored = await storage.download(path)
-            except FileNotFoundError:
-                current, version = None, None
-            else:
-                current, version = codec.decode(stored.data, path).state, stored.info.version
+
+        async def apply(current: State | None) -> Mapping[str, Any]:
             new = fn(current)
             if inspect.isawaitable(new):
                 new = await new
@@ -194,17 +220,63 @@ class SessionStore:
                     f"update_session's function must return the new state as a dict, "
                     f"got {type(new).__name__}"
                 )
+            return new
+
+        written = await self._rewrite(session_id, filename, apply, ttl, max_attempts)
+        assert written is not None  # apply always returns a state
+        return dict(written[0])
+
+    async def touch_session(
+        self, session_id: str, ttl: TTL | None = None, filename: str = DEFAULT_FILENAME
+    ) -> SessionMetadata | None:
+        """Push the file's expiry to ``ttl`` (default: the store's ``default_ttl``)
+        from now, keeping its state; ``None`` if it is absent or already expired.
+
+        The file is rewritten (new version) conditionally on the version read, so
+        a concurrent write is never lost: on a conflict the touch starts again.
+        """
+        if ttl is None and self.settings.default_ttl is None:
+            raise ValueError("touch_session needs a ttl, or a store with a default_ttl")
+
+        async def keep(current: State | None) -> State | None:
+            return current
+
+        written = await self._rewrite(session_id, filename, keep, ttl, MAX_ATTEMPTS)
+        return None if written is None else written[1]
+
+    async def _rewrite(
+        self,
+        session_id: str,
+        filename: str,
+        rewrite: Rewrite,
+        ttl: TTL | None,
+        max_attempts: int,
+    ) -> tuple[Mapping[str, Any], SessionMetadata] | None:
+        """The compare-and-swap loop: read the live state, ``rewrite`` it, write
+        the result over exactly the version read (an expired file's included),
+        and start again on a conflict. ``None`` when ``rewrite`` gave ``None``."""
+        for attempt in range(max_attempts):
+            read = await self._read(session_id, filename)
+            version = None if read is None else read[1].version
+            new = await rewrite(None if read is None or _expired(read[0]) else read[0].state)
+            if new is None:
+                return None
             try:
-                await self.store_session(
-                    session_id, new, filename, if_match=version, create_only=version is None
+                meta = await self.store_session(
+                    session_id,
+                    new,
+                    filename,
+                    if_match=version,
+                    create_only=version is None,
+                    ttl=ttl,
                 )
             except ConflictError:
                 # Full-jitter exponential back-off spreads contending writers apart.
                 await anyio.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
                 continue
-            return dict(new)
+            return new, meta
         raise ConflictError(
-            f"update_session({session_id!r}, filename={filename!r}) gave up after "
+            f"rewriting {session_id!r}, filename={filename!r} gave up after "
             f"{max_attempts} attempts: the file kept changing under it"
         )
 
@@ -228,11 +300,15 @@ class SessionStore:
         return bool(paths)
 
     async def session_exists(self, session_id: str, filename: str = DEFAULT_FILENAME) -> bool:
-        """Whether the session's ``filename`` exists. Raises on storage errors:
-        a false "absent" would let callers overwrite a live session."""
-        path = session_path(session_id, filename)
-        storage = await self._ensure_ready()
-        return await storage.exists(path)
+        """Whether the session's ``filename`` exists and has not expired (one read
+        of the file). Raises on storage errors: a false "absent" would let callers
+        overwrite a live session; for the same reason a file that cannot be
+        decoded counts as existing."""
+        try:
+            read = await self._read(session_id, filename)
+        except CorruptSessionError:
+            return True
+        return read is not None and not _expired(read[0])
 
     async def get_session_metadata(
         self, session_id: str, filename: str = DEFAULT_FILENAME
@@ -302,6 +378,30 @@ class SessionStore:
                 return names
             cursor = page.cursor
 
+    async def _read(
+        self, session_id: str, filename: str
+    ) -> tuple[codec.Document, ObjectInfo] | None:
+        """The file's decoded document and the info of exactly that version, or
+        ``None`` if there is no file (expired or not)."""
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        try:
+            stored = await storage.download(path)
+        except FileNotFoundError:
+            return None
+        return codec.decode(stored.data, path), stored.info
+
+    def _expiry(self, stored_at: datetime, ttl: TTL | None) -> datetime | None:
+        """When a file written at ``stored_at`` with ``ttl`` expires (the store's
+        default TTL if ``ttl`` is None; ``None``: never)."""
+        seconds = self.settings.default_ttl if ttl is None else ttl_seconds(ttl)
+        if seconds is None:
+            return None
+        try:
+            return stored_at + timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"ttl {ttl!r} reaches beyond the year 9999") from None
+
     def _metadata(
         self,
         session_id: str,
@@ -319,7 +419,13 @@ class SessionStore:
             version=info.version,
             stored_at=envelope.stored_at if envelope else None,
             format_version=envelope.format if envelope else None,
+            expires_at=envelope.expires_at if envelope else None,
         )
+
+
+def _expired(document: codec.Document) -> bool:
+    """Whether a decoded file has expired: files without an envelope never do."""
+    return document.envelope is not None and document.envelope.is_expired(clock.now())
 
 
 def _is_valid(name: str) -> bool:

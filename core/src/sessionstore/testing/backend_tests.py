@@ -13,8 +13,10 @@ from functools import partial
 from typing import Any, ClassVar
 
 import anyio
+import attrs
 import pytest
 
+from sessionstore import clock
 from sessionstore.errors import ConflictError
 from sessionstore.objects import ObjectInfo
 from sessionstore.storage import Storage
@@ -42,6 +44,20 @@ ALLOWED_NAMES = [
     "trailing~",
 ]
 """Names the core accepts that a backend must store, list and load unchanged."""
+
+
+@attrs.define
+class FakeClock:
+    """A clock for ``sessionstore.clock.now`` that moves only when told, so expiry
+    is tested without sleeping."""
+
+    time: datetime = attrs.field(factory=clock.now)
+
+    def __call__(self) -> datetime:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += timedelta(seconds=seconds)
 
 
 class BackendTests:
@@ -79,6 +95,13 @@ class BackendTests:
     async def storage(self, store: SessionStore) -> Storage:
         """The store's bound backend, initialised (``sessionstore_init`` called)."""
         return await store._ensure_ready()
+
+    @pytest.fixture
+    def fake_clock(self, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+        """Stands in for ``sessionstore.clock.now`` for one test."""
+        fake = FakeClock()
+        monkeypatch.setattr(clock, "now", fake)
+        return fake
 
     # -- helpers -------------------------------------------------------------------
 
@@ -516,3 +539,71 @@ class BackendTests:
         assert meta.version == written.version
         assert written.stored_at is not None
         assert written.stored_at.utcoffset() == timedelta(0)
+
+    # -- expiry --------------------------------------------------------------------
+
+    async def test_expired_files_read_as_absent(
+        self, store: SessionStore, fake_clock: FakeClock
+    ) -> None:
+        """A file past its ``ttl`` loads as None and does not exist; each file has its
+        own expiry, and a file stored without one never expires.
+
+        Troubleshooting: expiry is read from the stored envelope against the
+        client's clock, never the storage's; if this fails, stored bytes came back
+        different (see test_round_trip_bytes).
+        """
+        meta = await store.store_session("s", {"v": 1}, ttl=60)
+        await store.store_session("s", {"cp": 1}, "cp.json", ttl=timedelta(minutes=5))
+        await store.store_session("forever", {"v": 1})
+        assert meta.expires_at == fake_clock.time + timedelta(seconds=60)
+        fake_clock.advance(59)
+        assert await store.load_session("s") == {"v": 1}
+        fake_clock.advance(1)
+        assert await store.load_session("s") is None
+        assert await store.load_session_with_metadata("s") is None
+        assert await store.session_exists("s") is False
+        assert await store.load_session("s", "cp.json") == {"cp": 1}
+        assert await store.session_exists("s", "cp.json") is True
+        fake_clock.advance(10**6)
+        assert await store.load_session("forever") == {"v": 1}
+
+    async def test_update_treats_an_expired_file_as_absent(
+        self, store: SessionStore, fake_clock: FakeClock
+    ) -> None:
+        """``update_session`` hands an expired state to its function as None and
+        writes over exactly the expired version.
+
+        Troubleshooting: see test_if_match; the write is conditional on the
+        version of the expired file, not create-only.
+        """
+        await store.store_session("s", {"count": 5}, ttl=1)
+        fake_clock.advance(2)
+        seen: list[Any] = []
+
+        def increment(state: dict[str, Any] | None) -> dict[str, Any]:
+            seen.append(state)
+            return {"count": (state or {"count": 0})["count"] + 1}
+
+        assert await store.update_session("s", increment, ttl=10) == {"count": 1}
+        assert seen == [None]
+        loaded = await store.load_session_with_metadata("s")
+        assert loaded is not None
+        assert loaded[1].expires_at == fake_clock.time + timedelta(seconds=10)
+
+    async def test_touch_extends_expiry(self, store: SessionStore, fake_clock: FakeClock) -> None:
+        """``touch_session`` keeps the state and moves its expiry; it returns None
+        for an absent or expired file and creates nothing.
+
+        Troubleshooting: see test_if_match.
+        """
+        await store.store_session("s", {"v": 1}, ttl=10)
+        fake_clock.advance(8)
+        touched = await store.touch_session("s", ttl=10)
+        assert touched is not None
+        assert touched.expires_at == fake_clock.time + timedelta(seconds=10)
+        fake_clock.advance(8)
+        assert await store.load_session("s") == {"v": 1}
+        fake_clock.advance(2)
+        assert await store.touch_session("s", ttl=10) is None
+        assert await store.touch_session("absent", ttl=10) is None
+        assert await store.list_sessions() == ["s"]

@@ -1,16 +1,17 @@
-"""Expiry through the facade: TTL arguments, default TTLs and touch, on every
-local backend."""
+"""Expiry through the facade: TTL arguments, default TTLs, touch and a purge that
+races a writer, on every local backend."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sessionstore import ConfigurationError, SessionStore, clock
+from sessionstore import ConfigurationError, SessionStore, StoredObject, clock
 from sessionstore.testing.backend_tests import FakeClock
 
 
@@ -91,3 +92,69 @@ async def test_touch_of_a_file_without_expiry_gives_it_one(
     assert touched.expires_at == fake_clock.time + timedelta(seconds=30)
     fake_clock.advance(30)
     assert await store.load_session("s") is None
+
+
+async def test_purge_spares_a_session_refreshed_while_it_runs(
+    store: SessionStore, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer refreshes "b" just after purge read it as expired: purge's
+    conditional delete fails and "b" survives with its checkpoint."""
+    for session_id in ("a", "b", "c"):
+        await store.store_session(session_id, {"id": session_id}, ttl=1)
+        await store.store_session(session_id, {}, "cp.json")
+    fake_clock.advance(2)
+    storage = await store._ensure_ready()
+    download: Callable[[str], Awaitable[StoredObject]] = storage.download
+
+    async def download_then_refresh(path: str) -> StoredObject:
+        stored = await download(path)
+        if path == "b/state.json":
+            await store.store_session("b", {"id": "b", "refreshed": True}, ttl=60)
+        return stored
+
+    monkeypatch.setattr(storage, "download", download_then_refresh)
+    assert await store.purge_expired() == 2
+    assert await store.list_sessions() == ["b"]
+    assert await store.load_session("b") == {"id": "b", "refreshed": True}
+    assert await store.list_files("b") == ["cp.json", "state.json"]
+
+
+async def test_purge_keeps_a_state_recreated_after_its_delete(
+    store: SessionStore, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new state.json written between purge's two deletes starts a new session:
+    it is kept, the old checkpoints go."""
+    await store.store_session("a", {}, ttl=1)
+    await store.store_session("a", {}, "cp.json")
+    fake_clock.advance(2)
+    storage = await store._ensure_ready()
+    delete = storage.delete
+
+    async def delete_then_recreate(paths: Any, *, if_match: str | None = None) -> None:
+        await delete(paths, if_match=if_match)
+        if if_match is not None:
+            await store.store_session("a", {"new": True})
+
+    monkeypatch.setattr(storage, "delete", delete_then_recreate)
+    assert await store.purge_expired() == 1
+    assert await store.list_files("a") == ["state.json"]
+    assert await store.load_session("a") == {"new": True}
+
+
+async def test_purge_by_prefix_and_invalid_page_size(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    for session_id in ("chat-1", "chat-2", "job-1"):
+        await store.store_session(session_id, {}, ttl=1)
+    fake_clock.advance(2)
+    assert await store.purge_expired(prefix="chat-", page_size=1) == 2
+    assert await store.list_sessions() == ["job-1"]
+    with pytest.raises(ValueError, match="limit"):
+        await store.purge_expired(page_size=0)
+
+
+async def test_purge_leaves_corrupt_state_files(store: SessionStore) -> None:
+    storage = await store._ensure_ready()
+    await storage.upload("s/state.json", b"not json")
+    assert await store.purge_expired() == 0
+    assert await store.session_exists("s") is True

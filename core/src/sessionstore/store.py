@@ -292,9 +292,46 @@ class SessionStore:
                 return False
             await storage.delete([path])
             return True
+        return await self._delete_files(session_id, keep=None)
+
+    async def purge_expired(self, *, prefix: str = "", page_size: int = 1000) -> int:
+        """Delete every session (all its files) whose ``state.json`` has expired;
+        return how many.
+
+        Sessions are listed a page at a time, so memory stays flat. Safe while the
+        application writes: a ``state.json`` is deleted only at the version found
+        expired, so a session refreshed meanwhile survives. A session without a
+        ``state.json`` is left alone, whatever its checkpoints' expiry.
+        """
+        purged = 0
+        async for session_id in self.iter_sessions(prefix, page_size=page_size):
+            purged += await self._purge_if_expired(session_id)
+        return purged
+
+    async def _purge_if_expired(self, session_id: str) -> bool:
+        try:
+            read = await self._read(session_id, DEFAULT_FILENAME)
+        except CorruptSessionError:
+            return False  # not known to be expired: leave it for a human
+        if read is None or not _expired(read[0]):
+            return False
+        storage = await self._ensure_ready()
+        try:
+            await storage.delete(
+                [session_path(session_id, DEFAULT_FILENAME)], if_match=read[1].version
+            )
+        except ConflictError:
+            return False  # written since we read it: the session lives on
+        # A state.json written after our delete starts a new session: keep it.
+        await self._delete_files(session_id, keep=DEFAULT_FILENAME)
+        return True
+
+    async def _delete_files(self, session_id: str, keep: str | None) -> bool:
+        """Delete every file of the session but ``keep``; whether there were any."""
         validate_name(session_id)
         storage = await self._ensure_ready()
-        paths = [f"{session_id}/{name}" for name in await self.list_files(session_id)]
+        names = await self.list_files(session_id)
+        paths = [f"{session_id}/{name}" for name in names if name != keep]
         for start in range(0, len(paths), DELETE_BATCH):
             await storage.delete(paths[start : start + DELETE_BATCH])
         return bool(paths)

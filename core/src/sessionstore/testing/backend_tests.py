@@ -607,3 +607,21 @@ class BackendTests:
         assert await store.touch_session("s", ttl=10) is None
         assert await store.touch_session("absent", ttl=10) is None
         assert await store.list_sessions() == ["s"]
+
+    async def test_purge_expired(self, store: SessionStore, fake_clock: FakeClock) -> None:
+        """``purge_expired`` deletes every file of each session whose state.json has
+        expired, and only those; sessions without a state.json are left alone.
+
+        Troubleshooting: see test_conditional_delete and
+        test_emptied_prefix_leaves_listings.
+        """
+        for index in range(5):
+            await store.store_session(f"old-{index}", {"i": index}, ttl=1)
+            await store.store_session(f"old-{index}", {"cp": index}, "cp.json", ttl=100)
+        await store.store_session("live", {}, ttl=100)
+        await store.store_session("forever", {})
+        await store.store_session("no-state", {}, "cp.json", ttl=1)
+        fake_clock.advance(2)
+        assert await store.purge_expired(page_size=2) == 5
+        assert await store.list_sessions() == ["forever", "live", "no-state"]
+        assert await store.purge_expired() == 0

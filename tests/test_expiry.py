@@ -29,6 +29,20 @@ async def test_invalid_ttl_is_refused_and_writes_nothing(store: SessionStore, tt
     assert await store.list_sessions() == []
 
 
+async def test_invalid_ttl_is_refused_before_reading(store: SessionStore) -> None:
+    calls: list[Any] = []
+
+    def record(state: dict[str, Any] | None) -> dict[str, Any]:
+        calls.append(state)
+        return {}
+
+    with pytest.raises(ValueError, match="ttl"):
+        await store.update_session("s", record, ttl=0)
+    with pytest.raises(ValueError, match="ttl"):
+        await store.touch_session("absent", ttl=-1)
+    assert calls == []
+
+
 async def test_files_without_ttl_have_no_expiry(store: SessionStore) -> None:
     meta = await store.store_session("s", {})
     assert meta.expires_at is None

@@ -255,6 +255,8 @@ class SessionStore:
         """The compare-and-swap loop: read the live state, ``rewrite`` it, write
         the result over exactly the version read (an expired file's included),
         and start again on a conflict. ``None`` when ``rewrite`` gave ``None``."""
+        if ttl is not None:
+            ttl_seconds(ttl)  # refuse a bad ttl before reading, not only when writing
         for attempt in range(max_attempts):
             read = await self._read(session_id, filename)
             version = None if read is None else read[1].version

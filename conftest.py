@@ -1,4 +1,5 @@
-"""Shared pytest setup: every async test runs on asyncio and on trio."""
+"""Shared pytest setup: every async test runs on asyncio and on trio; the storage
+servers are fixtures (see :mod:`emulators`)."""
 
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_slow)
 
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "emulators.pytest_plugin"]

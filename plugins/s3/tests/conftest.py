@@ -1,117 +1,30 @@
-"""A real S3 API for the tests: moto's S3 server, in this process, on 127.0.0.1.
-
-moto's server mode speaks S3 over HTTP, so requests go through botocore, aiohttp
-and the network stack exactly as against AWS. Every test gets its own bucket.
+"""S3 test fixtures over moto (started by :mod:`emulators.pytest_plugin`): every
+test gets its own bucket; a few tests need a moto that checks credentials or
+speaks HTTPS.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import queue
 import re
+import ssl
 import subprocess
 import sys
 import threading
-import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from emulators import EmulatorUnavailable
+from emulators.pytest_plugin import unavailable
+from emulators.s3 import INSTALL_HINT, START_TIMEOUT, moto_server, new_bucket_name, store_options
 from sessionstore import SessionStore
 
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
-REGION = "us-east-1"
-START_TIMEOUT = 30.0
-
 StoreFactory = Callable[..., SessionStore]
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Fail in CI (a missing server must never pass silently), skip elsewhere."""
-    message = (
-        f"the S3 test server (moto) cannot start: {reason}. Install the dev dependencies "
-        "(`uv sync` at the repository root brings moto[s3], flask and flask-cors)"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def aws_environment() -> Iterator[None]:
-    """Keep the developer's own AWS configuration out of the tests: no profile,
-    no shared config or credential files, no instance-metadata probing."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                patch.delenv(name)
-        patch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        patch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_CONFIG_FILE", os.devnull)
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        yield
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(aws_environment: None) -> Iterator[str]:
-    """Start moto's S3 server on a free port of 127.0.0.1, wait until it answers,
-    yield its URL, stop it at the end of the session.
-
-    The server handles one request at a time. moto checks a PutObject's
-    If-Match / If-None-Match and then stores the object in two steps with no lock,
-    so its usual threaded server (``ThreadedMotoServer``, ``moto_server``) lets two
-    concurrent conditional writers both win; served one request at a time, each
-    conditional write is atomic, as on S3.
-    """
-    try:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-    except ImportError as error:
-        unavailable(f"moto's server mode is not importable ({error})")
-
-    class RequestHandler(MotoRequestHandler):
-        # Send each response at once: with Nagle's algorithm, an error response
-        # (headers, then body) waits ~10 ms for the client's delayed ACK.
-        disable_nagle_algorithm = True
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
-    try:
-        server = make_server(
-            "127.0.0.1",
-            0,
-            DomainDispatcherApplication(create_backend_app),
-            threaded=False,
-            request_handler=RequestHandler,
-        )
-    except OSError as error:
-        unavailable(f"it cannot listen on 127.0.0.1 ({error})")
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with urllib.request.urlopen(endpoint + "/", timeout=START_TIMEOUT) as response:
-            response.read()
-    except OSError as error:
-        server.shutdown()
-        unavailable(f"it does not answer at {endpoint} ({error})")
-    yield endpoint
-    server.shutdown()
-    thread.join(START_TIMEOUT)
-    server.server_close()
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +42,9 @@ def s3_endpoint_with_auth(aws_environment: None) -> Iterator[str]:
             text=True,
         )
     except OSError as error:
-        unavailable(f"moto's server process cannot start ({error})")
+        unavailable(
+            EmulatorUnavailable(f"moto's server process cannot start ({error}); {INSTALL_HINT}")
+        )
     assert process.stderr is not None
     stderr = process.stderr
     announced: queue.Queue[str | None] = queue.Queue()
@@ -151,7 +66,7 @@ def s3_endpoint_with_auth(aws_environment: None) -> Iterator[str]:
         except queue.Empty:
             endpoint = None
         if endpoint is None:
-            unavailable("moto's server process did not announce its address")
+            unavailable(EmulatorUnavailable("moto's server process did not announce its address"))
         yield endpoint
     finally:
         process.terminate()
@@ -171,20 +86,12 @@ def s3_tls_endpoint(
     and a trailing checksum, a path plain HTTP never takes.
     """
     try:
-        import ssl
-
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
     except ImportError as error:
-        unavailable(f"an HTTPS server needs moto and cryptography ({error})")
+        unavailable(EmulatorUnavailable(f"an HTTPS server needs cryptography ({error})"))
     folder = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -215,26 +122,11 @@ def s3_tls_endpoint(
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate_path, key_path)
-    server = make_server(
-        "127.0.0.1",
-        0,
-        DomainDispatcherApplication(create_backend_app),
-        threaded=False,
-        request_handler=MotoRequestHandler,
-        ssl_context=context,
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_port}", str(certificate_path)
-    server.shutdown()
-    thread.join(START_TIMEOUT)
-    server.server_close()
-
-
-def new_bucket_name() -> str:
-    return f"test-{uuid.uuid4().hex[:24]}"
+    try:
+        with moto_server(ssl_context=context) as endpoint:
+            yield endpoint, str(certificate_path)
+    except EmulatorUnavailable as error:
+        unavailable(error)
 
 
 @pytest.fixture
@@ -247,15 +139,7 @@ def bucket_name() -> str:
 def s3_options(s3_endpoint: str) -> dict[str, Any]:
     """Backend options for the test server: explicit credentials and region,
     short timeouts, one retry."""
-    return {
-        "endpoint_url": s3_endpoint,
-        "key": ACCESS_KEY,
-        "secret": SECRET_KEY,
-        "region": REGION,
-        "connect_timeout": 2.0,
-        "read_timeout": 20.0,
-        "retries": 1,
-    }
+    return store_options(s3_endpoint)
 
 
 @pytest.fixture

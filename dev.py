@@ -5,6 +5,9 @@
     python3 dev.py test      lint, type-check, build the docs and run every test,
                              storage emulators included
     python3 dev.py test -k memory --run-slow   (arguments after "test" go to pytest)
+    python3 dev.py bench     run the benchmarks (a few minutes): writes
+                             benchmarks/results.json and docs/benchmarks.md;
+                             --smoke is the tiny run CI does (into .cache/)
 
 Everything is installed inside the clone: uv in .cache/tools, the workspace (and
 the example sqlite backend, as a third party would install it) in .venv, resolved
@@ -81,7 +84,13 @@ def test(args: list[str]) -> None:
     run(tool, "run", "--no-sync", "pytest", *args)
 
 
-TASKS = {"demo": demo, "test": test}
+def bench(args: list[str]) -> None:
+    tool = sync()
+    install_emulators()
+    run(tool, "run", "--no-sync", "python", "-m", "benchmarks", *args)
+
+
+TASKS = {"demo": demo, "test": test, "bench": bench}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

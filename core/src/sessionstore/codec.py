@@ -103,7 +103,11 @@ def dumps(value: Any) -> bytes:
             raise SerializationError(f"session state is not JSON-serialisable: {error}") from error
         return data
     # orjson writes NaN and infinities as null; look closer only when null appears.
-    if b"null" in data and _has_non_finite(value):
+    # Decoded back, the bytes equal the value unless it held NaN or an infinity
+    # (null != NaN): that comparison runs in C, where walking a large value in
+    # Python costs ten times the encoding. Only when they differ (tuples also come
+    # back as lists) is the value walked to be sure.
+    if b"null" in data and _decode_fast(data) != value and _has_non_finite(value):
         raise SerializationError(
             "session state contains NaN or an infinity, which JSON cannot represent"
         )

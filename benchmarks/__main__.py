@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--smoke] [--out DIR] [--docs FILE] [--only SECTION ...]``
+"""``python -m benchmarks [--smoke] [--out DIR] [--docs FILE] [--only SECTION ...] [--render]``
 
 The full run writes ``benchmarks/results.json`` and ``docs/benchmarks.md``; the smoke
 run writes both into ``.cache/benchmarks-smoke/`` unless told where.
@@ -30,11 +30,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--only", nargs="+", choices=list(sections.SECTIONS), help="run only these sections"
     )
+    parser.add_argument(
+        "--render", action="store_true", help="only write the page again from results.json"
+    )
     args = parser.parse_args(argv)
     profile = SMOKE if args.smoke else FULL
     default_out = ROOT / ".cache" / "benchmarks-smoke" if args.smoke else ROOT / "benchmarks"
     out: Path = args.out or default_out
     docs: Path = args.docs or (out / "benchmarks.md" if args.smoke else ROOT / "docs/benchmarks.md")
+
+    if args.render:
+        document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        report.write_markdown(docs, document)
+        print(f"wrote {docs}")
+        return 0
 
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()

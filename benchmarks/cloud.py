@@ -73,7 +73,7 @@ async def _overhead(results: Results, profile: Profile, target: Target, loop: st
     results.record(f"{target.name}.store.{loop}", time_ratio(samples, "lib", "raw"))
     samples = await ainterleave({"lib": lib_load, "raw": raw_load}, profile.rounds)
     results.record(f"{target.name}.load.{loop}", time_ratio(samples, "lib", "raw"))
-    await concurrency.measure(results, target.name, store, profile.concurrent_cloud, loop)
+    await concurrency.measure(results, target.name, store, profile.concurrent_cloud, loop, rounds=1)
     await store.aclose()
 
 

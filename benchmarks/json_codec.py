@@ -4,8 +4,9 @@ the event loop.
 Encode + decode of the stored document (envelope included) against ``json.dumps`` +
 ``json.loads`` of the bare state, at 2 KB and at 1 MB. Then, for a 1 MB state: how many
 of a store's encodings run in a worker thread, and what offloading an encoding would
-buy — the longest stall a ticking task sees while ``orjson.dumps`` runs in a worker
-thread, against the same encoding run on the loop.
+buy — the longest stall a ticking task sees while the codec encodes in a worker
+thread, against the same encoding run on the loop (orjson and msgspec hold the GIL
+throughout, so a worker thread does not free the loop).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import msgspec
 import orjson
 
 from benchmarks.figures import Results
@@ -31,14 +33,17 @@ def _ratio(results: Results, key: str, state: dict[str, Any], count: int, rounds
     envelope = codec.Envelope(
         session_id="bench", filename="state.json", stored_at=clock.now(), backend="memory"
     )
+    decode = msgspec.json.Decoder().decode
     samples = interleave(
         {
             "lib": lambda: timed(lambda: codec.decode(codec.encode(state, envelope), "p"), count),
+            "bare": lambda: timed(lambda: decode(orjson.dumps(state)), count),
             "stdlib": lambda: timed(lambda: json.loads(json.dumps(state)), count),
         },
         rounds,
     )
     results.record(key, speed_ratio(samples, "lib", "stdlib"))
+    results.record(f"{key}.bare", speed_ratio(samples, "bare", "stdlib"))
 
 
 async def _longest_stall(work: Any) -> float:
@@ -70,11 +75,15 @@ async def _off_loop(results: Results, profile: Profile, loop: str) -> None:
         await store.store_session("big", state)
     results.record(f"json.large_off_loop.{loop}", hops[0])
 
+    envelope = codec.Envelope(
+        session_id="big", filename="state.json", stored_at=clock.now(), backend="memory"
+    )
+
     async def inline() -> None:
-        orjson.dumps(state)
+        codec.encode(state, envelope)
 
     async def offloaded() -> None:
-        await anyio.to_thread.run_sync(orjson.dumps, state)
+        await anyio.to_thread.run_sync(codec.encode, state, envelope)
 
     stalls: dict[str, list[float]] = {"thread": [], "loop": []}
     for index in range(profile.rounds * 2):

@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 
 from benchmarks.figures import CATALOG, RATE, TIME, Results
-from benchmarks.profiles import Profile
+from benchmarks.findings import why
+from benchmarks.profiles import LOOPS, Profile
 
 
 def conditions(
@@ -48,8 +49,9 @@ HEADER = """\
     This page is written by `python3 dev.py bench` (from `benchmarks/results.json`),
     like the figures themselves. Change the harness in `benchmarks/`, then run it again.
 
-**Run:** {profile} profile, started {started}, Python {python} ({implementation}) on
-{platform}, {cpus} CPUs; load average {load_before} before and {load_after} after.
+**Run:** {profile} profile, started {started}, Python {python} ({implementation})
+on {platform}, {cpus} CPUs; load average {load_before} before and {load_after}
+after.
 The machine was shared with other jobs while it ran, so only ratios are reported
 (library against a baseline measured in the same run, the two interleaved round by
 round, the median of the per-round ratios); the two goals the issue states in time
@@ -58,10 +60,11 @@ exceptions, and say so.
 
 **How to read a row:** `{rate}` is the library's throughput divided by the
 baseline's (higher is better); `{time}` is the library's time divided by the
-baseline's (lower is better). *met* compares the figure with the goal of issue #8;
-rows without a goal are there to be watched. The scale section's trees hold
-{sizes} sessions (small, medium, large); concurrency runs {local} tasks on the file
-and memory backends and {cloud} on each emulator.
+baseline's (lower is better). Where a row has two values, they are asyncio / trio.
+*met* compares the figure with the goal of issue #8; rows without a goal are there
+to be watched. The scale section's trees hold {sizes} sessions (small, medium,
+large); concurrency runs {local} tasks on the file and memory backends and {cloud}
+on each emulator.
 
 Listing pages are **ordered** on every backend (ascending by `"<id>/"`), so the file
 backend's first page costs a full directory scan; its goal is therefore at most 1.2 times a
@@ -77,6 +80,28 @@ def _format(value: float | None, unit: str) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}"
+
+
+def _by_figure(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Rows grouped by figure: the asyncio and trio rows of one figure together."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        stem, _, loop = row["key"].rpartition(".")
+        groups.setdefault(f"{stem}.*" if loop in LOOPS else row["key"], []).append(row)
+    return [(group[0]["title"], key, group) for key, group in groups.items()]
+
+
+def _verdict(group: list[dict[str, Any]]) -> str:
+    met = [row["met"] for row in group]
+    if False not in met:
+        return "yes" if True in met else ""
+    if len(group) == 1 or True not in met:
+        return "**no**"
+    return (
+        "**no** ("
+        + ", ".join(row["key"].rpartition(".")[2] for row in group if row["met"] is False)
+        + ")"
+    )
 
 
 def render_markdown(document: dict[str, Any]) -> str:
@@ -110,22 +135,32 @@ def render_markdown(document: dict[str, Any]) -> str:
         + ".\n"
     )
     section = None
-    for row in rows:
-        if row["section"] != section:
-            section = row["section"]
+    for title, key, group in _by_figure(rows):
+        first = group[0]
+        if first["section"] != section:
+            section = first["section"]
             lines += [
                 f"\n## {section}\n",
                 "| figure | key | value | unit | goal | met |",
                 "|---|---|---:|---|---|---|",
             ]
-        verdict = {True: "yes", False: "**no**", None: ""}[row["met"]]
-        value = _format(row["value"], row["unit"])
-        if row["skipped"]:
-            value = f"- ({row['skipped']})"
-        lines.append(
-            f"| {row['title']} | `{row['key']}` | {value} | {row['unit']} | "
-            f"{row['goal'] or ''} | {verdict} |"
+        values = " / ".join(
+            f"- ({row['skipped']})" if row["skipped"] else _format(row["value"], row["unit"])
+            for row in group
         )
+        lines.append(
+            f"| {title} | `{key}` | {values} | {first['unit']} | "
+            f"{first['goal'] or ''} | {_verdict(group)} |"
+        )
+    reasons: dict[str, list[str]] = {}
+    for row in missed:
+        reason = why(row["key"])
+        if reason is not None:
+            reasons.setdefault(reason, []).append(row["key"])
+    if reasons:
+        lines.append("\n## Why goals are missed\n")
+        for reason, keys in reasons.items():
+            lines.append(f"- {', '.join(f'`{key}`' for key in keys)}: {reason}")
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,8 @@ LARGE = 1024 * 1024
 
 
 def make_state(size: int) -> dict[str, Any]:
-    """A chat-like session state whose JSON is about ``size`` bytes (a little more)."""
+    """A chat-like session state whose JSON is about ``size`` bytes (a little more),
+    with the mix of strings, numbers and nulls real states have."""
     turns: list[dict[str, Any]] = []
     state: dict[str, Any] = {"user": "ada", "step": 0, "flags": {"beta": True}, "turns": turns}
     while (current := len(orjson.dumps(state))) < size:
@@ -29,6 +30,7 @@ def make_state(size: int) -> dict[str, Any]:
                     "role": "user" if index % 2 else "assistant",
                     "text": f"message {index}: " + "lorem ipsum dolor sit amet " * 2,
                     "tokens": [index, index * 7 % 101, 3.25],
+                    "reply_to": index - 1 if index % 2 else None,
                 }
             )
     return state

@@ -64,7 +64,8 @@ baseline's (lower is better). Where a row has two values, they are asyncio / tri
 *met* compares the figure with the goal of issue #8; rows without a goal are there
 to be watched. The scale section's trees hold {sizes} sessions (small, medium,
 large); concurrency runs {local} tasks on the file and memory backends and {cloud}
-on each emulator.
+on each emulator: stores of distinct sessions, then update_session increments with
+ten tasks per session, each against the same operations done one after another.
 
 Listing pages are **ordered** on every backend (ascending by `"<id>/"`), so the file
 backend's first page costs a full directory scan; its goal is therefore at most 1.2 times a

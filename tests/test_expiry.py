@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
-from sessionstore import ConfigurationError, SessionStore, StoredObject, clock
+from sessionstore import ConfigurationError, SessionStore, StoredObject
 from sessionstore.testing.backend_tests import FakeClock
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(clock, "now", fake)
-    return fake
 
 
 @pytest.mark.parametrize("ttl", [0, -1, timedelta(0), math.nan, math.inf, True, "60", 1e300])

@@ -70,7 +70,7 @@ def copy_command(
             async for _ in source.iter_sessions(prefix):
                 total += 1
             with _progress_bar() as bar:
-                task = bar.add_task("copying", total=total, copied=0, skipped=0, size="0 B")
+                task = bar.add_task("copy", total=total, copied=0, skipped=0, size="0 B")
 
                 def advance(report: CopyReport) -> None:
                     bar.update(
@@ -109,14 +109,15 @@ def copy_command(
 
 
 def _progress_bar() -> Progress:
+    terminal = sys.stderr.isatty()
     return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
         TextColumn("sessions · {task.fields[copied]} files copied ({task.fields[size]})"),
         TextColumn("· {task.fields[skipped]} identical"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        # Piped (a log, a CI job), the bar is printed once at the end: in full.
+        console=Console(stderr=True, width=None if terminal else 160),
     )
 
 

@@ -37,4 +37,4 @@ def backends_command(check: bool, as_json: bool) -> None:
             Text(info.status, style=STATUS_STYLE.get(info.status, "")),
             Text(info.error or ""),
         )
-    output.console().print(table)
+    output.print_table(table)

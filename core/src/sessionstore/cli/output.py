@@ -68,3 +68,11 @@ def expiry(meta: SessionMetadata | None) -> Text:
 
 def table(*columns: str) -> Table:
     return Table(*columns, box=None, pad_edge=False, header_style="bold")
+
+
+def print_table(table: Table) -> None:
+    """Print a table without the padding rich leaves at the end of each line."""
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -83,7 +83,7 @@ def ls_command(
                     output.when(meta.modified if meta else None),
                     output.expiry(meta),
                 )
-            output.console().print(table)
+            output.print_table(table)
 
     async def _list(
         store: SessionStore,
@@ -325,7 +325,7 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
     ]
     for label, value in rows:
         table.add_row(label, value)
-    output.console().print(table)
+    output.print_table(table)
 
 
 @cli.command("files")
@@ -361,7 +361,7 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
                 output.size(meta.size if meta else None),
                 output.when(meta.modified if meta else None),
             )
-        output.console().print(table)
+        output.print_table(table)
     else:
         for name in names:
             click.echo(name)

@@ -176,6 +176,17 @@ def test_put_with_ttl_expires(run: Run, url: str, fake_clock: FakeClock) -> None
     assert "(expired)" in run("ls", "--long", "--url", url).stdout
 
 
+def test_touch_extends_expiry(run: Run, url: str, fake_clock: FakeClock) -> None:
+    run("put", "abc", "--ttl", "60", "--url", url, input='{"kept": true}')
+    touched = run("touch", "abc", "--ttl", "2h", "--json", "--url", url)
+    assert touched.exit_code == 0
+    assert touched.json()["expires_at"] == (fake_clock.time + timedelta(hours=2)).isoformat()
+    fake_clock.advance(3600)
+    assert json.loads(run("get", "abc", "--url", url).stdout) == {"kept": True}
+    assert run("touch", "missing", "--ttl", "1h", "--url", url).exit_code == NOT_FOUND
+    assert run("touch", "abc", "--url", url).exit_code == USAGE  # no ttl, no default_ttl
+
+
 @pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x"])
 def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
     outcome = run("put", "abc", "--ttl", ttl, "--url", url, input="{}")

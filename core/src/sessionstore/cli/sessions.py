@@ -1,4 +1,5 @@
-"""Commands on the sessions of one store: ls, show, get, put, rm, stat, files, purge."""
+"""Commands on the sessions of one store: ls, show, get, put, touch, rm, stat, files,
+purge."""
 
 from __future__ import annotations
 
@@ -256,6 +257,35 @@ def put_command(
         click.echo(
             f"stored {session_id}/{filename} ({output.size(meta.size)}) version {meta.version}"
         )
+
+
+@cli.command("touch")
+@click.argument("session_id")
+@file_option
+@click.option(
+    "--ttl",
+    callback=duration,
+    metavar="DURATION",
+    help="New time to live from now [default: the store's default_ttl].",
+)
+@target_options
+@json_option
+def touch_command(
+    session_id: str, filename: str, ttl: timedelta | None, as_json: bool, **target: Any
+) -> None:
+    """Push a session file's expiry to --ttl from now, keeping its state."""
+
+    async def main() -> SessionMetadata | None:
+        async with open_store(**target) as store:
+            return await store.touch_session(session_id, ttl, filename)
+
+    meta = run(main)
+    if meta is None:
+        raise _absent(session_id, filename)
+    if as_json:
+        output.emit_json(output.metadata_json(meta))
+    else:
+        click.echo(f"{session_id}/{filename} now expires {output.when(meta.expires_at)}")
 
 
 @cli.command("rm")

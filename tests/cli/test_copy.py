@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from emulators.s3 import new_bucket_name
-from sessionstore import SessionStore
+from sessionstore import SessionStore, StorageUnavailableError, copy_sessions
 
 from .conftest import Run
 
@@ -181,3 +181,25 @@ def test_undecodable_source_file_is_reported_and_the_rest_copied(
     [(name, reason)] = as_json.json()["failed"]
     assert name == "user-0003/state.json"
     assert "not a session document" in reason
+
+
+def test_unreachable_destination_stops_the_copy_with_one_line(run: Run, url: str) -> None:
+    source = SessionStore.from_url(url)
+    anyio.run(populate, source, 20)
+    dead = "s3://bucket?endpoint_url=http://127.0.0.1:9&key=k&secret=hunter2&retries=0"
+    outcome = run("copy", url, dead, "-j", "4")
+    assert outcome.exit_code == 4
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith("sessionstore: error: s3 backend failed")
+    assert "hunter2" not in line
+
+
+async def test_copy_sessions_raises_the_storage_error_itself(tmp_path: Path) -> None:
+    """Not an exception group: callers catch StorageUnavailableError as usual."""
+    source = SessionStore.from_url(f"file://{tmp_path}")
+    await populate(source, 10)
+    dead = SessionStore.from_url(
+        "gcs://bucket?endpoint_url=http://127.0.0.1:9&token=anon&retries=0"
+    )
+    with pytest.raises(StorageUnavailableError):
+        await copy_sessions(source, dead, concurrency=4)

@@ -7,14 +7,19 @@ or at the destination: this is a copy, not a sync.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from contextlib import aclosing
 
 import anyio
 import attrs
 from anyio.abc import ObjectReceiveStream
 
-from sessionstore.errors import ConflictError, CorruptSessionError
+from sessionstore.errors import ConflictError, CorruptSessionError, first_failure
 from sessionstore.store import SessionStore
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 DEFAULT_CONCURRENCY = 16
 
@@ -68,13 +73,16 @@ async def copy_sessions(
     report = CopyReport()
     copier = _Copier(source, destination, verify, report, on_progress)
     sender, receiver = anyio.create_memory_object_stream[str](concurrency)
-    async with anyio.create_task_group() as group:
-        for _ in range(concurrency):
-            group.start_soon(copier.work, receiver.clone())
-        receiver.close()
-        async with sender:
-            async for session_id in source.iter_sessions(prefix):
-                await sender.send(session_id)
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(copier.work, receiver.clone())
+            receiver.close()
+            async with sender, aclosing(source.iter_sessions(prefix)) as session_ids:
+                async for session_id in session_ids:
+                    await sender.send(session_id)
+    except BaseExceptionGroup as failed:
+        raise first_failure(failed) from None
     return report
 
 

@@ -21,6 +21,7 @@ from sessionstore.errors import ConflictError
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
+from sessionstore.testing import all_pages
 from sessionstore_file import FileBackend, writing
 from sessionstore_file.dirs import open_chain
 from sessionstore_file.root import ENV_ROOT
@@ -75,15 +76,8 @@ async def page(
 
 
 async def list_all(backend: FileBackend, prefix: str = "", limit: int | None = None) -> list[str]:
-    entries: list[str] = []
-    cursor: str | None = None
-    while True:
-        result = await page(backend, prefix, cursor, limit)
-        assert limit is None or len(result.entries) <= limit
-        entries += result.entries
-        if result.cursor is None:
-            return entries
-        cursor = result.cursor
+    pages = await all_pages(lambda cursor: page(backend, prefix, cursor, limit), limit=limit)
+    return [entry for entries in pages for entry in entries]
 
 
 # -- round trips and versions ------------------------------------------------------

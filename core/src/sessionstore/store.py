@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -306,8 +307,10 @@ class SessionStore:
         ``state.json`` is left alone, whatever its checkpoints' expiry.
         """
         purged = 0
-        async for session_id in self.iter_sessions(prefix, page_size=page_size):
-            purged += await self._purge_if_expired(session_id)
+        # aclosing: if a purge raises, the suspended listing is closed at once.
+        async with aclosing(self.iter_sessions(prefix, page_size=page_size)) as session_ids:
+            async for session_id in session_ids:
+                purged += await self._purge_if_expired(session_id)
         return purged
 
     async def _purge_if_expired(self, session_id: str) -> bool:
@@ -372,7 +375,7 @@ class SessionStore:
 
     async def iter_sessions(
         self, prefix: str = "", *, page_size: int | None = 1000
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield session ids starting with ``prefix`` in listing order (see
         :meth:`list_sessions`), fetched a page at a time, so memory stays flat
         however many sessions exist."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -133,6 +134,10 @@ class Campaign:
                 self.found["lost or foreign states"] += 1
         await self.check_listings({session for session, _ in self.truth})
         bucket = self.root / "sessions"
+        self.found["wrong modes"] = sum(
+            stat.S_IMODE(path.lstat().st_mode) != (0o700 if path.is_dir() else 0o600)
+            for path in [self.root, *self.root.rglob("*")]
+        )
         on_disk = [path for path in bucket.rglob("*") if path.is_file()]
         self.found["stale temporary files"] = sum(p.name.startswith(".tmp-") for p in on_disk)
         self.found["unexpected files"] = sum(
@@ -189,6 +194,7 @@ def run(tmp_path: Path, figures: Figures, kills: int, seed: int) -> None:
         temp_listed=found["temporary files listed"],
         outside_root=found["entries outside the root"] + found["entries outside the bucket"],
         stale_temp_files=found["stale temporary files"],
+        wrong_modes=found["wrong modes"],
         unlisted_folders_left=found["folders left (not listed)"],
         temp_files_left_in_them=found["temporary files left in them"],
         seconds=round(time.monotonic() - started, 1),
@@ -203,6 +209,7 @@ def run(tmp_path: Path, figures: Figures, kills: int, seed: int) -> None:
         "entries outside the root",
         "entries outside the bucket",
         "unexpected files",
+        "wrong modes",
         "files left after deleting every session",
     ]
     assert {name: found[name] for name in must_be_zero} == dict.fromkeys(must_be_zero, 0)

@@ -130,7 +130,7 @@ async def test_planted_symlinks_are_refused_never_followed(
         await store.aclose()
     passed_over = [name for name, outcome in outcomes.items() if outcome == "not followed"]
     figures.record(
-        "file security",
+        "file security: planted symlinks",
         f"{case} ({anyio_backend})",
         operations=len(outcomes),
         refused=len(outcomes) - len(passed_over),
@@ -170,8 +170,8 @@ async def test_every_file_is_0600_and_every_folder_0700(
         if stat.S_IMODE(path.lstat().st_mode) != (0o700 if path.is_dir() else 0o600)
     }
     figures.record(
-        "file security",
-        f"modes, umask {umask:03o} ({anyio_backend})",
+        "file security: modes",
+        f"umask {umask:03o} ({anyio_backend})",
         folders=sum(path.is_dir() for path in entries),
         files=sum(path.is_file() for path in entries),
         wrong_modes=len(wrong),

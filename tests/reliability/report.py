@@ -86,7 +86,7 @@ def render(
     lines += _table(
         ["campaign", "cases", "totals"],
         [
-            [name, len(cases), ", ".join(f"{key} {value}" for key, value in _totals(cases))]
+            [name, len(cases), ", ".join(f"{key} {_cell(value)}" for key, value in _totals(cases))]
             for name, cases in campaigns.items()
         ],
     )

@@ -5,6 +5,9 @@
     python3 dev.py test      lint, type-check, build the docs and run every test,
                              storage emulators included
     python3 dev.py test -k memory --run-slow   (arguments after "test" go to pytest)
+    python3 dev.py reliability   run the full reliability campaigns (tests/reliability
+                                 with --run-slow, emulators included) and write their
+                                 figures to docs/reliability.md
 
 Everything is installed inside the clone: uv in .cache/tools, the workspace (and
 the example sqlite backend, as a third party would install it) in .venv, resolved
@@ -14,10 +17,12 @@ as of the date pinned in pyproject.toml; Azurite in node_modules from the lock f
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import venv
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -81,7 +86,40 @@ def test(args: list[str]) -> None:
     run(tool, "run", "--no-sync", "pytest", *args)
 
 
-TASKS = {"demo": demo, "test": test}
+def reliability(args: list[str]) -> None:
+    """Run every reliability campaign in full and write docs/reliability.md from the
+    figures they record. The report is written even when a test fails (it says
+    so), then the exit status is pytest's."""
+    tool = sync("docs")  # keep the docs tools: the report is a page of the site
+    install_emulators()
+    started = datetime.now(timezone.utc)
+    runs = ROOT / ".cache" / "reliability"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    figures, junit = runs / f"figures-{stamp}.jsonl", runs / f"junit-{stamp}.xml"
+    figures.touch()
+    pytest_args = ["tests/reliability", "--run-slow", *args]
+    # A storage server that cannot start must fail the run, not skip its campaigns.
+    env = {**os.environ, "SESSIONSTORE_FIGURES": str(figures), "CI": "true"}
+    command = [tool, "run", "--no-sync", "pytest", *pytest_args, f"--junitxml={junit}"]
+    print("+", " ".join(command), flush=True)
+    status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+    minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60
+    note = (
+        f"**Ran:** `pytest {' '.join(pytest_args)}` in {minutes:.1f} min, Python "
+        f"{platform.python_version()} on {platform.system()} {platform.machine()}"
+    )
+    report = [sys.executable, "tests/reliability/report.py", str(figures), "docs/reliability.md"]
+    report += ["--command", " ".join(["python3 dev.py reliability", *args])]
+    report += ["--date", started.strftime("%Y-%m-%d %H:%M UTC"), "--note", note]
+    if junit.exists():  # not if pytest stopped before running anything
+        report += ["--junit", str(junit)]
+    run(*report)
+    print(f"wrote docs/reliability.md from {figures.relative_to(ROOT)}")
+    sys.exit(status)
+
+
+TASKS = {"demo": demo, "test": test, "reliability": reliability}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

@@ -385,6 +385,27 @@ async def test_hidden_and_temporary_files_are_never_listed(backend: FileBackend)
         await get(backend, "s/fifo")
 
 
+async def test_directories_without_an_object_are_not_listed(backend: FileBackend) -> None:
+    """Regression: a writer killed between creating a session's directory and
+    renaming its first file into it left a directory that listed as a session
+    with no files, forever (nothing deletes a session that has no files)."""
+    await put(backend, "b/state.json")
+    await put(backend, "d/deep/f")
+    (bucket_dir(backend) / "a").mkdir()  # killed right after mkdir
+    (bucket_dir(backend) / "c").mkdir()  # killed before the rename
+    (bucket_dir(backend) / "c" / ".tmp-0123").write_bytes(b"half")
+    (bucket_dir(backend) / "e" / "f" / "g").mkdir(parents=True)  # empty all the way down
+    os.mkfifo(bucket_dir(backend) / "e" / "fifo")
+    (bucket_dir(backend) / "e" / "link").symlink_to(bucket_dir(backend) / "b" / "state.json")
+    assert await list_all(backend) == ["b/", "d/"]
+    for limit in (1, 2, 3):
+        assert await list_all(backend, limit=limit) == ["b/", "d/"]
+    assert await list_all(backend, "d/") == ["d/deep/"]
+    assert await list_all(backend, "e/") == []
+    await put(backend, "a/state.json")  # the leftover is reused by the next write
+    assert await list_all(backend, limit=1) == ["a/", "b/", "d/"]
+
+
 async def test_list_argument_checks(backend: FileBackend) -> None:
     with pytest.raises(ValueError, match="limit"):
         await page(backend, limit=0)

@@ -21,12 +21,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from tests.reliability import contention_worker
-from tests.reliability.conftest import Figures
 
 from emulators import azure, gcs, s3
 from sessionstore import SessionStore
 from sessionstore.errors import ConflictError
+from tests.reliability import contention_worker
+from tests.reliability.conftest import Figures
 
 PROCESS_LOOPS = ["asyncio", "trio", "asyncio"]
 PROCESS_TASKS = 16

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.reliability import crash_writer
-from tests.reliability.conftest import Figures
-from tests.reliability.crash_writer import CHECKPOINT, STATE, target
 
 from sessionstore import SessionStore
 from sessionstore.errors import CorruptSessionError
+from tests.reliability import crash_writer
+from tests.reliability.conftest import Figures
+from tests.reliability.crash_writer import CHECKPOINT, STATE, target
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX process signals")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.reliability.conftest import Figures
 
 from sessionstore import SessionStore
 from sessionstore.errors import StoragePermissionError
+from tests.reliability.conftest import Figures
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the file backend is POSIX-only")
 

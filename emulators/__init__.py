@@ -11,6 +11,7 @@ failure in CI (``CI=true``).
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,3 +28,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Ask a server process to exit; kill it if it has not within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from emulators import ROOT, EmulatorUnavailable, free_port
+from emulators import ROOT, EmulatorUnavailable, free_port, stop
 
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
@@ -97,9 +97,4 @@ def azurite(location: Path) -> Iterator[Azurite]:
                 raise EmulatorUnavailable(f"{problem}; {INSTALL_HINT}")
             yield Azurite(port=port)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

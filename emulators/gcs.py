@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from emulators import EmulatorUnavailable, free_port
+from emulators import EmulatorUnavailable, free_port, stop
 
 START_TIMEOUT = 15.0
 ENV_BINARY = "FAKE_GCS_SERVER"
@@ -89,12 +89,7 @@ def fake_gcs_server() -> Iterator[str]:
                     time.sleep(0.02)
             yield endpoint
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 class JsonApi:

@@ -6,8 +6,10 @@ removes it at the end; pass a folder to keep the files and look at them.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +52,28 @@ async def tour(root: Path) -> None:
         print("sessions now:", await store.list_sessions())
         print("chat-42 exists:", await store.session_exists("chat-42"))
 
+        await store.store_session("chat-44", {"user": "alan"}, ttl=timedelta(hours=2))
+        expiring = await store.get_session_metadata("chat-44", full=True)
+        assert expiring is not None
+        print(f"chat-44 expires at {expiring.expires_at}")
+
+
+def command_line(root: Path) -> None:
+    """The same sessions, seen from the ``sessionstore`` command."""
+    url = f"file://{root}"
+    for command in (["ls", "--long"], ["show", "chat-44"], ["purge", "--dry-run"]):
+        print(f"\n$ sessionstore {' '.join(command)} --url {url}", flush=True)
+        subprocess.run([sys.executable, "-m", "sessionstore", *command, "--url", url], check=True)
+
 
 def main() -> None:
     if len(sys.argv) > 1:
         anyio.run(tour, Path(sys.argv[1]))
+        command_line(Path(sys.argv[1]))
         return
     with tempfile.TemporaryDirectory(prefix="sessionstore-demo-") as folder:
         anyio.run(tour, Path(folder))
+        command_line(Path(folder))
 
 
 if __name__ == "__main__":

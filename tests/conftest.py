@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sessionstore import SessionStore
+from sessionstore import SessionStore, clock
+from sessionstore.testing.backend_tests import FakeClock
 
 LOCAL_BACKENDS = ["memory", "file"]
 
@@ -17,3 +18,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> SessionStore:
     if request.param == "file":
         return SessionStore(backend="file", root=tmp_path / "root")
     return SessionStore(backend=request.param)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """``sessionstore.clock.now`` frozen until the test advances it."""
+    fake = FakeClock()
+    monkeypatch.setattr(clock, "now", fake)
+    return fake

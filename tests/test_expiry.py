@@ -3,6 +3,7 @@ races a writer, on every local backend."""
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -11,15 +12,13 @@ from typing import Any
 
 import pytest
 
-from sessionstore import ConfigurationError, SessionStore, StoredObject, clock
+from sessionstore import (
+    ConfigurationError,
+    SessionStore,
+    StoragePermissionError,
+    StoredObject,
+)
 from sessionstore.testing.backend_tests import FakeClock
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(clock, "now", fake)
-    return fake
 
 
 @pytest.mark.parametrize("ttl", [0, -1, timedelta(0), math.nan, math.inf, True, "60", 1e300])
@@ -172,3 +171,18 @@ async def test_purge_leaves_corrupt_state_files(store: SessionStore) -> None:
     await storage.upload("s/state.json", b"not json")
     assert await store.purge_expired() == 0
     assert await store.session_exists("s") is True
+
+
+async def test_purge_that_fails_midway_closes_its_listing(tmp_path: Path) -> None:
+    """Regression: when a session's purge raised (here a symlink planted as a
+    state file), the listing generator was left suspended; trio then warned that
+    it was garbage-collected unfinalized."""
+    store = SessionStore(backend="file", root=tmp_path)
+    for session in ("a", "b"):
+        await store.store_session(session, {}, ttl=60)
+        await store.store_session(session, {}, "checkpoint.json")
+    (tmp_path / "sessions" / "a" / "state.json").unlink()
+    (tmp_path / "sessions" / "a" / "state.json").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StoragePermissionError, match="symlink"):
+        await store.purge_expired()
+    gc.collect()  # an unfinalized generator warns here, which fails the test

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 
 import pytest
+from click.testing import CliRunner
 
 from sessionstore import (
     BackendLoadError,
@@ -13,6 +15,7 @@ from sessionstore import (
     SessionStore,
     available_backends,
 )
+from sessionstore.cli import cli
 from sessionstore.registry import ENV_DISABLE, FIRST_PARTY, _not_found_message, load_backend
 
 InstallPlugin = Callable[..., str]
@@ -135,3 +138,29 @@ def test_two_distributions_claiming_one_name(
     install_plugin("twin", working_backend, distribution="twin-b")
     with pytest.raises(BackendLoadError, match="twin-a, twin-b"):
         load_backend("twin")
+
+
+def test_the_backends_command_says_why_a_plugin_is_broken(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    install_plugin("broken", "raise RuntimeError('boom at import')", distribution="broken-dist")
+    install_plugin("fine", working_backend)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["backends", "--json"])
+    backends = {info["name"]: info for info in json.loads(listed.stdout)["backends"]}
+    assert backends["broken"]["status"] == "broken"
+    assert backends["broken"]["distribution"] == "broken-dist"
+    assert backends["broken"]["version"] == "1.2.3"
+    assert "boom at import" in backends["broken"]["error"]
+    assert backends["fine"]["status"] == "ok"
+    # doctor warns about it (exit 0: the store in use works) and says what to do.
+    doctor = runner.invoke(cli, ["doctor", "--json", "--backend", "memory"])
+    assert doctor.exit_code == 0, doctor.stdout
+    plugins = json.loads(doctor.stdout)["checks"][0]
+    assert plugins["status"] == "warn"
+    assert "boom at import" in plugins["detail"]
+    assert "SESSIONSTORE_DISABLE_BACKENDS" in plugins["fix"]
+    # Using it is a usage error naming the distribution to fix.
+    used = runner.invoke(cli, ["ls", "--backend", "broken"])
+    assert used.exit_code == 2
+    assert "broken-dist" in used.stderr

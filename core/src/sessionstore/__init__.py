@@ -13,6 +13,7 @@ entry points; :func:`available_backends` lists them.
 from __future__ import annotations
 
 from sessionstore.compat import SessionStorageAdapter, get_default_storage_adapter
+from sessionstore.copying import CopyReport, copy_sessions
 from sessionstore.errors import (
     BackendLoadError,
     BackendNotFoundError,
@@ -40,6 +41,7 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigurationError",
     "ConflictError",
+    "CopyReport",
     "CorruptSessionError",
     "InvalidSessionIdError",
     "ListPage",
@@ -55,6 +57,7 @@ __all__ = [
     "StoreSettings",
     "StoredObject",
     "available_backends",
+    "copy_sessions",
     "get_default_storage_adapter",
     "hookimpl",
 ]

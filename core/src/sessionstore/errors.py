@@ -7,6 +7,11 @@ builtins, keeps catching them.
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
 
 class SessionStoreError(Exception):
     """Base class of every error sessionstore raises on purpose."""
@@ -72,3 +77,14 @@ class StorageUnavailableError(SessionStoreError, OSError):
 
 class StoragePermissionError(StorageUnavailableError, PermissionError):
     """The backend refused access (bad or missing credentials, no permission)."""
+
+
+def first_failure(error: BaseException) -> BaseException:
+    """The first error inside (nested) exception groups, else ``error`` itself.
+
+    A task group wraps the failure of one task in a group; callers of a
+    concurrent operation want that failure, as a sequential one would raise it.
+    """
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -24,7 +25,7 @@ from sessionstore.errors import (
     SerializationError,
 )
 from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
-from sessionstore.objects import ObjectInfo, SessionMetadata, SessionPage
+from sessionstore.objects import ObjectInfo, SessionMetadata, SessionPage, StoredObject
 from sessionstore.settings import (
     DEFAULT_TTL_OPTION,
     StoreSettings,
@@ -75,17 +76,19 @@ class SessionStore:
         self._open(resolve_settings(backend, bucket, backend_options, default_ttl=default_ttl))
 
     @classmethod
-    def from_url(cls, url: str, **backend_options: Any) -> SessionStore:
+    def from_url(
+        cls, url: str, *, bucket: str | None = None, **backend_options: Any
+    ) -> SessionStore:
         """Build a store from a URL such as ``file:///var/lib/app?bucket=sessions``
-        or ``memory://?default_ttl=3600``; keyword options (``default_ttl`` too)
-        override the URL's."""
+        or ``memory://?default_ttl=3600``, ignoring the environment; ``bucket`` and
+        keyword options (``default_ttl`` too) override the URL's."""
         default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
         settings = parse_url(url)
         store = cls.__new__(cls)
         store._open(
             StoreSettings(
                 backend=settings.backend,
-                bucket=settings.bucket,
+                bucket=settings.bucket if bucket is None else bucket,
                 options={**settings.options, **backend_options},
                 default_ttl=settings.default_ttl
                 if default_ttl is None
@@ -296,9 +299,17 @@ class SessionStore:
             return True
         return await self._delete_files(session_id, keep=None)
 
-    async def purge_expired(self, *, prefix: str = "", page_size: int = 1000) -> int:
+    async def purge_expired(
+        self,
+        *,
+        prefix: str = "",
+        page_size: int = 1000,
+        dry_run: bool = False,
+        on_purged: Callable[[str], object] | None = None,
+    ) -> int:
         """Delete every session (all its files) whose ``state.json`` has expired;
-        return how many.
+        return how many. ``on_purged`` is called with each purged id; ``dry_run``
+        counts (and reports) the expired sessions without deleting any.
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
@@ -306,17 +317,24 @@ class SessionStore:
         ``state.json`` is left alone, whatever its checkpoints' expiry.
         """
         purged = 0
-        async for session_id in self.iter_sessions(prefix, page_size=page_size):
-            purged += await self._purge_if_expired(session_id)
+        # Closed at once if a purge fails midway, not whenever it is collected.
+        async with aclosing(self.iter_sessions(prefix, page_size=page_size)) as session_ids:
+            async for session_id in session_ids:
+                if await self._purge_if_expired(session_id, dry_run=dry_run):
+                    purged += 1
+                    if on_purged is not None:
+                        on_purged(session_id)
         return purged
 
-    async def _purge_if_expired(self, session_id: str) -> bool:
+    async def _purge_if_expired(self, session_id: str, *, dry_run: bool) -> bool:
         try:
             read = await self._read(session_id, DEFAULT_FILENAME)
         except CorruptSessionError:
             return False  # not known to be expired: leave it for a human
         if read is None or not _expired(read[0]):
             return False
+        if dry_run:
+            return True
         storage = await self._ensure_ready()
         try:
             await storage.delete(
@@ -350,11 +368,19 @@ class SessionStore:
         return read is not None and not _expired(read[0])
 
     async def get_session_metadata(
-        self, session_id: str, filename: str = DEFAULT_FILENAME
+        self, session_id: str, filename: str = DEFAULT_FILENAME, *, full: bool = False
     ) -> SessionMetadata | None:
-        """Size, times and version of a session file without reading it, or
-        ``None`` if absent. (``stored_at`` needs the content: see
-        :meth:`load_session_with_metadata`.)"""
+        """Size, times and version of a session file, or ``None`` if absent.
+
+        Reads no content unless ``full``: then the file is downloaded (one request
+        instead of one stat) to fill ``stored_at``, ``format_version`` and
+        ``expires_at`` too. An expired file still has metadata until it is purged.
+        """
+        if full:
+            read = await self._read(session_id, filename)
+            if read is None:
+                return None
+            return self._metadata(session_id, filename, read[1], read[0].envelope)
         path = session_path(session_id, filename)
         storage = await self._ensure_ready()
         try:
@@ -362,6 +388,41 @@ class SessionStore:
         except FileNotFoundError:
             return None
         return self._metadata(session_id, filename, info, None)
+
+    # -- stored bytes --------------------------------------------------------------
+
+    async def load_raw(
+        self, session_id: str, filename: str = DEFAULT_FILENAME
+    ) -> StoredObject | None:
+        """The file's stored bytes (envelope included) and the info of exactly that
+        version, or ``None`` if absent; expired files too. For tools that move
+        sessions between stores byte for byte."""
+        path = session_path(session_id, filename)
+        storage = await self._ensure_ready()
+        try:
+            return await storage.download(path)
+        except FileNotFoundError:
+            return None
+
+    async def store_raw(
+        self,
+        session_id: str,
+        filename: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        """Write bytes read by :meth:`load_raw` (from this store or another) as they
+        are, conditions as for :meth:`store_session`. Raises
+        :class:`CorruptSessionError` (writing nothing) unless they decode as a
+        session document, so no store ever holds a file it cannot read."""
+        if if_match is not None and create_only:
+            raise ValueError("if_match and create_only exclude each other")
+        path = session_path(session_id, filename)
+        codec.decode(data, path)
+        storage = await self._ensure_ready()
+        return await storage.upload(path, data, if_match=if_match, create_only=create_only)
 
     # -- listing -------------------------------------------------------------------
 
@@ -372,7 +433,7 @@ class SessionStore:
 
     async def iter_sessions(
         self, prefix: str = "", *, page_size: int | None = 1000
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield session ids starting with ``prefix`` in listing order (see
         :meth:`list_sessions`), fetched a page at a time, so memory stays flat
         however many sessions exist."""

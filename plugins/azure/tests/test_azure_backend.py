@@ -30,6 +30,7 @@ from sessionstore.errors import (
     StorageUnavailableError,
 )
 from sessionstore.storage import Storage
+from sessionstore.testing import all_pages
 from sessionstore_azure import AzureBackend
 
 from .conftest import Azurite, free_port
@@ -182,14 +183,7 @@ async def test_listing_pages_one_request_each(
     for index in range(12):
         await storage.upload(f"s{index:02}/state.json", b"x")
     before = len(requests_sent)
-    pages = []
-    cursor = None
-    while True:
-        page = await storage.list("", cursor, 5)
-        pages.append(page.entries)
-        if page.cursor is None:
-            break
-        cursor = page.cursor
+    pages = await all_pages(lambda cursor: storage.list("", cursor, 5))
     assert [len(entries) for entries in pages] == [5, 5, 2]
     assert len(requests_sent) - before == 3
     assert all(request.startswith("GET ") for request in requests_sent[before:])

@@ -21,6 +21,7 @@ from sessionstore.errors import ConflictError
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
+from sessionstore.testing import all_pages
 from sessionstore_file import FileBackend, writing
 from sessionstore_file.dirs import open_chain
 from sessionstore_file.root import ENV_ROOT
@@ -75,15 +76,8 @@ async def page(
 
 
 async def list_all(backend: FileBackend, prefix: str = "", limit: int | None = None) -> list[str]:
-    entries: list[str] = []
-    cursor: str | None = None
-    while True:
-        result = await page(backend, prefix, cursor, limit)
-        assert limit is None or len(result.entries) <= limit
-        entries += result.entries
-        if result.cursor is None:
-            return entries
-        cursor = result.cursor
+    pages = await all_pages(lambda cursor: page(backend, prefix, cursor, limit), limit=limit)
+    return [entry for entries in pages for entry in entries]
 
 
 # -- round trips and versions ------------------------------------------------------
@@ -389,6 +383,27 @@ async def test_hidden_and_temporary_files_are_never_listed(backend: FileBackend)
     assert await exists(backend, "s/fifo") is False
     with pytest.raises(FileNotFoundError):
         await get(backend, "s/fifo")
+
+
+async def test_directories_without_an_object_are_not_listed(backend: FileBackend) -> None:
+    """Regression: a writer killed between creating a session's directory and
+    renaming its first file into it left a directory that listed as a session
+    with no files, forever (nothing deletes a session that has no files)."""
+    await put(backend, "b/state.json")
+    await put(backend, "d/deep/f")
+    (bucket_dir(backend) / "a").mkdir()  # killed right after mkdir
+    (bucket_dir(backend) / "c").mkdir()  # killed before the rename
+    (bucket_dir(backend) / "c" / ".tmp-0123").write_bytes(b"half")
+    (bucket_dir(backend) / "e" / "f" / "g").mkdir(parents=True)  # empty all the way down
+    os.mkfifo(bucket_dir(backend) / "e" / "fifo")
+    (bucket_dir(backend) / "e" / "link").symlink_to(bucket_dir(backend) / "b" / "state.json")
+    assert await list_all(backend) == ["b/", "d/"]
+    for limit in (1, 2, 3):
+        assert await list_all(backend, limit=limit) == ["b/", "d/"]
+    assert await list_all(backend, "d/") == ["d/deep/"]
+    assert await list_all(backend, "e/") == []
+    await put(backend, "a/state.json")  # the leftover is reused by the next write
+    assert await list_all(backend, limit=1) == ["a/", "b/", "d/"]
 
 
 async def test_list_argument_checks(backend: FileBackend) -> None:

@@ -36,6 +36,7 @@ from sessionstore import (
     StorageUnavailableError,
 )
 from sessionstore.storage import Storage
+from sessionstore.testing import all_pages
 from sessionstore_gcs import BucketNotFoundError, GCSBackend, api
 from sessionstore_gcs.backend import _timestamp
 from sessionstore_gcs.transport import Response
@@ -194,14 +195,7 @@ async def test_listing_pages_cost_one_request_each(make_store: StoreFactory, pro
         for index in range(25):
             group.start_soon(storage.upload, f"s{index:02}/state.json", b"x")
     before = proxy.count("^GET /storage/v1/b/[^/]+/o\\?")
-    pages = []
-    cursor = None
-    while True:
-        page = await storage.list("", cursor, 10)
-        pages.append(page.entries)
-        if page.cursor is None:
-            break
-        cursor = page.cursor
+    pages = await all_pages(lambda cursor: storage.list("", cursor, 10))
     assert [len(entries) for entries in pages] == [10, 10, 5]
     assert [entry for entries in pages for entry in entries] == [f"s{i:02}/" for i in range(25)]
     assert proxy.count("^GET /storage/v1/b/[^/]+/o\\?") - before == 3

@@ -18,6 +18,7 @@ from sessionstore import hookspecs
 from sessionstore.errors import ConflictError
 from sessionstore.objects import ListPage, ObjectInfo
 from sessionstore.registry import HOOK_NAMES, OPTIONAL_HOOKS
+from sessionstore.testing import all_pages
 from sessionstore_memory import MemoryBackend
 
 BUCKET = "test-bucket"
@@ -48,14 +49,8 @@ async def page(
 
 
 async def list_all(backend: MemoryBackend, prefix: str = "", limit: int | None = None) -> list[str]:
-    entries: list[str] = []
-    cursor: str | None = None
-    while True:
-        result = await page(backend, prefix, cursor, limit)
-        entries += result.entries
-        if result.cursor is None:
-            return entries
-        cursor = result.cursor
+    pages = await all_pages(lambda cursor: page(backend, prefix, cursor, limit), limit=limit)
+    return [entry for entries in pages for entry in entries]
 
 
 async def delete(backend: MemoryBackend, *paths: str, if_match: str | None = None) -> None:

@@ -36,6 +36,7 @@ from sessionstore import (
     StorageUnavailableError,
     hookspecs,
 )
+from sessionstore.testing import all_pages
 from sessionstore_s3 import BucketNotFoundError, S3Backend
 
 StoreFactory = Callable[..., SessionStore]
@@ -225,14 +226,7 @@ async def test_each_list_page_is_one_request(store: SessionStore) -> None:
     await storage.upload("s00/.internal", b"x")
     await storage.upload(".hidden/state.json", b"x")
     with server_requests() as requests:
-        pages = []
-        cursor = None
-        while True:
-            page = await storage.list("", cursor, 10)
-            pages.append(page.entries)
-            if page.cursor is None:
-                break
-            cursor = page.cursor
+        pages = await all_pages(lambda cursor: storage.list("", cursor, 10))
     listings = [line for line in requests if "list-type=2" in line]
     assert len(listings) == len(requests) == len(pages)
     assert all("max-keys=10" in line for line in listings)

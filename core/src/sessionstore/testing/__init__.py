@@ -25,5 +25,6 @@ pytest.register_assert_rewrite("sessionstore.testing.backend_tests")
 
 from sessionstore.testing.backend_tests import BackendTests  # noqa: E402
 from sessionstore.testing.guard import override  # noqa: E402
+from sessionstore.testing.listing import all_pages  # noqa: E402
 
-__all__ = ["BackendTests", "override"]
+__all__ = ["BackendTests", "all_pages", "override"]

@@ -22,6 +22,7 @@ from sessionstore.objects import ObjectInfo
 from sessionstore.storage import Storage
 from sessionstore.store import SessionStore
 from sessionstore.testing.guard import check_overrides
+from sessionstore.testing.listing import all_pages
 
 PAYLOADS = {
     "empty": b"",
@@ -107,18 +108,8 @@ class BackendTests:
 
     @staticmethod
     async def list_all(storage: Storage, prefix: str = "", limit: int | None = None) -> list[str]:
-        entries: list[str] = []
-        cursor = None
-        while True:
-            page = await storage.list(prefix, cursor, limit)
-            if limit is not None:
-                assert len(page.entries) <= limit, (
-                    f"sessionstore_list returned {len(page.entries)} entries for limit={limit}"
-                )
-            entries.extend(page.entries)
-            if page.cursor is None:
-                return entries
-            cursor = page.cursor
+        pages = await all_pages(lambda cursor: storage.list(prefix, cursor, limit), limit=limit)
+        return [entry for page in pages for entry in page]
 
     def _bytes(self, data: bytes, index: int) -> bytes:
         """``data``, made unique per ``index`` where tokens follow content."""

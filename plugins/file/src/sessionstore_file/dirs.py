@@ -21,7 +21,8 @@ from types import TracebackType
 
 from sessionstore_file.entries import explain
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+"""Opening a directory, never through a symlink."""
 RACE_ATTEMPTS = 1000
 """How often an operation starts again after a concurrent delete removed its directory."""
 
@@ -129,14 +130,14 @@ def open_chain(root: str, bucket: str, names: Sequence[str], *, create: bool) ->
 def _open_bucket(root: str, bucket: str, *, create: bool) -> int:
     path = os.path.join(root, bucket)
     try:
-        return os.open(path, _DIR_FLAGS)
+        return os.open(path, DIR_FLAGS)
     except FileNotFoundError:
         if not create:
             raise
     except OSError as error:
         raise explain(error, None, path, path) from None
     init_bucket(root, bucket)
-    return os.open(path, _DIR_FLAGS)
+    return os.open(path, DIR_FLAGS)
 
 
 def open_existing(root: str, bucket: str, names: Sequence[str]) -> DirChain | None:
@@ -171,6 +172,6 @@ def _open_subdir(chain: DirChain, name: str, *, create: bool) -> int:
 
 def _open_dir(parent_fd: int, name: str, where: str) -> int:
     try:
-        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
     except OSError as error:
         raise explain(error, parent_fd, name, where) from None

@@ -1,0 +1,5 @@
+"""``python -m sessionstore``: the command line."""
+
+from sessionstore.cli import main
+
+main()

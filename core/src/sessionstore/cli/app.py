@@ -1,0 +1,50 @@
+"""The ``sessionstore`` command group: turns library errors into exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from sessionstore.cli import failures
+from sessionstore.cli.options import JSON_KEY
+from sessionstore.errors import SessionStoreError
+
+T = TypeVar("T")
+
+
+class Group(click.Group):
+    """Runs a command; a library error becomes a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SessionStoreError, ValueError) as error:
+            failure = failures.from_error(error)
+            failure.as_json = bool(ctx.meta.get(JSON_KEY))
+            raise failure from error
+        except failures.Failure as failure:
+            failure.as_json = bool(ctx.meta.get(JSON_KEY))
+            raise
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine on an event loop of its own."""
+    return anyio.run(main)
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="sessionstore", prog_name="sessionstore")
+def cli() -> None:
+    """Look at, change and move the sessions a sessionstore application keeps.
+
+    Every command takes the store as --url (or --backend, --bucket and -o KEY=VALUE
+    options), else from SESSIONSTORE_URL / SESSIONSTORE_BACKEND / SESSIONSTORE_BUCKET,
+    else local files. Exit codes: 0 ok, 1 not found, 2 usage or configuration,
+    3 conflict, 4 storage unavailable or access refused, 5 corrupt stored data.
+    """

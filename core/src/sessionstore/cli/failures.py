@@ -1,0 +1,86 @@
+"""Exit codes, and the one-line message (with the fix) each failure prints.
+
+Scripts branch on the exit code; people read the message. With ``--json`` the
+failure is a JSON object on standard output instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+import click
+
+from sessionstore.errors import (
+    BackendLoadError,
+    BackendNotFoundError,
+    ConflictError,
+    CorruptSessionError,
+    SessionStoreError,
+    StoragePermissionError,
+    StorageUnavailableError,
+)
+
+OK = 0
+NOT_FOUND = 1
+USAGE = 2
+CONFLICT = 3
+UNAVAILABLE = 4
+CORRUPT = 5
+
+DOCTOR_HINT = "run `sessionstore doctor` to check the configuration and the connection"
+
+
+class Failure(click.ClickException):
+    """A command failed for a reason the user can act on."""
+
+    def __init__(
+        self, message: str, *, exit_code: int, hint: str | None = None, kind: str = "Failure"
+    ) -> None:
+        super().__init__(" ".join(message.split()))  # always one line
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it per class
+        self.hint = hint
+        self.kind = kind
+        self.as_json = False
+
+    def format_message(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.as_json:
+            error = {"type": self.kind, "message": self.message, "exit_code": self.exit_code}
+            if self.hint:
+                error["hint"] = self.hint
+            click.echo(json.dumps({"error": error}), file=file)
+        else:
+            click.echo(f"sessionstore: error: {self.format_message()}", err=True, file=file)
+
+
+def not_found(message: str) -> Failure:
+    return Failure(message, exit_code=NOT_FOUND, kind="NotFound")
+
+
+def from_error(error: SessionStoreError | ValueError, *, suggest_doctor: bool = True) -> Failure:
+    """The failure a library error becomes."""
+    code, hint = _classify(error)
+    if suggest_doctor and code == UNAVAILABLE:
+        hint = f"{hint}; {DOCTOR_HINT}"
+    return Failure(str(error), exit_code=code, hint=hint, kind=type(error).__name__)
+
+
+def _classify(error: SessionStoreError | ValueError) -> tuple[int, str | None]:
+    if isinstance(error, StoragePermissionError):
+        return UNAVAILABLE, "check the credentials and their permissions on this bucket"
+    if isinstance(error, StorageUnavailableError):
+        return UNAVAILABLE, "check the endpoint, the network, and that the storage is up"
+    if isinstance(error, ConflictError):
+        return CONFLICT, "the session changed meanwhile: read it again and retry"
+    if isinstance(error, CorruptSessionError):
+        return CORRUPT, "the file is not a session document; `sessionstore get --raw` shows it"
+    if isinstance(error, BackendNotFoundError):
+        return USAGE, "`sessionstore backends` lists the installed backends"
+    if isinstance(error, BackendLoadError):
+        return USAGE, "`sessionstore backends` shows which plugins are broken and why"
+    # ConfigurationError, InvalidSessionIdError, SerializationError and the
+    # ValueErrors of bad arguments: their message says what to change.
+    return USAGE, None

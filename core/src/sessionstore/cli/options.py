@@ -1,0 +1,95 @@
+"""Options several commands share: the target store, ``--json``, durations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import click
+
+from sessionstore.store import SessionStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+JSON_KEY = "sessionstore.json"
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta[JSON_KEY] = value
+    return value
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=_remember_json,
+    help='Print JSON for scripts instead of text (errors too, as {"error": ...}).',
+)
+
+
+def target_options(command: F) -> F:
+    """``--url`` / ``--backend`` / ``--bucket`` / ``--option``: which store to open.
+
+    Without them the library's own resolution applies: ``SESSIONSTORE_URL``,
+    ``SESSIONSTORE_BACKEND``, ``SESSIONSTORE_BUCKET``, else local files.
+    """
+    for decorator in reversed(
+        [
+            click.option(
+                "--url",
+                metavar="URL",
+                help="Store URL, e.g. s3://bucket/prefix or file:///var/lib/app "
+                "[default: $SESSIONSTORE_URL].",
+            ),
+            click.option("--backend", metavar="NAME", help="Backend name (without --url)."),
+            click.option("--bucket", metavar="NAME", help="Bucket (container) of the sessions."),
+            click.option(
+                "-o",
+                "--option",
+                "options",
+                metavar="KEY=VALUE",
+                multiple=True,
+                help="A backend option, e.g. -o root=/srv/sessions; repeatable.",
+            ),
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def open_store(
+    url: str | None, backend: str | None, bucket: str | None, options: tuple[str, ...]
+) -> SessionStore:
+    """The store the target options name."""
+    parsed = parse_options(options)
+    if url is not None:
+        if backend is not None:
+            raise click.UsageError("give either --url or --backend, not both")
+        return SessionStore.from_url(url, bucket=bucket, **parsed)
+    return SessionStore(backend=backend, bucket=bucket, **parsed)
+
+
+def parse_options(options: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--option wants KEY=VALUE, got {option!r}")
+        parsed[key] = value
+    return parsed
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    """Seconds, or a number with a unit: ``90``, ``90s``, ``15m``, ``2h``, ``7d``."""
+    if value is None:
+        return None
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)
+    if found is None or float(found.group(1)) <= 0:
+        raise click.BadParameter(f"{value!r} is not a duration like 90, 90s, 15m, 2h or 7d")
+    return timedelta(seconds=float(found.group(1)) * UNITS[found.group(2) or "s"])

@@ -1,0 +1,78 @@
+"""Rendering for people (rich tables, sizes, times) and for scripts (JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import attrs
+import click
+from rich.console import Console
+from rich.filesize import decimal
+from rich.table import Table
+from rich.text import Text
+
+from sessionstore import clock
+from sessionstore.objects import SessionMetadata
+
+
+def console() -> Console:
+    """Standard output; plain text (no colour, no wrapping) when piped."""
+    return Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
+
+
+def dumps(value: Any) -> str:
+    """One line of JSON; datetimes as ISO 8601, attrs classes as objects."""
+    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+
+
+def emit_json(value: Any) -> None:
+    """One JSON document on standard output."""
+    click.echo(dumps(value))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        return attrs.asdict(value)
+    raise TypeError(f"cannot show {type(value).__name__} as JSON")
+
+
+def metadata_json(meta: SessionMetadata) -> dict[str, Any]:
+    fields = attrs.asdict(meta)
+    fields["expired"] = expired(meta)
+    return fields
+
+
+def expired(meta: SessionMetadata) -> bool:
+    return meta.expires_at is not None and meta.expires_at <= clock.now()
+
+
+def size(value: int | None) -> str:
+    return "-" if value is None else decimal(value)
+
+
+def when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def expiry(meta: SessionMetadata | None) -> Text:
+    if meta is None or meta.expires_at is None:
+        return Text("never" if meta is not None else "-")
+    text = when(meta.expires_at)
+    return Text(f"{text} (expired)", style="red") if expired(meta) else Text(text)
+
+
+def table(*columns: str) -> Table:
+    return Table(*columns, box=None, pad_edge=False, header_style="bold")
+
+
+def print_table(table: Table) -> None:
+    """Print a table without the padding rich leaves at the end of each line."""
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -1,0 +1,430 @@
+"""Commands on the sessions of one store: ls, show, get, put, touch, rm, stat, files,
+purge."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import click
+from rich.json import JSON
+from rich.text import Text
+
+from sessionstore.cli import output
+from sessionstore.cli.app import cli, run
+from sessionstore.cli.failures import USAGE, Failure, not_found
+from sessionstore.cli.options import duration, json_option, open_store, target_options
+from sessionstore.errors import first_failure
+from sessionstore.objects import SessionMetadata
+from sessionstore.store import DEFAULT_FILENAME, SessionStore
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+LONG_CONCURRENCY = 16
+"""Sessions whose metadata ``ls --long`` reads at a time."""
+
+file_option = click.option(
+    "-f",
+    "--file",
+    "filename",
+    default=DEFAULT_FILENAME,
+    show_default=True,
+    help="Which file of the session (a checkpoint's name).",
+)
+
+
+def _absent(session_id: str, filename: str) -> Failure:
+    return not_found(f"session {session_id!r} has no {filename} (or it has expired)")
+
+
+@cli.command("ls")
+@click.option("--prefix", default="", help="Only ids starting with this.")
+@click.option("-l", "--long", "long_", is_flag=True, help="Size, modified and expiry of each.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many ids.")
+@click.option("--after", "cursor", metavar="CURSOR", help="Resume a listing cut by --limit.")
+@click.option("--page-size", default=1000, show_default=True, type=click.IntRange(min=1))
+@target_options
+@json_option
+def ls_command(
+    prefix: str,
+    long_: bool,
+    limit: int | None,
+    cursor: str | None,
+    page_size: int,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """List session ids, in listing order, a page at a time.
+
+    With --limit the JSON output's "next" is the cursor to pass to --after.
+    """
+
+    async def main() -> None:
+        async with open_store(**target) as store:
+            ids, next_cursor = await _list(store, prefix, cursor, limit, page_size, long_)
+            metas = await _metadata_of(store, ids) if long_ else None
+        if as_json:
+            sessions: list[Any] = (
+                ids
+                if metas is None
+                else [
+                    {"session_id": sid, "state": None if m is None else output.metadata_json(m)}
+                    for sid, m in zip(ids, metas, strict=True)
+                ]
+            )
+            output.emit_json({"sessions": sessions, "next": next_cursor})
+        elif metas is None:
+            pass  # printed as they came
+        else:
+            table = output.table("SESSION", "SIZE", "MODIFIED", "EXPIRES")
+            for sid, meta in zip(ids, metas, strict=True):
+                table.add_row(
+                    Text(sid),
+                    output.size(meta.size if meta else None),
+                    output.when(meta.modified if meta else None),
+                    output.expiry(meta),
+                )
+            output.print_table(table)
+
+    async def _list(
+        store: SessionStore,
+        prefix: str,
+        cursor: str | None,
+        limit: int | None,
+        page_size: int,
+        collect: bool,
+    ) -> tuple[list[str], str | None]:
+        """Page through the listing; print ids as they come unless collecting."""
+        ids: list[str] = []
+        count = 0
+        while True:
+            want = page_size if limit is None else min(page_size, limit - count)
+            page = await store.list_sessions_page(prefix, cursor=cursor, limit=want)
+            count += len(page.session_ids)
+            cursor = page.cursor
+            if as_json or collect:
+                ids.extend(page.session_ids)
+            else:
+                for session_id in page.session_ids:
+                    click.echo(session_id)
+            if cursor is None or (limit is not None and count >= limit):
+                return ids, cursor
+
+    run(main)
+
+
+async def _metadata_of(store: SessionStore, ids: list[str]) -> list[SessionMetadata | None]:
+    """Each session's state metadata (expiry included), a few at a time."""
+    found: list[SessionMetadata | None] = [None] * len(ids)
+    limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
+
+    async def one(index: int) -> None:
+        async with limiter:
+            found[index] = await store.get_session_metadata(ids[index], full=True)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index in range(len(ids)):
+                group.start_soon(one, index)
+    except BaseExceptionGroup as failed:
+        raise first_failure(failed) from None
+    return found
+
+
+@cli.command("show")
+@click.argument("session_id")
+@file_option
+@target_options
+@json_option
+def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -> None:
+    """Show a session's state as pretty JSON, with its metadata."""
+
+    async def main() -> None:
+        async with open_store(**target) as store:
+            loaded = await store.load_session_with_metadata(session_id, filename)
+        if loaded is None:
+            raise _absent(session_id, filename)
+        state, meta = loaded
+        if as_json:
+            output.emit_json({"metadata": output.metadata_json(meta), "state": state})
+            return
+        console = output.console()
+        console.print(
+            Text(
+                f"{session_id}/{filename}  {output.size(meta.size)}  stored "
+                f"{output.when(meta.stored_at)}  expires ",
+                style="dim",
+            )
+            + output.expiry(meta)
+        )
+        console.print(JSON.from_data(state, indent=2) if console.is_terminal else _pretty(state))
+
+    run(main)
+
+
+def _pretty(state: Any) -> str:
+    return json.dumps(state, indent=2, ensure_ascii=False)
+
+
+@cli.command("get")
+@click.argument("session_id")
+@file_option
+@click.option("--raw", is_flag=True, help="The stored bytes as they are (envelope included).")
+@click.option(
+    "--output",
+    "-O",
+    "destination",
+    type=click.File("wb"),
+    default="-",
+    help="Write here instead of standard output.",
+)
+@target_options
+@json_option
+def get_command(
+    session_id: str,
+    filename: str,
+    raw: bool,
+    destination: Any,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Write a session's state as JSON (what `put` takes back), or --raw bytes."""
+
+    async def main() -> bytes:
+        async with open_store(**target) as store:
+            if raw:
+                stored = await store.load_raw(session_id, filename)
+                if stored is None:
+                    raise _absent(session_id, filename)
+                return stored.data
+            loaded = await store.load_session_with_metadata(session_id, filename)
+        if loaded is None:
+            raise _absent(session_id, filename)
+        if as_json:
+            document = {"metadata": output.metadata_json(loaded[1]), "state": loaded[0]}
+            return output.dumps(document).encode() + b"\n"
+        return json.dumps(loaded[0], ensure_ascii=False).encode() + b"\n"
+
+    destination.write(run(main))
+
+
+@cli.command("put")
+@click.argument("session_id")
+@click.argument("source", type=click.File("rb"), default="-")
+@file_option
+@click.option(
+    "--ttl", callback=duration, metavar="DURATION", help="Expire after this long: 90, 15m, 2h, 7d."
+)
+@click.option("--if-match", metavar="VERSION", help="Only over exactly this version.")
+@click.option("--create-only", is_flag=True, help="Only if the file does not exist yet.")
+@target_options
+@json_option
+def put_command(
+    session_id: str,
+    source: Any,
+    filename: str,
+    ttl: timedelta | None,
+    if_match: str | None,
+    create_only: bool,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Store a JSON object as the session's state, read from SOURCE (a file, or - for
+    standard input)."""
+    data = source.read()
+    where = getattr(source, "name", "-")
+    where = "standard input" if where in ("-", "<stdin>") else where
+    try:
+        state = json.loads(data)
+    except ValueError as error:
+        raise Failure(
+            f"{where}: not JSON ({error})", exit_code=USAGE, kind="SerializationError"
+        ) from error
+    if not isinstance(state, dict):
+        raise Failure(
+            f"{where}: a session state is a JSON object, found {type(state).__name__}",
+            exit_code=USAGE,
+            kind="SerializationError",
+        )
+
+    async def main() -> SessionMetadata:
+        async with open_store(**target) as store:
+            return await store.store_session(
+                session_id, state, filename, if_match=if_match, create_only=create_only, ttl=ttl
+            )
+
+    meta = run(main)
+    if as_json:
+        output.emit_json(output.metadata_json(meta))
+    else:
+        click.echo(
+            f"stored {session_id}/{filename} ({output.size(meta.size)}) version {meta.version}"
+        )
+
+
+@cli.command("touch")
+@click.argument("session_id")
+@file_option
+@click.option(
+    "--ttl",
+    callback=duration,
+    metavar="DURATION",
+    help="New time to live from now [default: the store's default_ttl].",
+)
+@target_options
+@json_option
+def touch_command(
+    session_id: str, filename: str, ttl: timedelta | None, as_json: bool, **target: Any
+) -> None:
+    """Push a session file's expiry to --ttl from now, keeping its state."""
+
+    async def main() -> SessionMetadata | None:
+        async with open_store(**target) as store:
+            return await store.touch_session(session_id, ttl, filename)
+
+    meta = run(main)
+    if meta is None:
+        raise _absent(session_id, filename)
+    if as_json:
+        output.emit_json(output.metadata_json(meta))
+    else:
+        click.echo(f"{session_id}/{filename} now expires {output.when(meta.expires_at)}")
+
+
+@cli.command("rm")
+@click.argument("session_id")
+@click.option(
+    "-f",
+    "--file",
+    "filename",
+    default=None,
+    help="Delete only this file of the session [default: every file].",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@target_options
+@json_option
+def rm_command(
+    session_id: str, filename: str | None, yes: bool, as_json: bool, **target: Any
+) -> None:
+    """Delete a session (every file), or one file of it."""
+    what = f"session {session_id!r}" if filename is None else f"{session_id}/{filename}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"not deleting {what} without confirmation: pass --yes")
+        click.confirm(f"Delete {what}?", abort=True, err=True)
+
+    async def main() -> bool:
+        async with open_store(**target) as store:
+            return await store.delete_session(session_id, filename)
+
+    if not run(main):
+        raise not_found(f"{what} does not exist")
+    if as_json:
+        output.emit_json({"deleted": True, "session_id": session_id, "filename": filename})
+    else:
+        click.echo(f"deleted {what}")
+
+
+@cli.command("stat")
+@click.argument("session_id")
+@file_option
+@target_options
+@json_option
+def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -> None:
+    """Size, times, version and expiry of a session file (expired ones too)."""
+
+    async def main() -> SessionMetadata | None:
+        async with open_store(**target) as store:
+            return await store.get_session_metadata(session_id, filename, full=True)
+
+    meta = run(main)
+    if meta is None:
+        raise not_found(f"session {session_id!r} has no {filename}")
+    if as_json:
+        output.emit_json(output.metadata_json(meta))
+        return
+    table = output.table("FIELD", "VALUE")
+    table.show_header = False
+    rows: list[tuple[str, str | Text]] = [
+        ("file", Text(f"{session_id}/{filename}")),
+        ("size", output.size(meta.size)),
+        ("modified", output.when(meta.modified)),
+        ("created", output.when(meta.created)),
+        ("stored at", output.when(meta.stored_at)),
+        ("expires", output.expiry(meta)),
+        ("version", Text(meta.version)),
+        ("format", str(meta.format_version) if meta.format_version else "seed (no envelope)"),
+        ("backend", meta.backend),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    output.print_table(table)
+
+
+@cli.command("files")
+@click.argument("session_id")
+@click.option("-l", "--long", "long_", is_flag=True, help="Size and modified time of each.")
+@target_options
+@json_option
+def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) -> None:
+    """List a session's files: its state and its checkpoints."""
+
+    async def main() -> tuple[list[str], list[SessionMetadata | None]]:
+        async with open_store(**target) as store:
+            names = await store.list_files(session_id)
+            metas: list[SessionMetadata | None] = []
+            if long_:
+                for name in names:
+                    metas.append(await store.get_session_metadata(session_id, name))
+            return names, metas
+
+    names, metas = run(main)
+    if not names:
+        raise not_found(f"session {session_id!r} has no files")
+    if as_json:
+        files: list[Any] = (
+            [None if m is None else output.metadata_json(m) for m in metas] if long_ else names
+        )
+        output.emit_json({"session_id": session_id, "files": files})
+    elif long_:
+        table = output.table("FILE", "SIZE", "MODIFIED")
+        for name, meta in zip(names, metas, strict=True):
+            table.add_row(
+                Text(name),
+                output.size(meta.size if meta else None),
+                output.when(meta.modified if meta else None),
+            )
+        output.print_table(table)
+    else:
+        for name in names:
+            click.echo(name)
+
+
+@cli.command("purge")
+@click.option("--prefix", default="", help="Only sessions whose id starts with this.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@target_options
+@json_option
+def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> None:
+    """Delete every expired session (all its files). Safe while the application
+    runs: a session refreshed during the purge is kept."""
+    purged: list[str] = []
+
+    async def main() -> int:
+        async with open_store(**target) as store:
+            return await store.purge_expired(
+                prefix=prefix, dry_run=dry_run, on_purged=purged.append
+            )
+
+    count = run(main)
+    if as_json:
+        output.emit_json({"purged": count, "dry_run": dry_run, "sessions": purged})
+        return
+    for session_id in purged:
+        click.echo(session_id)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"{verb} {count} expired session{'s' * (count != 1)}", err=True)

@@ -1,0 +1,136 @@
+"""Copy sessions from one store to another, byte for byte, resumably.
+
+A file already identical at the destination is skipped, so an interrupted copy
+started again carries on where it stopped. Nothing is ever deleted, at the source
+or at the destination: this is a copy, not a sync.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import aclosing
+
+import anyio
+import attrs
+from anyio.abc import ObjectReceiveStream
+
+from sessionstore.errors import ConflictError, CorruptSessionError, first_failure
+from sessionstore.store import SessionStore
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+DEFAULT_CONCURRENCY = 16
+
+
+@attrs.define
+class CopyReport:
+    """What a copy did so far: counted per file, sessions once all their files are done.
+
+    ``failed`` pairs a ``"<session_id>/<filename>"`` with why that file was not
+    copied (it cannot be decoded, it changed at the destination meanwhile, or the
+    destination read back different bytes under ``verify``).
+    """
+
+    sessions: int = 0
+    files_copied: int = 0
+    files_skipped: int = 0
+    bytes_copied: int = 0
+    files_verified: int = 0
+    failed: list[tuple[str, str]] = attrs.Factory(list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file reached the destination."""
+        return not self.failed
+
+
+Progress = Callable[[CopyReport], object]
+
+
+async def copy_sessions(
+    source: SessionStore,
+    destination: SessionStore,
+    *,
+    prefix: str = "",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: bool = False,
+    on_progress: Progress | None = None,
+) -> CopyReport:
+    """Copy every session whose id starts with ``prefix`` (all its files, expired
+    ones too) from ``source`` to ``destination``; return what was done.
+
+    ``concurrency`` sessions are copied at a time. A destination file holding other
+    bytes is replaced, on condition that it is still the version just read;
+    ``verify`` reads each written file back and compares it with the source.
+    ``on_progress`` is called with the running report after each file.
+    Storage failures propagate (:class:`StorageUnavailableError`); per-file
+    problems are collected in :attr:`CopyReport.failed`.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    report = CopyReport()
+    copier = _Copier(source, destination, verify, report, on_progress)
+    sender, receiver = anyio.create_memory_object_stream[str](concurrency)
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(copier.work, receiver.clone())
+            receiver.close()
+            async with sender, aclosing(source.iter_sessions(prefix)) as session_ids:
+                async for session_id in session_ids:
+                    await sender.send(session_id)
+    except BaseExceptionGroup as failed:
+        raise first_failure(failed) from None
+    return report
+
+
+@attrs.define
+class _Copier:
+    source: SessionStore
+    destination: SessionStore
+    verify: bool
+    report: CopyReport
+    on_progress: Progress | None
+
+    async def work(self, session_ids: ObjectReceiveStream[str]) -> None:
+        async with session_ids:
+            async for session_id in session_ids:
+                for filename in await self.source.list_files(session_id):
+                    await self.copy_file(session_id, filename)
+                    if self.on_progress is not None:
+                        self.on_progress(self.report)
+                self.report.sessions += 1
+
+    async def copy_file(self, session_id: str, filename: str) -> None:
+        name = f"{session_id}/{filename}"
+        stored = await self.source.load_raw(session_id, filename)
+        if stored is None:
+            return  # deleted at the source since it was listed
+        there = await self.destination.load_raw(session_id, filename)
+        if there is not None and there.data == stored.data:
+            self.report.files_skipped += 1
+            return
+        try:
+            await self.destination.store_raw(
+                session_id,
+                filename,
+                stored.data,
+                if_match=None if there is None else there.info.version,
+                create_only=there is None,
+            )
+        except CorruptSessionError as error:
+            self.report.failed.append((name, f"not a session document at the source: {error}"))
+            return
+        except ConflictError:
+            self.report.failed.append((name, "changed at the destination during the copy"))
+            return
+        self.report.files_copied += 1
+        self.report.bytes_copied += len(stored.data)
+        if self.verify:
+            back = await self.destination.load_raw(session_id, filename)
+            if back is None or back.data != stored.data:
+                self.report.failed.append((name, "read back different bytes at the destination"))
+            else:
+                self.report.files_verified += 1

@@ -1,0 +1,205 @@
+"""``sessionstore copy``: file → S3 (moto) → file, byte for byte, resumable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from emulators.s3 import new_bucket_name
+from sessionstore import SessionStore, StorageUnavailableError, copy_sessions
+
+from .conftest import Run
+
+CORRUPT = 5
+
+
+def s3_url(endpoint: str, bucket: str) -> str:
+    """Credentials come from the environment (the ``aws_environment`` fixture)."""
+    return (
+        f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1&create_bucket=true"
+        "&connect_timeout=2&read_timeout=20&retries=1"
+    )
+
+
+async def populate(store: SessionStore, sessions: int) -> int:
+    """Sessions with 0-2 checkpoints each (one already expired); the file count."""
+    limiter = anyio.CapacityLimiter(16)
+    files = 0
+
+    async def one(index: int) -> None:
+        nonlocal files
+        async with limiter:
+            session_id = f"user-{index:04d}"
+            ttl = 1e-6 if index == 7 else None  # expired: copied as it is stored
+            await store.store_session(session_id, {"n": index, "tags": ["a", "é"]}, ttl=ttl)
+            for checkpoint in range(index % 3):
+                await store.store_session(
+                    session_id, {"step": checkpoint, "blob": "x" * index}, f"cp-{checkpoint}.json"
+                )
+            files += 1 + index % 3
+
+    async with store, anyio.create_task_group() as group:
+        for index in range(sessions):
+            group.start_soon(one, index)
+    return files
+
+
+async def contents(store: SessionStore) -> dict[str, bytes]:
+    """Every file of every session: ``"<id>/<file>"`` → stored bytes."""
+    found: dict[str, bytes] = {}
+    async with store:
+        async for session_id in store.iter_sessions():
+            for filename in await store.list_files(session_id):
+                stored = await store.load_raw(session_id, filename)
+                assert stored is not None
+                found[f"{session_id}/{filename}"] = stored.data
+    return found
+
+
+def test_copy_to_s3_and_back_then_again_copies_nothing(
+    run: Run, url: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    source = SessionStore.from_url(url)
+    files = anyio.run(populate, source, 1000)
+    cloud = s3_url(s3_endpoint, new_bucket_name())
+    back = f"file://{tmp_path / 'back'}"
+
+    there = run("copy", url, cloud, "--verify", "--progress", "--json")
+    assert there.exit_code == 0, there.stdout + there.stderr
+    report = there.json()
+    assert report["sessions"] == 1000
+    assert report["files_copied"] == report["files_verified"] == files
+    assert report["files_skipped"] == 0
+    assert report["failed"] == []
+    assert "1000/1000" in there.stderr  # the progress bar's session count
+
+    home = run("copy", cloud, back, "--json", "-j", "8")
+    assert home.exit_code == 0, home.stdout
+    assert home.json()["files_copied"] == files
+
+    original = anyio.run(contents, source)
+    assert len(original) == files
+    assert anyio.run(contents, SessionStore.from_url(cloud)) == original
+    assert anyio.run(contents, SessionStore.from_url(back)) == original
+    assert report["bytes_copied"] == sum(len(data) for data in original.values())
+
+    again = run("copy", url, cloud, "--json")
+    assert again.json()["files_copied"] == 0
+    assert again.json()["files_skipped"] == files
+    human = run("copy", cloud, back)
+    assert human.exit_code == 0
+    assert f"0 files copied (0 bytes), {files} already identical" in human.stderr
+
+
+def test_interrupted_copy_resumes(run: Run, url: str, s3_endpoint: str) -> None:
+    source = SessionStore.from_url(url)
+    files = anyio.run(populate, source, 300)
+    bucket = new_bucket_name()
+    cloud = s3_url(s3_endpoint, bucket)
+    destination = SessionStore.from_url(cloud)
+
+    async def copied_so_far() -> int:
+        async with destination:
+            return len([s async for s in destination.iter_sessions()])
+
+    command = [sys.executable, "-m", "sessionstore", "copy", url, cloud, "-j", "2"]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        deadline = time.monotonic() + 60
+        while anyio.run(copied_so_far) < 40:
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            assert time.monotonic() < deadline, "the copy made no progress"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    at_kill = anyio.run(copied_so_far)
+    assert 40 <= at_kill < 300
+
+    resumed = run("copy", url, cloud, "--verify", "--json")
+    assert resumed.exit_code == 0
+    report = resumed.json()
+    assert report["files_copied"] + report["files_skipped"] == files
+    assert report["files_skipped"] >= at_kill  # at least a state.json per session seen
+    assert report["files_copied"] > 0
+    assert anyio.run(contents, destination) == anyio.run(contents, source)
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_copy_by_prefix_keeps_what_it_does_not_copy(
+    run: Run, url: str, tmp_path: Path, concurrency: str
+) -> None:
+    source = SessionStore.from_url(url)
+    destination_url = f"file://{tmp_path / 'dst'}"
+    destination = SessionStore.from_url(destination_url)
+
+    async def prepare() -> None:
+        async with source, destination:
+            for session_id in ("keep-1", "keep-2", "skip-1"):
+                await source.store_session(session_id, {"id": session_id})
+            await destination.store_session("keep-1", {"old": True})
+            await destination.store_session("keep-1", {"mine": True}, "extra.json")
+            await destination.store_session("elsewhere", {"mine": True})
+
+    anyio.run(prepare)
+    outcome = run("copy", url, destination_url, "--prefix", "keep-", "-j", concurrency, "--json")
+    assert outcome.json()["files_copied"] == 2
+    copied = anyio.run(contents, destination)
+    original = anyio.run(contents, source)
+    assert copied["keep-1/state.json"] == original["keep-1/state.json"]  # replaced
+    assert copied["keep-2/state.json"] == original["keep-2/state.json"]
+    assert "skip-1/state.json" not in copied
+    # Never deletes: files only the destination has stay.
+    assert "keep-1/extra.json" in copied
+    assert "elsewhere/state.json" in copied
+    assert set(anyio.run(contents, source)) == set(original)
+
+
+def test_undecodable_source_file_is_reported_and_the_rest_copied(
+    run: Run, url: str, tmp_path: Path
+) -> None:
+    source = SessionStore.from_url(url)
+    anyio.run(populate, source, 5)
+    [broken] = (tmp_path / "root").rglob("user-0003/state.json")
+    broken.write_bytes(b"\x00garbage")
+    destination_url = f"file://{tmp_path / 'dst'}"
+
+    outcome = run("copy", url, destination_url)
+    assert outcome.exit_code == CORRUPT
+    assert "not copied: user-0003/state.json: not a session document" in outcome.stderr
+    copied = anyio.run(contents, SessionStore.from_url(destination_url))
+    assert "user-0003/state.json" not in copied
+    assert "user-0004/state.json" in copied
+
+    as_json = run("copy", url, destination_url, "--json")
+    assert as_json.exit_code == CORRUPT
+    [(name, reason)] = as_json.json()["failed"]
+    assert name == "user-0003/state.json"
+    assert "not a session document" in reason
+
+
+def test_unreachable_destination_stops_the_copy_with_one_line(run: Run, url: str) -> None:
+    source = SessionStore.from_url(url)
+    anyio.run(populate, source, 20)
+    dead = "s3://bucket?endpoint_url=http://127.0.0.1:9&key=k&secret=hunter2&retries=0"
+    outcome = run("copy", url, dead, "-j", "4")
+    assert outcome.exit_code == 4
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith("sessionstore: error: s3 backend failed")
+    assert "hunter2" not in line
+
+
+async def test_copy_sessions_raises_the_storage_error_itself(tmp_path: Path) -> None:
+    """Not an exception group: callers catch StorageUnavailableError as usual."""
+    source = SessionStore.from_url(f"file://{tmp_path}")
+    await populate(source, 10)
+    dead = SessionStore.from_url(
+        "gcs://bucket?endpoint_url=http://127.0.0.1:9&token=anon&retries=0"
+    )
+    with pytest.raises(StorageUnavailableError):
+        await copy_sessions(source, dead, concurrency=4)

@@ -1,0 +1,93 @@
+"""``sessionstore purge``: exactly the expired sessions go, even while the
+application writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sessionstore import SessionStore
+from sessionstore.testing.backend_tests import FakeClock
+
+from .conftest import Run
+
+
+def test_dry_run_lists_then_purge_deletes_exactly_the_expired(
+    run: Run, url: str, store: SessionStore, fake_clock: FakeClock
+) -> None:
+    async def prepare() -> None:
+        async with store:
+            for index in range(6):
+                ttl = 60 if index % 2 else 3600
+                await store.store_session(f"s{index}", {"i": index}, ttl=ttl)
+                await store.store_session(f"s{index}", {"i": index}, "checkpoint.json")
+            await store.store_session("forever", {})
+            await store.store_session("orphan", {}, "checkpoint.json", ttl=1)
+
+    anyio.run(prepare)
+    fake_clock.advance(120)
+    expired = ["s1", "s3", "s5"]
+
+    dry = run("purge", "--dry-run", "--json", "--url", url)
+    assert dry.json() == {"purged": 3, "dry_run": True, "sessions": expired}
+    assert len(anyio.run(store.list_sessions)) == 8  # nothing deleted
+
+    only_s1 = run("purge", "--prefix", "s1", "--url", url)
+    assert only_s1.stdout.splitlines() == ["s1"]
+    assert "purged 1 expired session" in only_s1.stderr
+
+    done = run("purge", "--json", "--url", url)
+    assert done.json() == {"purged": 2, "dry_run": False, "sessions": ["s3", "s5"]}
+    # Whole sessions went (checkpoints too); the rest, and a session without a
+    # state.json, stay.
+    assert anyio.run(store.list_sessions) == ["forever", "orphan", "s0", "s2", "s4"]
+    assert run("purge", "--json", "--url", url).json()["purged"] == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a file store shared by two processes")
+async def test_purge_spares_a_session_the_application_refreshes_meanwhile(
+    tmp_path: Path,
+) -> None:
+    url = f"file://{tmp_path / 'root'}"
+    store = SessionStore.from_url(url)
+    expired = [f"old-{index:03d}" for index in range(300)]
+    live = [f"new-{index:03d}" for index in range(50)]
+    async with store:
+        for session_id in expired:
+            await store.store_session(session_id, {}, ttl=1e-6)
+            await store.store_session(session_id, {}, "checkpoint.json")
+        for session_id in live:
+            await store.store_session(session_id, {}, ttl=3600)
+        await store.store_session("zzz-hot", {"visits": 0}, ttl=1e-6)  # expired, for now
+
+        command = [sys.executable, "-m", "sessionstore", "purge", "--json", "--url", url]
+        done = anyio.Event()
+        outcome: list[bytes] = []
+        refreshes = 0
+
+        async def purge() -> None:
+            completed = await anyio.run_process(command)
+            outcome.append(completed.stdout)
+            done.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(purge)
+            # Once the purge is under way, the application keeps refreshing the
+            # session the purge reaches last.
+            while len(await store.list_sessions("old-")) == len(expired):  # noqa: ASYNC110
+                await anyio.sleep(0.005)  # polling another process: no event to wait on
+            while not done.is_set():
+                refreshes += 1
+                await store.store_session("zzz-hot", {"visits": refreshes}, ttl=3600)
+                await anyio.sleep(0.01)
+        output = json.loads(outcome[0])
+
+        assert refreshes > 0
+        assert output["purged"] == len(expired)
+        assert sorted(output["sessions"]) == expired
+        assert await store.list_sessions() == [*live, "zzz-hot"]
+        assert await store.load_session("zzz-hot") == {"visits": refreshes}

@@ -1,0 +1,329 @@
+"""ls / show / get / put / rm / stat / files on a file store: round trips, JSON
+output, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sessionstore import SessionStore
+from sessionstore.testing.backend_tests import FakeClock
+
+from .conftest import Run
+
+NOT_FOUND, USAGE, CONFLICT, UNAVAILABLE, CORRUPT = 1, 2, 3, 4, 5
+
+
+def sync(store: SessionStore, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call a store method from a synchronous test."""
+
+    async def call() -> Any:
+        async with store:
+            return await getattr(store, method)(*args, **kwargs)
+
+    return anyio.run(call)
+
+
+def test_put_ls_get_rm_round_trip(run: Run, url: str, tmp_path: Path) -> None:
+    state = {"user": "ada", "cart": [1, 2, 3], "nested": {"ok": True, "big": 2**70}}
+    source = tmp_path / "state.json"
+    source.write_text(json.dumps(state))
+
+    put = run("put", "abc", str(source), "--url", url)
+    assert put.exit_code == 0, put.stderr
+    assert put.stdout.startswith("stored abc/state.json")
+    assert run("put", "def", "--url", url, input='{"from": "stdin"}').exit_code == 0
+
+    assert run("ls", "--url", url).stdout.splitlines() == ["abc", "def"]
+    got = run("get", "abc", "--url", url)
+    assert got.exit_code == 0
+    assert json.loads(got.stdout) == state
+    # What get prints, put takes back unchanged.
+    assert run("put", "copy", "--url", url, input=got.stdout).exit_code == 0
+    assert json.loads(run("get", "copy", "--url", url).stdout) == state
+
+    shown = run("show", "abc", "--url", url)
+    assert shown.exit_code == 0
+    assert '"user": "ada"' in shown.stdout
+    assert "abc/state.json" in shown.stdout
+
+    removed = run("rm", "abc", "--yes", "--url", url)
+    assert (removed.exit_code, removed.stdout.strip()) == (0, "deleted session 'abc'")
+    assert run("ls", "--url", url).stdout.splitlines() == ["copy", "def"]
+    assert run("get", "abc", "--url", url).exit_code == NOT_FOUND
+
+
+def test_checkpoint_files(run: Run, url: str, store: SessionStore) -> None:
+    sync(store, "store_session", "s1", {"step": 0})
+    sync(store, "store_session", "s1", {"step": 1}, "checkpoint-1.json")
+    run("put", "s1", "--file", "checkpoint-2.json", "--url", url, input='{"step": 2}')
+
+    assert run("files", "s1", "--url", url).stdout.splitlines() == [
+        "checkpoint-1.json",
+        "checkpoint-2.json",
+        "state.json",
+    ]
+    long = run("files", "s1", "--long", "--json", "--url", url).json()
+    assert [file["filename"] for file in long["files"]] == [
+        "checkpoint-1.json",
+        "checkpoint-2.json",
+        "state.json",
+    ]
+    assert all(file["size"] > 0 for file in long["files"])
+    assert json.loads(run("get", "s1", "-f", "checkpoint-2.json", "--url", url).stdout) == {
+        "step": 2
+    }
+
+    # rm --file deletes that file only.
+    assert run("rm", "s1", "--file", "checkpoint-1.json", "--yes", "--url", url).exit_code == 0
+    assert sync(store, "list_files", "s1") == ["checkpoint-2.json", "state.json"]
+    assert run("rm", "s1", "--file", "checkpoint-1.json", "--yes", "--url", url).exit_code == 1
+
+
+def test_json_output_of_every_read_command(run: Run, url: str, store: SessionStore) -> None:
+    meta = sync(store, "store_session", "abc", {"n": 1}, ttl=3600)
+
+    listed = run("ls", "--json", "--url", url).json()
+    assert listed == {"sessions": ["abc"], "next": None}
+
+    long = run("ls", "--long", "--json", "--url", url).json()
+    [entry] = long["sessions"]
+    assert entry["session_id"] == "abc"
+    assert entry["state"]["size"] == meta.size
+    assert entry["state"]["version"] == meta.version
+    assert entry["state"]["expires_at"] == meta.expires_at.isoformat()
+    assert entry["state"]["expired"] is False
+
+    shown = run("show", "abc", "--json", "--url", url).json()
+    assert shown["state"] == {"n": 1}
+    assert shown["metadata"]["version"] == meta.version
+    assert run("get", "abc", "--json", "--url", url).json() == shown
+
+    stat = run("stat", "abc", "--json", "--url", url).json()
+    assert (stat["session_id"], stat["filename"]) == ("abc", "state.json")
+    assert stat["stored_at"] == meta.stored_at.isoformat()
+    assert stat["format_version"] == 1
+
+    put = run("put", "xyz", "--json", "--url", url, input='{"a": 1}').json()
+    assert put["session_id"] == "xyz"
+    assert put["size"] > 0
+    assert put["version"]
+
+    assert run("files", "abc", "--json", "--url", url).json() == {
+        "session_id": "abc",
+        "files": ["state.json"],
+    }
+    assert run("rm", "xyz", "--yes", "--json", "--url", url).json() == {
+        "deleted": True,
+        "session_id": "xyz",
+        "filename": None,
+    }
+
+
+def test_get_raw_writes_the_stored_bytes(
+    run: Run, url: str, store: SessionStore, tmp_path: Path
+) -> None:
+    sync(store, "store_session", "abc", {"n": 1})
+    stored = sync(store, "load_raw", "abc")
+    target = tmp_path / "out.bin"
+    assert run("get", "abc", "--raw", "-O", str(target), "--url", url).exit_code == 0
+    assert target.read_bytes() == stored.data
+    assert json.loads(stored.data)["sessionstore"]["session_id"] == "abc"
+
+
+def test_ls_pages_with_limit_and_after(run: Run, url: str, store: SessionStore) -> None:
+    ids = [f"s{index:03d}" for index in range(25)]
+    for session_id in ids:
+        sync(store, "store_session", session_id, {})
+    sync(store, "store_session", "other", {})
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        args = ["ls", "--prefix", "s", "--limit", "10", "--json", "--url", url]
+        page = run(*args, *(["--after", cursor] if cursor else [])).json()
+        assert len(page["sessions"]) <= 10
+        seen += page["sessions"]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == ids
+    assert pages == 3
+    # Plain output streams every id, a small page at a time.
+    plain = run("ls", "--page-size", "4", "--url", url).stdout.splitlines()
+    assert plain == ["other", *ids]
+
+
+def test_put_with_ttl_expires(run: Run, url: str, fake_clock: FakeClock) -> None:
+    assert run("put", "abc", "--ttl", "15m", "--url", url, input="{}").exit_code == 0
+    stat = run("stat", "abc", "--json", "--url", url).json()
+    assert stat["expires_at"] == (fake_clock.time + timedelta(minutes=15)).isoformat()
+    fake_clock.advance(15 * 60 - 1)
+    assert run("get", "abc", "--url", url).exit_code == 0
+    fake_clock.advance(2)
+    assert run("get", "abc", "--url", url).exit_code == NOT_FOUND
+    # Still stored until purged: stat and ls --long say it has expired.
+    assert run("stat", "abc", "--json", "--url", url).json()["expired"] is True
+    assert "(expired)" in run("ls", "--long", "--url", url).stdout
+
+
+def test_touch_extends_expiry(run: Run, url: str, fake_clock: FakeClock) -> None:
+    run("put", "abc", "--ttl", "60", "--url", url, input='{"kept": true}')
+    touched = run("touch", "abc", "--ttl", "2h", "--json", "--url", url)
+    assert touched.exit_code == 0
+    assert touched.json()["expires_at"] == (fake_clock.time + timedelta(hours=2)).isoformat()
+    fake_clock.advance(3600)
+    assert json.loads(run("get", "abc", "--url", url).stdout) == {"kept": True}
+    assert run("touch", "missing", "--ttl", "1h", "--url", url).exit_code == NOT_FOUND
+    assert run("touch", "abc", "--url", url).exit_code == USAGE  # no ttl, no default_ttl
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x"])
+def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
+    outcome = run("put", "abc", "--ttl", ttl, "--url", url, input="{}")
+    assert outcome.exit_code == USAGE
+    assert "duration" in outcome.stderr
+    assert run("ls", "--url", url).stdout == ""
+
+
+def test_conditional_puts_exit_with_conflict(run: Run, url: str, store: SessionStore) -> None:
+    first = sync(store, "store_session", "abc", {"n": 1})
+    sync(store, "store_session", "abc", {"n": 2})
+
+    stale = run("put", "abc", "--if-match", first.version, "--url", url, input='{"n": 3}')
+    assert stale.exit_code == CONFLICT
+    assert stale.stderr.startswith("sessionstore: error:")
+    exists = run("put", "abc", "--create-only", "--url", url, input='{"n": 3}')
+    assert exists.exit_code == CONFLICT
+    assert sync(store, "load_session", "abc") == {"n": 2}
+
+    current = run("stat", "abc", "--json", "--url", url).json()["version"]
+    ok = run("put", "abc", "--if-match", current, "--url", url, input='{"n": 3}')
+    assert ok.exit_code == 0
+    assert sync(store, "load_session", "abc") == {"n": 3}
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (["get", "missing"], NOT_FOUND),
+        (["show", "missing"], NOT_FOUND),
+        (["stat", "missing"], NOT_FOUND),
+        (["files", "missing"], NOT_FOUND),
+        (["rm", "missing", "--yes"], NOT_FOUND),
+        (["get", "../etc"], USAGE),
+        (["put", "abc"], USAGE),  # stdin holds no JSON
+        (["ls", "--limit", "0"], USAGE),
+        (["ls", "--backend", "memory"], USAGE),  # with --url
+        (["ls", "-o", "novalue"], USAGE),
+        (["ls", "-o", "bogus=1"], USAGE),  # an option the file backend lacks
+    ],
+)
+def test_exit_codes(run: Run, url: str, command: list[str], code: int) -> None:
+    outcome = run(*command, "--url", url, input="not json")
+    assert outcome.exit_code == code, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+
+
+def test_json_errors_go_to_stdout_as_json(run: Run, url: str) -> None:
+    outcome = run("get", "missing", "--json", "--url", url)
+    assert outcome.exit_code == NOT_FOUND
+    assert outcome.json() == {
+        "error": {
+            "type": "NotFound",
+            "message": "session 'missing' has no state.json (or it has expired)",
+            "exit_code": NOT_FOUND,
+        }
+    }
+    bad = run("ls", "--json", "--url", "nonsense")
+    assert bad.exit_code == USAGE
+    assert bad.json()["error"]["type"] == "ConfigurationError"
+
+
+def test_corrupt_stored_file_exits_5_naming_it(run: Run, url: str, tmp_path: Path) -> None:
+    run("put", "abc", "--url", url, input="{}")
+    [path] = (tmp_path / "root").rglob("state.json")
+    path.write_bytes(b"[1, 2")
+    outcome = run("show", "abc", "--url", url)
+    assert outcome.exit_code == CORRUPT
+    assert "abc/state.json" in outcome.stderr
+    assert len(outcome.stderr.splitlines()) == 1
+    # The bytes can still be fetched, to look at or repair.
+    assert run("get", "abc", "--raw", "--url", url).stdout == "[1, 2"
+
+
+def test_rm_asks_and_refuses_without_a_terminal(run: Run, url: str, store: SessionStore) -> None:
+    sync(store, "store_session", "abc", {})
+    outcome = run("rm", "abc", "--url", url)
+    assert outcome.exit_code == USAGE
+    assert "--yes" in outcome.stderr
+    assert sync(store, "load_session", "abc") == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--url", "nonsense"], "needs a scheme naming the backend"),
+        (["--url", "nosuch://bucket"], "`sessionstore backends` lists the installed backends"),
+        (["--backend", "nosuch"], "pip install sessionstore-"),
+        (
+            ["--url", "s3://bucket?endpoint_url=http://127.0.0.1:9&secret=hunter2&key=id"],
+            "sessionstore doctor",
+        ),
+        (
+            [
+                "--url",
+                "azure://box?endpoint_url=http://127.0.0.1:9/a&account_name=a&account_key=aGVsbG8=&retries=0",
+            ],
+            "check the endpoint",
+        ),
+    ],
+)
+def test_one_line_errors_with_the_fix(run: Run, args: list[str], expected: str) -> None:
+    outcome = run("ls", *args)
+    assert outcome.exit_code in (USAGE, UNAVAILABLE)
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith("sessionstore: error: ")
+    assert expected in line
+    assert "hunter2" not in outcome.stderr + outcome.stdout
+    assert "aGVsbG8=" not in outcome.stderr + outcome.stdout
+
+
+def test_unreachable_server_exits_4(run: Run) -> None:
+    outcome = run("ls", "--url", "gcs://box?endpoint_url=http://127.0.0.1:9&token=anon&retries=0")
+    assert outcome.exit_code == UNAVAILABLE
+    assert "Traceback" not in outcome.stderr
+
+
+def test_environment_chooses_the_store(
+    run: Run, url: str, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync(store, "store_session", "from-env", {})
+    monkeypatch.setenv("SESSIONSTORE_URL", url)
+    assert run("ls").stdout.splitlines() == ["from-env"]
+    # An explicit backend ignores a URL naming another one.
+    assert run("ls", "--backend", "memory").stdout == ""
+
+
+def test_installed_script_and_module_run(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("sessionstore")
+    url = f"file://{tmp_path}"
+    for command in ([str(script)], [sys.executable, "-m", "sessionstore"]):
+        completed = subprocess.run(
+            [*command, "put", "abc", "--url", url],
+            input=b'{"ok": true}',
+            capture_output=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        listed = subprocess.run([*command, "ls", "--url", url], capture_output=True, check=True)
+        assert listed.stdout.decode().split() == ["abc"]

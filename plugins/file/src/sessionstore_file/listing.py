@@ -3,8 +3,9 @@
 One ``os.scandir`` of the listed directory, no ``stat`` per entry (the entry type
 comes with the directory read). Hidden names (temporary files) and symlinks are
 skipped. Entries compare as their names, plus ``/`` for directories, which orders
-them exactly as their full paths; a limited page takes the smallest names past
-the cursor from a heap, so paging a large bucket never sorts all of it.
+them exactly as their full paths; a limited page keeps only the smallest names
+past the cursor (a bounded heap), so paging a large bucket never sorts, nor holds,
+all of it.
 
 A directory is listed only if it holds an object (a visible regular file, at any
 depth), as a cloud prefix exists only while an object has it: a writer killed
@@ -42,12 +43,12 @@ def list_page(
     if chain is None:
         return ListPage(entries=())
     with chain:
-        with os.scandir(chain.fd) as scan:
-            keys = list(_keys(scan, name_prefix, after))
         if limit is None:
-            page, more = [key for key in sorted(keys) if _holds_object(chain.fd, key)], False
+            with os.scandir(chain.fd) as scan:
+                keys = sorted(_keys(scan, name_prefix, after))
+            page, more = [key for key in keys if _holds_object(chain.fd, key)], False
         else:
-            page = _smallest_listable(chain.fd, keys, limit + 1)
+            page = _smallest_listable(chain.fd, name_prefix, after, limit + 1)
             page, more = page[:limit], len(page) > limit
     entries = tuple(directory + key for key in page)
     return ListPage(entries=entries, cursor=entries[-1] if more else None)
@@ -70,15 +71,22 @@ def _keys(scan: Iterator[os.DirEntry[str]], name_prefix: str, after: str | None)
             yield key
 
 
-def _smallest_listable(dir_fd: int, keys: list[str], count: int) -> list[str]:
-    """The ``count`` smallest of ``keys`` that hold an object, ascending."""
-    heapq.heapify(keys)
+def _smallest_listable(dir_fd: int, name_prefix: str, after: str | None, count: int) -> list[str]:
+    """The ``count`` smallest keys past ``after`` that hold an object, ascending.
+
+    A scan keeps only the ``count`` smallest candidates, so memory stays flat however
+    large the directory; candidates without an object (a crashed writer's empty
+    directory: rare) are dropped and the next scan starts after the last of them.
+    """
     found: list[str] = []
-    while keys and len(found) < count:
-        key = heapq.heappop(keys)
-        if _holds_object(dir_fd, key):
-            found.append(key)
-    return found
+    while True:
+        wanted = count - len(found)
+        with os.scandir(dir_fd) as scan:
+            candidates = heapq.nsmallest(wanted, _keys(scan, name_prefix, after))
+        found += [key for key in candidates if _holds_object(dir_fd, key)]
+        if len(found) == count or len(candidates) < wanted:
+            return found
+        after = candidates[-1]
 
 
 def _holds_object(dir_fd: int, key: str) -> bool:

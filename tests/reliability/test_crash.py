@@ -147,10 +147,11 @@ class Campaign:
             await self.store.delete_session(session)
         left = [path for path in bucket.rglob("*") if path.is_file()]
         self.found["files left after deleting every session"] = sum(
-            not path.name.startswith(".tmp-") for path in left
+            not any(part.startswith(".") for part in path.relative_to(bucket).parts)
+            for path in left
         )
-        # Left by writers killed before a new session's first file landed: never
-        # listed, so no API call reaches them.
+        # Hidden temporary trees of writers killed before publishing a new session's
+        # folder: never listed, so no API call reaches them.
         self.found["folders left (not listed)"] = len(os.listdir(bucket))
         self.found["temporary files left in them"] = len(left)
 
@@ -227,14 +228,15 @@ def test_sigkill_campaign(tmp_path: Path, figures: Figures) -> None:
 
 
 async def test_a_killed_first_write_leaves_no_visible_session(tmp_path: Path) -> None:
-    """What a writer killed between creating a session's folder and renaming its
-    first file leaves (an empty folder, perhaps with a temporary file) is no
-    session: not listed, nothing to load; the next write of that id works."""
+    """What a writer killed before publishing a new session's folder leaves (a
+    hidden temporary tree, with or without its file renamed in) is no session: not
+    listed, nothing to load; the next write of that id works."""
     store = SessionStore(backend="file", root=tmp_path)
     await store.store_session("alive", {"n": 1})
     bucket = tmp_path / "sessions"
-    (bucket / "crashed").mkdir(mode=0o700)
-    (bucket / "crashed" / ".tmp-0badc0ffee").write_bytes(b'{"half')
+    for tree, name in ((".tmp-0badc0ffee", ".tmp-1234"), (".tmp-5eed", "state.json")):
+        (bucket / tree).mkdir(mode=0o700)
+        (bucket / tree / name).write_bytes(b'{"half')
     assert await store.list_sessions() == ["alive"]
     assert await store.list_files("crashed") == []
     assert await store.load_session("crashed") is None

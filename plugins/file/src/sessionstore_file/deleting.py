@@ -1,7 +1,8 @@
 """The blocking delete: unlink objects under their directory's lock, then remove
 the directories that leaves without objects.
 
-A directory is removed only by a deleter holding its lock, after it found no
+A directory is removed only by a deleter holding its lock (and, for the removal,
+its parent's: see :mod:`sessionstore_file.publishing`), after it found no
 visible entry in it; its stale temporary files are removed first (safe: a writer
 holds the lock for as long as its temporary file exists). A writer that then gets
 the lock of the removed directory sees it is gone and starts again. Emptied
@@ -97,11 +98,13 @@ def _remove_if_empty(chain: DirChain, depth: int) -> bool:
     for name in temporary:
         with suppress(OSError):
             os.unlink(name, dir_fd=fd)
-    try:
-        os.rmdir(chain.names[depth - 1], dir_fd=chain.fds[depth - 1])
-    except OSError as error:
-        if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
-            return False  # a hidden entry that is not ours, or a new sub-directory
-        raise
-    os.fsync(chain.fds[depth - 1])
+    parent = chain.fds[depth - 1]
+    with locked(parent):  # writers publish new directories under this lock
+        try:
+            os.rmdir(chain.names[depth - 1], dir_fd=parent)
+        except OSError as error:
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False  # a hidden entry that is not ours, or a new sub-directory
+            raise
+    os.fsync(parent)
     return True

@@ -127,6 +127,28 @@ def open_chain(root: str, bucket: str, names: Sequence[str], *, create: bool) ->
     return chain
 
 
+def open_deepest(root: str, bucket: str, names: Sequence[str]) -> tuple[DirChain, list[str]]:
+    """Open the bucket directory (creating it if missing) and as many of ``names``
+    below it as exist; the chain and the names still missing, in order.
+
+    Raises as :func:`open_chain` for a level that is a file or a symlink.
+    """
+    chain = DirChain(root, bucket)
+    try:
+        chain.fds.append(_open_bucket(root, bucket, create=True))
+        for index, name in enumerate(names):
+            try:
+                fd = _open_dir(chain.fd, name, chain.where(name))
+            except FileNotFoundError:
+                return chain, list(names[index:])
+            chain.names.append(name)
+            chain.fds.append(fd)
+    except BaseException:
+        chain.close()
+        raise
+    return chain, []
+
+
 def _open_bucket(root: str, bucket: str, *, create: bool) -> int:
     path = os.path.join(root, bucket)
     try:

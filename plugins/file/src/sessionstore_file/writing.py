@@ -3,8 +3,9 @@
 Every upload, conditional or not, holds the ``flock`` of the object's directory
 from the precondition check until the new file is renamed into place, so
 conditional writes are linearizable with respect to all writes and deletes on
-this host. Missing directories on the way are created first; if a deleter
-removes one before the lock is taken, the upload starts again.
+this host; if a deleter removes the directory before the lock is taken, the
+upload starts again. Missing directories are published together with the object
+(:mod:`sessionstore_file.publishing`), so no directory is ever visible empty.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import os
 
 from sessionstore.objects import ObjectInfo
 from sessionstore_file.atomic import replace_file
-from sessionstore_file.dirs import RACE_ATTEMPTS, Raced, gave_up, open_chain
+from sessionstore_file.dirs import RACE_ATTEMPTS, Raced, gave_up, open_deepest
 from sessionstore_file.entries import lstat_object
 from sessionstore_file.locking import locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
+from sessionstore_file.publishing import publish
 from sessionstore_file.versions import object_info
 
 
@@ -27,10 +29,18 @@ def upload(
     """Write ``data`` at ``path`` if the precondition holds; return the new version's info."""
     parents, name = split_path(path)
     for _ in range(RACE_ATTEMPTS):
-        try:
-            chain = open_chain(root, bucket, parents, create=True)
-        except Raced:
-            continue
+        chain, missing = open_deepest(root, bucket, parents)
+        if missing:
+            with chain:
+                where = chain.where(*missing, name)
+                check_precondition(None, if_match, create_only, where, "write")
+                try:
+                    status = publish(chain.fd, missing, name, data)
+                except Raced:
+                    continue
+            if status is None:
+                continue  # the directory appeared meanwhile: write into it instead
+            return object_info(path, status)
         with chain, locked(chain.fd):
             if not chain.linked(len(parents)):
                 continue  # a deleter removed the directory before we got its lock

@@ -34,12 +34,9 @@ WHY: dict[str, str] = {
         "the backend itself (~5 us). No single part is big enough to remove the miss."
     ),
     "file.list_all": (
-        "os.scandir returns names unsorted; list_sessions also sorts them and validates "
-        "every id, and, to skip directories a crashed writer left without an object, "
-        "opens and reads every session directory: an open, a scan and a close per "
-        "session, most of the time at 100k. A session directory created with its first "
-        "file already in it (a prepared hidden directory renamed into place) would make "
-        "that check unnecessary."
+        "os.scandir returns names unsorted; list_sessions also sorts them (in the "
+        "worker thread) and validates every id (on the loop), each about as long as "
+        "the scan itself at 100k sessions."
     ),
     "file.first_page": (
         "Pages are ordered, so the first page costs a full scan; at small sizes the "

@@ -6,6 +6,7 @@ separator, cannot be ``.`` or ``..``, and so cannot reach outside its bucket.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from sessionstore.errors import InvalidSessionIdError
@@ -31,6 +32,22 @@ def validate_name(name: object, kind: str = "session id") -> str:
     it, merging ``a.`` into ``a``), and Windows device names (``CON``,
     ``nul.txt``...) so stored sessions can be copied to any file system.
     """
+    if type(name) is str:  # exactly str: a subclass could fake its hash or equality
+        try:
+            return _known_valid(name)
+        except InvalidSessionIdError:
+            pass  # checked again below, to say which kind of name is wrong
+    return _check_name(name, kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_valid(name: str) -> str:
+    """Valid names, remembered: an application uses the same ids and filenames over
+    and over, and every operation checks two of them."""
+    return _check_name(name, "name")
+
+
+def _check_name(name: object, kind: str) -> str:
     if not isinstance(name, str):
         raise InvalidSessionIdError(f"{kind} must be a string, got {type(name).__name__}")
     if not name:

@@ -181,8 +181,8 @@ class SessionStore:
         Raises :class:`CorruptSessionError` when the stored bytes are not a
         session document.
         """
-        loaded = await self.load_session_with_metadata(session_id, filename)
-        return None if loaded is None else loaded[0]
+        read = await self._read(session_id, filename)
+        return None if read is None or _expired(read[0]) else read[0].state
 
     async def load_session_with_metadata(
         self, session_id: str, filename: str = DEFAULT_FILENAME

@@ -110,6 +110,17 @@ def test_unserialisable_states_raise_serialization_error(state: dict[str, Any]) 
     assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    "state",
+    [{1: "a"}, {"a": {None: 1}}, {"x": [{1.5: 2}]}, {True: 1}, {"a": 2**70, 3: 3}],
+)
+def test_non_string_keys_are_refused_not_turned_into_strings(state: dict[Any, Any]) -> None:
+    """The standard library writes ``{1: "a"}`` as ``{"1": "a"}``, which would load
+    back unequal: refused instead (a reliability campaign found it)."""
+    with pytest.raises(SerializationError, match="key is not a string"):
+        encode(state, ENVELOPE)
+
+
 @pytest.mark.parametrize("state", [[1, 2], "text", 3, None])
 def test_state_must_be_a_mapping(state: Any) -> None:
     with pytest.raises(SerializationError, match="must be a dict"):

@@ -157,12 +157,15 @@ def loads(data: bytes, path: str) -> Any:
     """Parse JSON bytes, raising :class:`CorruptSessionError` naming ``path``."""
     try:
         return _decode_fast(data)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         pass
     # Valid JSON the fast decoder refuses (lone surrogate escapes, NaN tokens from
-    # the seed's writer) still loads; anything else is corrupt.
+    # the seed's writer) still loads; anything else is corrupt. The bytes are decoded
+    # here, as UTF-8 (a leading BOM tolerated): given bytes, ``json.loads`` would
+    # also read UTF-16 and UTF-32, which the format excludes.
     try:
-        return json.loads(data)
+        return json.loads(data.decode("utf-8-sig"))
     except (ValueError, RecursionError) as error:
         raise CorruptSessionError(
             f"{path}: stored bytes are not valid JSON ({error})", path=path

@@ -70,15 +70,25 @@ class FaultProxy:
     """A fault-injecting TCP proxy in front of ``upstream`` (``http://host:port``).
 
     ``url`` is where clients connect. ``slow_chunk`` bytes pass every
-    ``slow_delay`` seconds under ``SLOW``. ``connections`` counts the accepted
+    ``slow_delay`` seconds under ``SLOW``. A cut forwards ``cut_fraction`` of the
+    body (of the head when there is no body), at least one byte; ``cut_fraction=0``
+    cuts a bodiless response right after its status line. ``connections`` counts the accepted
     connections.
     """
 
-    def __init__(self, upstream: str, *, slow_chunk: int = 2048, slow_delay: float = 0.02) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        slow_chunk: int = 2048,
+        slow_delay: float = 0.02,
+        cut_fraction: float = 0.5,
+    ) -> None:
         host, _, port = upstream.split("://", 1)[-1].rstrip("/").partition(":")
         self._upstream = (host, int(port))
         self.slow_chunk = slow_chunk
         self.slow_delay = slow_delay
+        self.cut_fraction = cut_fraction
         self._lock = threading.Lock()
         self._fault = Fault.PASS
         self._open: set[_Connection] = set()
@@ -196,6 +206,10 @@ class FaultProxy:
         self._start(self._requests, connection)
         self._responses(connection)
 
+    def _cut(self, size: int) -> int:
+        """How many of ``size`` bytes pass before a cut: a fraction, never none or all."""
+        return max(1, min(size - 1, int(size * self.cut_fraction)))
+
     def _send(self, connection: _Connection, sock: socket.socket, data: bytes) -> None:
         """Forward ``data``, in throttled pieces under ``SLOW``."""
         if connection.fault is not Fault.SLOW:
@@ -230,11 +244,11 @@ class FaultProxy:
                     length = _CONTENT_LENGTH.search(head)
                     has_body = bool(_CHUNKED.search(head)) or bool(length and int(length[1]))
                     if cutting and not has_body:
-                        sink.sendall(head[: len(head) // 2])
+                        sink.sendall(head[: self._cut(len(head))])
                         raise _Cut
                     self._send(connection, sink, head)
                     if cutting:
-                        body_target = max(1, int(length[1]) // 2) if length else None
+                        body_target = self._cut(int(length[1])) if length else None
                     if not cutting:
                         if buffer:
                             self._send(connection, sink, buffer)
@@ -242,12 +256,15 @@ class FaultProxy:
                         continue
                 if cutting and buffer:
                     # Chunked (unknown length): half of what has come so far.
-                    target = body_target or max(1, len(buffer) // 2)
+                    target = body_target or self._cut(len(buffer))
                     if len(buffer) >= target:
                         sink.sendall(buffer[:target])
                         raise _Cut
         except (_Cut, OSError):
             connection.close()
+            return
+        if connection.fault is Fault.STALL_RESPONSE:
+            connection.close()  # the client gave up waiting
             return
         # The client finished sending: let the server see the end too.
         with contextlib.suppress(OSError):
@@ -283,21 +300,29 @@ class FaultProxy:
                     if method == "HEAD" or status in (b"204", b"304"):
                         body_target = 0
                     elif length:
-                        body_target = int(length[1]) // 2
+                        body_target = self._cut(int(length[1])) if int(length[1]) else 0
                     elif _CHUNKED.search(candidate):
                         body_target = -1  # half of what comes first
                     if body_target == 0:
-                        sink.sendall(head[: len(head) // 2])
+                        status_line = head.index(b"\r\n") + 2
+                        sink.sendall(
+                            head[: self._cut(len(head)) if self.cut_fraction else status_line]
+                        )
                         raise _Cut
                 if head is None or not buffer:
                     continue
-                target = body_target if body_target > 0 else max(1, len(buffer) // 2)
+                target = body_target if body_target > 0 else self._cut(len(buffer))
                 if len(buffer) >= target:
                     sink.sendall(head + buffer[:target])
                     raise _Cut
         except _Cut:
             if connection.fault is Fault.STALL_RESPONSE:
-                _drain(source, connection)  # silent from now on, the connection open
+                # Silent from now on, the client's connection open even if the
+                # server closes its own, until the client gives up or the fault ends.
+                with contextlib.suppress(OSError):
+                    while source.recv(1 << 16):
+                        pass
+                connection.closed.wait()
             connection.close()
             return
         except OSError:

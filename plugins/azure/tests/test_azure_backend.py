@@ -22,6 +22,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
+from emulators.faults import Fault, FaultProxy
 from sessionstore import SessionStore, hookspecs
 from sessionstore.errors import (
     ConflictError,
@@ -398,6 +399,29 @@ async def test_silent_server_hits_the_read_timeout(azurite: Azurite, container: 
         with pytest.raises(StorageUnavailableError):
             await store.session_exists("s")
         assert time.monotonic() - started < 4
+
+
+async def test_answer_cut_after_its_status_line_is_unavailable(
+    azurite: Azurite, container: str
+) -> None:
+    """An answer cut right after "HTTP/1.1 201 Created" is taken as complete by
+    http.client; the backend returned the version "None" for such a write
+    (found by the reliability campaign). It is a StorageUnavailableError: the
+    outcome is unknown, as with a lost answer."""
+    with FaultProxy(f"http://127.0.0.1:{azurite.port}", cut_fraction=0) as proxy:
+        options = azurite.options(endpoint_url=f"{proxy.url}/{azurite.account_name}", retries=0)
+        store = SessionStore(backend="azure", bucket=container, **options)
+        await store.store_session("s", {"v": 1})
+        proxy.set(Fault.CUT_RESPONSE)
+        with pytest.raises(StorageUnavailableError, match=r"no (ETag|Last-Modified) header"):
+            await store.store_session("s", {"v": 2})
+        with pytest.raises(StorageUnavailableError):
+            await store.get_session_metadata("s")
+        proxy.clear()
+        meta = await store.get_session_metadata("s")
+        assert meta is not None
+        assert meta.version.startswith('"0x')
+        await store.aclose()
 
 
 async def test_wrong_key_is_refused_without_showing_it(azurite: Azurite, container: str) -> None:

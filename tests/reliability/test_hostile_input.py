@@ -89,9 +89,9 @@ draws mostly the simplest names first)."""
 
 ROUNDS = {"local": 250, "cloud": 40}
 """Pairs per backend and event loop in the default suite (memory and file: local)."""
-FULL_ROUNDS = {"local": 2500, "cloud": 300}
-"""Pairs per backend and event loop with --run-slow: (2 x 2,500 + 3 x 300) x 2 loops
-= 11,800 pairs, 23,600 names."""
+FULL_ROUNDS = {"local": 5000, "cloud": 500}
+"""Pairs per backend and event loop with --run-slow: (2 x 5,000 + 3 x 500) x 2 loops
+= 23,000 pairs, 46,000 names."""
 
 
 @pytest.fixture(params=BACKENDS)

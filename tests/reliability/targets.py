@@ -37,7 +37,11 @@ class Target:
     bucket: str
     endpoint: str | None = None
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
+        """A store over this target's bucket (or ``bucket``), through ``endpoint``
+        if given, with ``overrides`` on top of the test options."""
         raise NotImplementedError
 
     def _names(self) -> list[str]:
@@ -75,7 +79,9 @@ class MemoryTarget(Target):
         self.bucket = "fuzz"
         self.store = SessionStore(backend="memory", bucket=self.bucket)
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
         return self.store
 
     async def names(self) -> list[str]:
@@ -108,8 +114,12 @@ class FileTarget(Target):
         self.bucket = "fuzz"
         self.root = tmp_path / "root"
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
-        return SessionStore(backend="file", bucket=self.bucket, root=str(self.root), **overrides)
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
+        return SessionStore(
+            backend="file", bucket=bucket or self.bucket, root=str(self.root), **overrides
+        )
 
     def everything(self) -> list[Path]:
         """Every file and folder under the root (the root's own parent stays clean)."""
@@ -156,11 +166,13 @@ class S3Target(Target):
         )
         self.client.create_bucket(Bucket=self.bucket)
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
         from emulators.s3 import store_options
 
         options = store_options(endpoint or self.endpoint or "", **overrides)
-        return SessionStore(backend="s3", bucket=self.bucket, **options)
+        return SessionStore(backend="s3", bucket=bucket or self.bucket, **options)
 
     def _names(self) -> list[str]:
         names: list[str] = []
@@ -194,10 +206,12 @@ class GcsTarget(Target):
         self.api = JsonApi(endpoint)
         self.bucket = self.api.new_bucket()
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
         from emulators.gcs import store_options
 
-        options = store_options(endpoint or self.endpoint or "", self.bucket, **overrides)
+        options = store_options(endpoint or self.endpoint or "", bucket or self.bucket, **overrides)
         return SessionStore(backend="gcs", **options)
 
     def _names(self) -> list[str]:
@@ -246,11 +260,20 @@ class AzureTarget(Target):
         self.container = self.service.get_container_client(self.bucket)
         self.container.create_container()
 
-    def make_store(self, endpoint: str | None = None, **overrides: Any) -> SessionStore:
+    def make_store(
+        self, endpoint: str | None = None, *, bucket: str | None = None, **overrides: Any
+    ) -> SessionStore:
         options = self.server.options(**overrides)
-        if endpoint is not None:
-            options["endpoint_url"] = f"{endpoint}/{self.server.account_name}"
-        return SessionStore(backend="azure", bucket=self.bucket, **options)
+        account_url = f"{endpoint}/{self.server.account_name}" if endpoint else None
+        if options.get("connection_string"):
+            if account_url:  # the connection string names the endpoint itself
+                options["connection_string"] = options["connection_string"].replace(
+                    self.server.endpoint_url, account_url
+                )
+        elif account_url:
+            options["endpoint_url"] = account_url
+        options = {name: value for name, value in options.items() if value is not None}
+        return SessionStore(backend="azure", bucket=bucket or self.bucket, **options)
 
     def _names(self) -> list[str]:
         return [blob.name for blob in self.container.list_blobs()]

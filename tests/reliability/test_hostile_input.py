@@ -6,7 +6,8 @@ Each (id, filename) pair is either refused with InvalidSessionIdError by every
 operation before any I/O (no request reaches the emulator, nothing changes on
 disk), or stored and read back as exactly ``<bucket>/<id>/<filename>``: on file
 nothing appears anywhere else under the root, on the emulators no object outside
-``<id>/`` (the bucket listed directly).
+``<id>/`` (the bucket listed directly). The id, used as a listing prefix, is
+refused or lists nothing of the emptied bucket.
 
 The default suite runs a few hundred pairs per backend, from a fixed seed; the full
 campaign (``--run-slow``) runs over 10,000 (memory and file take the bulk).
@@ -143,6 +144,8 @@ async def fuzz(target: Target, figures: Figures, anyio_backend: str) -> Any:
         names=2 * (fuzz.tally["refused"] + fuzz.tally["stored"]),
         refused=fuzz.tally["refused"],
         stored=fuzz.tally["stored"],
+        prefixes_refused=fuzz.tally["prefix refused"],
+        prefixes_listed=fuzz.tally["prefix listed"],
         escaped=0,
     )
 
@@ -168,6 +171,7 @@ async def check_pair(fuzz: Fuzz, session_id: str, filename: str) -> None:
         assert fuzz.tree() == tree, "a refused name changed the disk"
         assert await target.names() == []
         fuzz.tally["refused"] += 1
+        await check_prefix(fuzz, session_id)
         return
     path = f"{session_id}/{filename}"
     assert await target.names() == [path]
@@ -181,6 +185,19 @@ async def check_pair(fuzz: Fuzz, session_id: str, filename: str) -> None:
     assert await store.delete_session(session_id)
     assert await target.names() == []
     fuzz.tally["stored"] += 1
+    await check_prefix(fuzz, session_id)
+
+
+async def check_prefix(fuzz: Fuzz, prefix: str) -> None:
+    """The same text as a listing prefix: refused, or an empty listing of the (now
+    empty) bucket, never a listing of somewhere else."""
+    try:
+        listed = await fuzz.store.list_sessions(prefix)
+    except InvalidSessionIdError:
+        fuzz.tally["prefix refused"] += 1
+    else:
+        assert listed == []
+        fuzz.tally["prefix listed"] += 1
 
 
 def _settings(count: int) -> settings:

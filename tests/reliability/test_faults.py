@@ -116,13 +116,19 @@ async def _timed(name: str, operation: Operation, store: SessionStore, out: dict
         out[name] = (None, time.monotonic() - started, result)
 
 
-async def _run_all(store: SessionStore) -> dict[str, Outcome]:
-    """Every operation at once (each times itself), so a fault costs one timeout."""
+async def _run_all(store: SessionStore, fresh: SessionStore) -> dict[str, Outcome]:
+    """Every operation at once (each times itself), so a fault costs one timeout;
+    "first use" is a load by ``fresh``, a store that has not yet checked its bucket."""
     outcomes: dict[str, Any] = {}
     async with anyio.create_task_group() as group:
         for name, operation in OPERATIONS.items():
             group.start_soon(_timed, name, operation, store, outcomes)
+        group.start_soon(_timed, "first use", _first_use, fresh, outcomes)
     return outcomes
+
+
+async def _first_use(store: SessionStore) -> Any:
+    return await store.load_session("op-load")
 
 
 async def _check_bucket(target: Target, prefix: str) -> None:
@@ -182,6 +188,8 @@ async def _check_answer(name: str, result: Any, store: SessionStore) -> None:
         assert await store.list_files("op-delete-all") == []
     elif name == "update":
         assert result == state(2) == await store.load_session("op-update")
+    elif name == "first use":
+        assert result == state(1)
     else:
         raise AssertionError(name)
 
@@ -193,10 +201,11 @@ async def _run_case(target: Target, proxy: FaultProxy, case: str, figures: Figur
     The case's store keeps its sessions under the prefix ``case``."""
     fault, proxy.cut_fraction = FAULTS[case]
     store = _store(target, proxy, prefix=case)
+    fresh = _store(target, proxy, prefix=case)
     try:
         await _prepare(store)
         proxy.set(fault)
-        outcomes = await _run_all(store)
+        outcomes = await _run_all(store, fresh)
         proxy.clear()
         for name, (error, seconds, _) in outcomes.items():
             figures.record(
@@ -220,18 +229,21 @@ async def _run_case(target: Target, proxy: FaultProxy, case: str, figures: Figur
             if error is None:
                 await _check_answer(name, result, store)
         await _check_recovered(store)
+        assert await fresh.load_session("op-load") == state(1)
     finally:
         await store.aclose()
+        await fresh.aclose()
 
 
 async def _run_slow_link(target: Target, proxy: FaultProxy, figures: Figures) -> None:
     """Throttled to small pieces with pauses shorter than the read timeout, every
     operation completes with the right result (a read timeout is per read)."""
     store = _store(target, proxy, read_timeout=2.0, prefix="slow")
+    fresh = _store(target, proxy, read_timeout=2.0, prefix="slow")
     try:
         await _prepare(store)
         proxy.set(Fault.SLOW)
-        outcomes = await _run_all(store)
+        outcomes = await _run_all(store, fresh)
         for name, (error, seconds, _) in outcomes.items():
             figures.record(
                 "faults",
@@ -247,6 +259,7 @@ async def _run_slow_link(target: Target, proxy: FaultProxy, figures: Figures) ->
         await _check_bucket(target, "slow")
     finally:
         await store.aclose()
+        await fresh.aclose()
 
 
 @pytest.mark.slow

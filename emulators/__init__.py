@@ -3,7 +3,8 @@
 One module per server — :mod:`emulators.s3` (moto), :mod:`emulators.gcs`
 (fake-gcs-server), :mod:`emulators.azure` (Azurite) — each a context manager that
 works outside pytest; :mod:`emulators.proxy` sits between a client and a server to
-count requests or lose an answer; :mod:`emulators.pytest_plugin` turns the servers
+count requests or lose an answer, :mod:`emulators.faults` to refuse, stall, cut or
+slow its connections; :mod:`emulators.pytest_plugin` turns the servers
 into session fixtures, where a server that cannot start is a skip locally and a
 failure in CI (``CI=true``).
 """

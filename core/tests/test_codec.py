@@ -142,6 +142,17 @@ def test_unserialisable_states_raise_serialization_error(state: dict[str, Any]) 
     assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    "state",
+    [{1: "a"}, {"a": {None: 1}}, {"x": [{1.5: 2}]}, {True: 1}, {"a": 2**70, 3: 3}],
+)
+def test_non_string_keys_are_refused_not_turned_into_strings(state: dict[Any, Any]) -> None:
+    """The standard library writes ``{1: "a"}`` as ``{"1": "a"}``, which would load
+    back unequal: refused instead (a reliability campaign found it)."""
+    with pytest.raises(SerializationError, match="key is not a string"):
+        encode(state, ENVELOPE)
+
+
 @pytest.mark.parametrize("state", [[1, 2], "text", 3, None])
 def test_state_must_be_a_mapping(state: Any) -> None:
     with pytest.raises(SerializationError, match="must be a dict"):
@@ -167,11 +178,22 @@ def test_plain_json_object_loads_as_is() -> None:
     assert decode(b'{"a": [1, 2]}', "p").state == {"a": [1, 2]}
 
 
+def test_utf8_with_a_byte_order_mark_still_loads() -> None:
+    assert decode(b'\xef\xbb\xbf{"a": "\xc3\xa9"}', "p").state == {"a": "\u00e9"}
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
         (b'{"a": 1', "not valid JSON"),
         (b"\xff\xfe\x00garbage", "not valid JSON"),
+        # Invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError there.
+        (b'{"a": "\xe9"}', "not valid JSON"),
+        (b'{"a": "\xff\xfe"}', "not valid JSON"),
+        # Valid JSON, but UTF-16 / UTF-32, which the format (UTF-8) excludes.
+        ('{"a": 1}'.encode("utf-16"), "not valid JSON"),
+        ('{"a": 1}'.encode("utf-16-le"), "not valid JSON"),
+        ('{"a": 1}'.encode("utf-32"), "not valid JSON"),
         (b"", "not valid JSON"),
         (b"[1, 2]", "must hold a JSON object, found list"),
         (b'{"sessionstore": {"format": 99}, "state": {}}', "envelope format 99"),

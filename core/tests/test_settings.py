@@ -78,3 +78,30 @@ def test_default_ttl_is_not_a_backend_option() -> None:
     assert resolve_settings("file", environ=env).default_ttl == 5
     assert resolve_settings("file", default_ttl=1.5, environ=env).default_ttl == 1.5
     assert resolve_settings(environ={}).default_ttl is None
+
+
+def test_settings_repr_shows_option_names_not_values() -> None:
+    """Options may hold credentials; repr(store.settings) showed them (found by the
+    reliability campaign)."""
+    settings = parse_url("s3://bucket?key=AKIAEXAMPLE&secret=TOP-SECRET-VALUE")
+    assert repr(settings) == (
+        "StoreSettings(backend='s3', bucket='bucket', "
+        "options={'key': ..., 'secret': ...}, default_ttl=None)"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://bucket?secret=TOP-SECRET-VALUE&default_ttl=soon",
+        "az://container?sas_token=TOP-SECRET-VALUE&default_ttl=-1",
+        "http://[broken?secret=TOP-SECRET-VALUE",
+        "s3://user:TOP-SECRET-VALUE@[broken/",
+    ],
+)
+def test_url_errors_mask_query_values_and_passwords(url: str) -> None:
+    """A store URL may carry credentials: messages quote it with values masked."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_url(url)
+    assert "TOP-SECRET-VALUE" not in str(caught.value)
+    assert "***" in str(caught.value)

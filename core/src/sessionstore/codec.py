@@ -95,8 +95,14 @@ def dumps(value: Any) -> bytes:
     try:
         data = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
-        # Beyond orjson: integers over 64 bits, lone surrogates, non-str keys.
-        # The standard library decides what is serialisable.
+        # Beyond orjson: integers over 64 bits, lone surrogates. The standard
+        # library decides what is serialisable, except that it would turn keys
+        # such as 1, 1.5, True or None into strings: those would load back unequal.
+        key = _non_str_key(value)
+        if key is not None:
+            raise SerializationError(
+                f"session state is not JSON-serialisable: a key is not a string ({key})"
+            ) from None
         try:
             data = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
         except (TypeError, ValueError, RecursionError) as error:
@@ -112,6 +118,29 @@ def dumps(value: Any) -> bytes:
             "session state contains NaN or an infinity, which JSON cannot represent"
         )
     return data
+
+
+def _non_str_key(value: Any) -> str | None:
+    """A description of the first dict key that is not a ``str``, if any.
+
+    Iterative and visiting each container once, so cycles and deep nesting are left
+    for the encoder to refuse."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+        if isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    return f"{type(key).__name__} {key!r}"[:100]
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
 
 
 def _has_non_finite(value: Any) -> bool:
@@ -132,12 +161,15 @@ def loads(data: bytes, path: str) -> Any:
     """Parse JSON bytes, raising :class:`CorruptSessionError` naming ``path``."""
     try:
         return _decode_fast(data)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         pass
     # Valid JSON the fast decoder refuses (lone surrogate escapes, NaN tokens from
-    # the seed's writer) still loads; anything else is corrupt.
+    # the seed's writer) still loads; anything else is corrupt. The bytes are decoded
+    # here, as UTF-8 (a leading BOM tolerated): given bytes, ``json.loads`` would
+    # also read UTF-16 and UTF-32, which the format excludes.
     try:
-        return json.loads(data)
+        return json.loads(data.decode("utf-8-sig"))
     except (ValueError, RecursionError) as error:
         raise CorruptSessionError(
             f"{path}: stored bytes are not valid JSON ({error})", path=path

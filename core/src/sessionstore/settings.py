@@ -69,14 +69,37 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
     return float(seconds)
 
 
+def _option_names(options: Mapping[str, Any]) -> str:
+    # Options may hold credentials (secret, account_key, sas_token...): names only.
+    return "{" + ", ".join(f"{name!r}: ..." for name in options) + "}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its query values and any password masked, for messages: a
+    store URL may carry credentials (``?secret=...``, ``?sas_token=...``)."""
+    query = url.find("?")
+    head, tail = (url, "") if query < 0 else (url[:query], url[query + 1 :])
+    scheme, sep, rest = head.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        user, _, host = rest.partition("@")
+        head = f"{scheme}://{user.split(':', 1)[0]}:***@{host}"
+    if not tail:
+        return head if query < 0 else head + "?"
+    masked = "&".join(
+        f"{part.partition('=')[0]}=***" if "=" in part else part for part in tail.split("&")
+    )
+    return f"{head}?{masked}"
+
+
 @attrs.frozen
 class StoreSettings:
     """Everything needed to open a store: backend name, bucket, backend options and
-    the TTL in seconds of writes that give none (``None``: they never expire)."""
+    the TTL in seconds of writes that give none (``None``: they never expire).
+    ``repr`` shows the options' names, never their values."""
 
     backend: str = DEFAULT_BACKEND
     bucket: str = DEFAULT_SESSION_BUCKET
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    options: Mapping[str, Any] = attrs.field(factory=dict, repr=_option_names)
     default_ttl: float | None = None
 
 
@@ -113,10 +136,10 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
     try:
         parts = urlsplit(url)
     except ValueError as error:
-        raise ConfigurationError(f"invalid store URL {url!r}: {error}") from error
+        raise ConfigurationError(f"invalid store URL {redact_url(url)!r}: {error}") from error
     if not parts.scheme:
         raise ConfigurationError(
-            f"invalid store URL {url!r}: it needs a scheme naming the backend, "
+            f"invalid store URL {redact_url(url)!r}: it needs a scheme naming the backend, "
             "e.g. file:///var/lib/app/sessions or memory://"
         )
     options: dict[str, Any] = {}
@@ -133,7 +156,11 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
         else:
             options[key] = value
     ttl = options.pop(DEFAULT_TTL_OPTION, None)
-    default_ttl = None if ttl is None else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {url!r}")
+    default_ttl = (
+        None
+        if ttl is None
+        else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {redact_url(url)!r}")
+    )
     return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options, default_ttl
 
 

@@ -8,6 +8,7 @@ answers blob batch requests, so batch delete is tested for real.
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import time
@@ -15,13 +16,14 @@ import traceback
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pluggy
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
+from emulators.faults import Fault, FaultProxy
 from sessionstore import SessionStore, hookspecs
 from sessionstore.errors import (
     ConflictError,
@@ -394,6 +396,29 @@ async def test_silent_server_hits_the_read_timeout(azurite: Azurite, container: 
         assert time.monotonic() - started < 4
 
 
+async def test_answer_cut_after_its_status_line_is_unavailable(
+    azurite: Azurite, container: str
+) -> None:
+    """An answer cut right after "HTTP/1.1 201 Created" is taken as complete by
+    http.client; the backend returned the version "None" for such a write
+    (found by the reliability campaign). It is a StorageUnavailableError: the
+    outcome is unknown, as with a lost answer."""
+    with FaultProxy(f"http://127.0.0.1:{azurite.port}", cut_fraction=0) as proxy:
+        options = azurite.options(endpoint_url=f"{proxy.url}/{azurite.account_name}", retries=0)
+        store = SessionStore(backend="azure", bucket=container, **options)
+        await store.store_session("s", {"v": 1})
+        proxy.set(Fault.CUT_RESPONSE)
+        with pytest.raises(StorageUnavailableError, match=r"no (ETag|Last-Modified) header"):
+            await store.store_session("s", {"v": 2})
+        with pytest.raises(StorageUnavailableError):
+            await store.get_session_metadata("s")
+        proxy.clear()
+        meta = await store.get_session_metadata("s")
+        assert meta is not None
+        assert meta.version.startswith('"0x')
+        await store.aclose()
+
+
 async def test_wrong_key_is_refused_without_showing_it(azurite: Azurite, container: str) -> None:
     store = SessionStore(
         backend="azure", bucket=container, **azurite.options(account_key=WRONG_KEY)
@@ -425,6 +450,32 @@ async def test_sas_signature_never_shows_in_errors(azurite: Azurite, container: 
         assert "127.0.0.1" in text
         for secret in (signature, quote(signature, safe=""), sas_token):
             assert secret not in text
+
+
+async def test_sas_signature_never_shows_in_debug_logs(
+    azurite: Azurite, container: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """urllib3 logs each request line at DEBUG, query string included: with a SAS
+    token, its signature. The backend masks it (found by the reliability campaign)."""
+    caplog.set_level(logging.DEBUG)
+    service(azurite).create_container(container)
+    sas = generate_container_sas(
+        azurite.account_name,
+        container,
+        account_key=azurite.account_key,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
+        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+    )
+    signature = parse_qs(sas)["sig"][0]
+    store = SessionStore(
+        backend="azure", bucket=container, endpoint_url=azurite.endpoint_url, sas_token=sas
+    )
+    await store.store_session("s", {"a": 1})
+    assert await store.load_session("s") == {"a": 1}
+    await store.aclose()
+    assert any(record.name == "urllib3.connectionpool" for record in caplog.records)
+    for secret in (signature, quote(signature), quote(signature, safe="")):
+        assert secret not in caplog.text
 
 
 def test_repr_hides_credentials() -> None:

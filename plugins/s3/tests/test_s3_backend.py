@@ -28,6 +28,7 @@ import anyio
 import pluggy
 import pytest
 
+from emulators.faults import Fault, FaultProxy
 from sessionstore import (
     ConfigurationError,
     ConflictError,
@@ -351,6 +352,26 @@ async def test_silent_server_times_out(aws_environment: None) -> None:
         with pytest.raises(StorageUnavailableError):
             await store.store_session("s", {})
         assert time.monotonic() - started < 5
+
+
+async def test_upload_to_a_server_gone_silent_times_out(make_store: StoreFactory) -> None:
+    """A server that stops answering mid-session (accepts, reads, never replies):
+    PutObject too ends at the read timeout. botocore sent file bodies with
+    ``Expect: 100-continue``, and aiohttp waited for the "100 Continue" with no
+    timeout: store_session hung forever (found by the reliability campaign)."""
+    store = make_store(create_bucket=True)
+    assert store.settings.options["endpoint_url"]
+    with FaultProxy(store.settings.options["endpoint_url"]) as proxy:
+        store = make_store(endpoint_url=proxy.url, create_bucket=True, read_timeout=0.5)
+        await store.store_session("s", {"v": 1})
+        proxy.set(Fault.STALL)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailableError, match=r"[Tt]imeout"):
+            await store.store_session("s", {"v": 2, "pad": "x" * 10_000})
+        assert time.monotonic() - started < 5  # 2 attempts of 0.5 s, < 1 s back-off
+        proxy.clear()
+        assert await store.load_session("s") == {"v": 1}
+        await store.aclose()
 
 
 async def test_refused_credentials_raise_permission_error(

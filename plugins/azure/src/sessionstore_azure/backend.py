@@ -51,6 +51,21 @@ DOWNLOAD_ATTEMPTS = 3
 """A blob rewritten while a multi-range download reads it is read again from the start."""
 
 
+def _required(path: str, header: str, value: T | None) -> T:
+    """``value``, read from the response's ``header``, which must be there.
+
+    The SDK's HTTP stack (http.client under requests) takes a response whose
+    header section was cut off as complete: a write whose answer lost its ETag
+    would otherwise report the version ``"None"``. What the server did is unknown,
+    as with a lost answer: a connection error.
+    """
+    if value is None or value == "":
+        raise ConnectionError(
+            f"incomplete response for {path!r}: no {header} header (connection cut?)"
+        )
+    return value
+
+
 @attrs.define(eq=False)
 class AzureBackend:
     """Stores each object as a block blob ``<prefix>/<path>`` in the container named
@@ -135,14 +150,14 @@ class AzureBackend:
         return await anyio.to_thread.run_sync(blocking)
 
     def _info(self, path: str, properties: BlobProperties, size: int) -> ObjectInfo:
-        modified: datetime = properties.last_modified
+        modified: datetime = _required(path, "Last-Modified", properties.last_modified)
         created: datetime | None = properties.creation_time
         return ObjectInfo(
             path=path,
             size=size,
             modified=modified,
             created=created or modified,
-            version=str(properties.etag),
+            version=str(_required(path, "ETag", properties.etag)),
         )
 
     # -- hooks ---------------------------------------------------------------------
@@ -199,14 +214,14 @@ class AzureBackend:
             response = container.get_blob_client(self._base + path).upload_blob(
                 data, overwrite=not create_only, max_concurrency=CONCURRENCY, **conditions
             )
-            modified: datetime = response["last_modified"]
+            modified: datetime = _required(path, "Last-Modified", response.get("last_modified"))
             # Put Blob does not report the creation time; a stat does.
             return ObjectInfo(
                 path=path,
                 size=len(data),
                 modified=modified,
                 created=modified,
-                version=str(response["etag"]),
+                version=str(_required(path, "ETag", response.get("etag"))),
             )
 
         conditional = if_match is not None or create_only

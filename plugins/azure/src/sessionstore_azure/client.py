@@ -3,6 +3,7 @@ transport with its timeouts and connection pool, and a short retry policy."""
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -12,6 +13,8 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from sessionstore_azure.errors import mask_signatures
 
 POOL_SIZE = 40
 """Connections kept per host: anyio's default worker-thread limit, so concurrent
@@ -27,6 +30,34 @@ class ShortRetry(ExponentialRetry):
 
     def get_backoff_time(self, settings: dict[str, Any]) -> float:
         return random.uniform(0, min(MAX_BACKOFF, 0.5 * 2 ** max(0, settings["count"] - 1)))
+
+
+class _SignatureFilter(logging.Filter):
+    """Masks SAS signatures in log records.
+
+    urllib3 logs every request line at DEBUG ("GET /container/blob?...&sig=..."),
+    and with a SAS token the query string holds the signature: a bearer credential
+    in anyone's debug log. azure-core's own logging policy redacts it already.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        if "sig=" in message.lower():
+            record.msg, record.args = mask_signatures(message), None
+        return True
+
+
+_SIGNATURE_FILTER = _SignatureFilter()
+
+
+def hide_signatures_from_urllib3() -> None:
+    """Install the signature filter on urllib3's request logger (once)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if _SIGNATURE_FILTER not in logger.filters:
+        logger.addFilter(_SIGNATURE_FILTER)
 
 
 def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTransport:
@@ -79,6 +110,7 @@ def build_service_client(
     ]
     if len(given) > 1:
         raise ValueError(f"give only one credential option, not {' and '.join(given)}")
+    hide_signatures_from_urllib3()
     options: dict[str, Any] = {
         "transport": build_transport(connect_timeout, read_timeout),
         "retry_policy": ShortRetry(retry_total=retries),

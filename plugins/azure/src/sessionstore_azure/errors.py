@@ -51,6 +51,11 @@ def is_refusal(error: BaseException) -> bool:
     return isinstance(error, ClientAuthenticationError) or status_code(error) in {401, 403}
 
 
+def mask_signatures(text: str) -> str:
+    """``text`` with every SAS signature (``sig=...``) masked."""
+    return _SIGNATURE.sub(rf"\g<1>{_MASK}", text)
+
+
 class Scrubber:
     """Masks the configured secrets, and any SAS signature, in error messages."""
 
@@ -67,7 +72,7 @@ class Scrubber:
     def clean(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, _MASK)
-        return _SIGNATURE.sub(rf"\g<1>{_MASK}", text)
+        return mask_signatures(text)
 
     def is_clean(self, error: BaseException) -> bool:
         return all(self.clean(text) == text for text in _messages(error))

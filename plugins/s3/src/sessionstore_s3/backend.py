@@ -34,6 +34,7 @@ from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 import attrs
+import botocore.handlers  # type: ignore[import-untyped]
 import fsspec.asyn  # type: ignore[import-untyped]
 import s3fs  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
@@ -204,6 +205,21 @@ class _BytesReader(io.RawIOBase):
         return len(chunk)
 
 
+def _without_expect_continue(client: Any) -> Any:
+    """``client``, made to send PutObject bodies without ``Expect: 100-continue``.
+
+    botocore adds that header to every request whose body is a file, and aiohttp
+    then waits for the server's "100 Continue" with no timeout at all (its read
+    timeout starts once the body is sent): a server that accepts the connection
+    but never answers held ``store_session`` forever, whatever ``read_timeout``
+    said. Bodies here are small and sent whole, so the header saves nothing.
+    """
+    if not getattr(client, "_sessionstore_no_expect", False):
+        client.meta.events.unregister("before-call.s3", botocore.handlers.add_expect_header)
+        client._sessionstore_no_expect = True
+    return client
+
+
 def _hidden(entry: str) -> bool:
     """Whether a listed name is internal: its last segment starts with '.'."""
     return entry.rstrip("/").rpartition("/")[2].startswith(".")
@@ -278,7 +294,7 @@ class S3Backend:
 
         async def call() -> T:
             try:
-                return await operation(await fs.set_session())
+                return await operation(_without_expect_continue(await fs.set_session()))
             except (NoCredentialsError, PartialCredentialsError) as error:
                 raise PermissionError(
                     f"no usable S3 credentials: {error}. Pass key and secret, or configure "

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.reliability.conftest import Figures
-from tests.reliability.targets import BACKENDS, Target, target_fixture
 
 from sessionstore import CorruptSessionError
+from tests.reliability.conftest import Figures
+from tests.reliability.targets import BACKENDS, Target, target_fixture
 
 
 @pytest.fixture(params=BACKENDS)

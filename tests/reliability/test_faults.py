@@ -20,11 +20,11 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from tests.reliability.conftest import Figures
-from tests.reliability.targets import CLOUDS, Target, target_fixture
 
 from emulators.faults import Fault, FaultProxy
 from sessionstore import SessionStore, StorageUnavailableError, codec
+from tests.reliability.conftest import Figures
+from tests.reliability.targets import CLOUDS, Target, target_fixture
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
@@ -279,20 +279,13 @@ async def test_slow_link_is_slow_but_right(
     await _run_slow_link(target, proxy, figures)
 
 
-DEFAULT_LOOPS = {"s3": "asyncio", "gcs": "trio", "azure": "asyncio"}
-"""The event loop each cloud's reduced campaign runs on in the default suite (the
-backends do their I/O in worker threads; the full campaign runs on both)."""
-
-
 async def test_every_fault_at_once(
-    target: Target, anyio_backend: str, figures: Figures, request: pytest.FixtureRequest
+    target: Target, figures: Figures, request: pytest.FixtureRequest
 ) -> None:
     """The reduced campaign of the default suite: every fault case and the slow
     link at once, each through its own proxy and under its own prefix."""
     if request.config.getoption("--run-slow"):
         pytest.skip("the full matrix runs instead (test_fault_fails_fast_...)")
-    if DEFAULT_LOOPS[target.kind] != anyio_backend:
-        pytest.skip(f"reduced campaign: {target.kind} runs on {DEFAULT_LOOPS[target.kind]}")
     assert target.endpoint is not None
     limiter = anyio.to_thread.current_default_thread_limiter()
     limiter.total_tokens = 100  # every operation of every case in flight at once

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from tests.reliability.conftest import Figures
-from tests.reliability.targets import BACKENDS, FileTarget, Target, target_fixture
 
 from emulators.proxy import Proxy
 from sessionstore import InvalidSessionIdError, SessionStore
+from tests.reliability.conftest import Figures
+from tests.reliability.targets import BACKENDS, FileTarget, Target, target_fixture
 
 FRAGMENTS = [
     *("/", "\\", "..", ".", "./", "../", "..\\", "~", "\x00", "\x01", "\x1f", "\x7f", "\x85"),

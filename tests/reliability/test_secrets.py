@@ -23,12 +23,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus
 
 import pytest
-from tests.reliability.conftest import Figures
-from tests.reliability.targets import AzureTarget, GcsTarget, S3Target, Target, open_target
 
 from emulators import free_port
 from emulators.faults import Fault, FaultProxy
 from sessionstore import SessionStore, SessionStoreError
+from tests.reliability.conftest import Figures
+from tests.reliability.targets import AzureTarget, GcsTarget, S3Target, Target, open_target
 
 LOGGERS = (
     *("botocore", "aiobotocore", "s3fs", "gcsfs", "fsspec", "aiohttp", "google", "azure"),

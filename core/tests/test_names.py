@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionstore import InvalidSessionIdError
-from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
+from sessionstore.names import (
+    _check_name,
+    session_path,
+    validate_bucket,
+    validate_name,
+    validate_prefix,
+)
 
 
 @pytest.mark.parametrize(
@@ -81,3 +87,19 @@ def test_valid_buckets(bucket: str) -> None:
 def test_invalid_buckets(bucket: object) -> None:
     with pytest.raises(InvalidSessionIdError, match="bucket"):
         validate_bucket(bucket)
+
+
+@given(
+    st.text(alphabet=st.sampled_from("abcCONnulLPTcom19._- /\\\x00é¹"), max_size=8)
+    | st.from_regex(r"[A-Za-z0-9._-]{250,258}", fullmatch=True)
+)
+def test_the_fast_path_decides_as_the_full_checks(name: str) -> None:
+    """validate_name answers plain ASCII names with one regular expression; it must
+    accept and refuse exactly what the full checks do."""
+    try:
+        _check_name(name, "session id")
+    except InvalidSessionIdError:
+        with pytest.raises(InvalidSessionIdError):
+            validate_name(name)
+    else:
+        assert validate_name(name) == name

@@ -6,7 +6,6 @@ separator, cannot be ``.`` or ``..``, and so cannot reach outside its bucket.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from sessionstore.errors import InvalidSessionIdError
@@ -18,6 +17,10 @@ _WINDOWS_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹�
 # Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), and the line and
 # paragraph separators that break line-oriented tools.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_PLAIN = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9_-])?")
+"""Names that pass every check below: ASCII letters, digits, ``_``, ``-`` and inner
+dots, at most 255 characters (so bytes)... unless they start like a device name."""
+_DEVICE_STEMS = frozenset({"con", "prn", "aux", "nul", "com", "lpt"})
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
 
@@ -32,19 +35,9 @@ def validate_name(name: object, kind: str = "session id") -> str:
     it, merging ``a.`` into ``a``), and Windows device names (``CON``,
     ``nul.txt``...) so stored sessions can be copied to any file system.
     """
-    if type(name) is str:  # exactly str: a subclass could fake its hash or equality
-        try:
-            return _known_valid(name)
-        except InvalidSessionIdError:
-            pass  # checked again below, to say which kind of name is wrong
+    if type(name) is str and _PLAIN.fullmatch(name) and name[:3].lower() not in _DEVICE_STEMS:
+        return name  # the common case, decided by one regular expression
     return _check_name(name, kind)
-
-
-@functools.lru_cache(maxsize=4096)
-def _known_valid(name: str) -> str:
-    """Valid names, remembered: an application uses the same ids and filenames over
-    and over, and every operation checks two of them."""
-    return _check_name(name, "name")
 
 
 def _check_name(name: object, kind: str) -> str:

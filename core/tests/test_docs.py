@@ -15,7 +15,7 @@ import pytest
 
 import sessionstore
 from sessionstore import hookspecs
-from sessionstore.registry import HOOK_NAMES
+from sessionstore.contract import HOOK_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from sessionstore import hookspecs
-from sessionstore.registry import HOOK_NAMES, OPTIONAL_HOOKS
+from sessionstore.contract import HOOK_NAMES, OPTIONAL_HOOKS
 from sessionstore.storage import Storage
 from sessionstore.testing import BackendTests, override
 

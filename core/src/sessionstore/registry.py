@@ -7,16 +7,13 @@ distribution that ships it and never affects listing or the other backends.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Literal
 
-import attrs
 import importlib_metadata
-import pluggy
 
-from sessionstore import hookspecs
 from sessionstore.errors import BackendLoadError, BackendNotFoundError
 
 ENTRY_POINT_GROUP = "sessionstore.backends"
@@ -26,15 +23,11 @@ ENV_DISABLE = "SESSIONSTORE_DISABLE_BACKENDS"
 FIRST_PARTY = ("memory", "file", "s3", "gcs", "azure")
 """Backends this project ships, each as the distribution ``sessionstore-<name>``."""
 
-HOOK_NAMES = tuple(name for name in vars(hookspecs) if name.startswith("sessionstore_"))
-"""Every hook of the contract."""
-OPTIONAL_HOOKS = ("sessionstore_close",)
-"""Hooks a backend may leave out; it must implement every other one."""
 
 Status = Literal["installed", "disabled", "ok", "broken"]
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class BackendInfo:
     """One installed backend, as its distribution declares it.
 
@@ -42,6 +35,9 @@ class BackendInfo:
     without checking; a check imports it and says ``ok`` or ``broken``, with the
     reason in ``error``.
     """
+
+    # A dataclass, unlike the other value classes: listing backends is start-up
+    # work, and importing attrs alone costs more than the rest of it.
 
     name: str
     distribution: str
@@ -89,9 +85,9 @@ def available_backends(*, check: bool = False) -> list[BackendInfo]:
             try:
                 load_backend(info.name)
             except (BackendLoadError, BackendNotFoundError) as error:
-                info = attrs.evolve(info, status="broken", error=str(error))
+                info = dataclasses.replace(info, status="broken", error=str(error))
             else:
-                info = attrs.evolve(info, status="ok")
+                info = dataclasses.replace(info, status="ok")
         checked.append(info)
     return checked
 
@@ -139,38 +135,11 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
             backend=name,
             distribution=info.distribution,
         )
+    # Validating against the hook specs loads pluggy: only when a backend is used.
+    from sessionstore.contract import plugin_manager
+
     plugin_manager(plugin, info)
     return info, plugin
-
-
-def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
-    """A new plugin manager holding just ``plugin`` (a backend class or instance),
-    after checking it implements every hook, each as a coroutine function."""
-    manager = pluggy.PluginManager("sessionstore")
-    manager.add_hookspecs(hookspecs)
-    problem = None
-    try:
-        manager.register(plugin, name=info.name)
-        manager.check_pending()
-    except pluggy.PluginValidationError as error:
-        problem = str(error)
-    else:
-        for hook_name in HOOK_NAMES:
-            impls = getattr(manager.hook, hook_name).get_hookimpls()
-            if not impls and hook_name not in OPTIONAL_HOOKS:
-                problem = f"it does not implement {hook_name}"
-            elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
-                problem = f"its {hook_name} is not an async def"
-            if problem:
-                break
-    if problem:
-        raise BackendLoadError(
-            f"backend {info.name!r} from {info.distribution} {info.version} does not fit the "
-            f"sessionstore hook contract: {problem}",
-            backend=info.name,
-            distribution=info.distribution,
-        )
-    return manager
 
 
 def _not_found_message(name: str, disabled: frozenset[str]) -> str:

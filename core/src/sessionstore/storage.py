@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from sessionstore.contract import plugin_manager
 from sessionstore.errors import (
     ConfigurationError,
     SessionStoreError,
@@ -22,7 +23,7 @@ from sessionstore.errors import (
     StorageUnavailableError,
 )
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
-from sessionstore.registry import load_backend, plugin_manager
+from sessionstore.registry import load_backend
 from sessionstore.settings import converter
 
 T = TypeVar("T")

@@ -15,9 +15,9 @@ import pluggy
 import pytest
 
 from sessionstore import hookspecs
+from sessionstore.contract import HOOK_NAMES, OPTIONAL_HOOKS
 from sessionstore.errors import ConflictError
 from sessionstore.objects import ListPage, ObjectInfo
-from sessionstore.registry import HOOK_NAMES, OPTIONAL_HOOKS
 from sessionstore.testing import all_pages
 from sessionstore_memory import MemoryBackend
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -38,6 +39,8 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if attrs.has(type(value)):
         return attrs.asdict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     raise TypeError(f"cannot show {type(value).__name__} as JSON")
 
 

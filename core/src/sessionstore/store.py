@@ -483,13 +483,10 @@ class SessionStore:
     ) -> tuple[codec.Document, ObjectInfo] | None:
         """The file's decoded document and the info of exactly that version, or
         ``None`` if there is no file (expired or not)."""
-        path = session_path(session_id, filename)
-        storage = await self._ensure_ready()
-        try:
-            stored = await storage.download(path)
-        except FileNotFoundError:
+        stored = await self.load_raw(session_id, filename)
+        if stored is None:
             return None
-        return codec.decode(stored.data, path), stored.info
+        return codec.decode(stored.data, session_path(session_id, filename)), stored.info
 
     def _expiry(self, stored_at: datetime, ttl: TTL | None) -> datetime | None:
         """When a file written at ``stored_at`` with ``ttl`` expires (the store's

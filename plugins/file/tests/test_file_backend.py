@@ -28,18 +28,7 @@ from sessionstore_file import FileBackend, writing
 from sessionstore_file.dirs import open_deepest
 from sessionstore_file.root import ENV_ROOT
 
-BUCKET = "test-bucket"
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> FileBackend:
-    backend = FileBackend(root=tmp_path / "root")
-    await backend.sessionstore_init(bucket=BUCKET)
-    return backend
-
-
-def bucket_dir(backend: FileBackend) -> Path:
-    return backend.root_dir / BUCKET
+from .conftest import BUCKET, bucket_dir
 
 
 async def put(

@@ -21,18 +21,7 @@ from sessionstore.errors import ConflictError, InvalidSessionIdError
 from sessionstore.names import validate_name
 from sessionstore_file import FileBackend
 
-BUCKET = "test-bucket"
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> FileBackend:
-    backend = FileBackend(root=tmp_path / "root")
-    await backend.sessionstore_init(bucket=BUCKET)
-    return backend
-
-
-def bucket_dir(backend: FileBackend) -> Path:
-    return backend.root_dir / BUCKET
+from .conftest import BUCKET, bucket_dir
 
 
 def operations(backend: FileBackend, path: str) -> dict[str, Callable[[], Awaitable[Any]]]:

@@ -7,7 +7,6 @@ or at the destination: this is a copy, not a sync.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from contextlib import aclosing
 
@@ -17,9 +16,6 @@ from anyio.abc import ObjectReceiveStream
 
 from sessionstore.errors import ConflictError, CorruptSessionError, first_failure
 from sessionstore.store import SessionStore
-
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
 
 DEFAULT_CONCURRENCY = 16
 
@@ -73,7 +69,7 @@ async def copy_sessions(
     report = CopyReport()
     copier = _Copier(source, destination, verify, report, on_progress)
     sender, receiver = anyio.create_memory_object_stream[str](concurrency)
-    try:
+    with first_failure():
         async with anyio.create_task_group() as group:
             for _ in range(concurrency):
                 group.start_soon(copier.work, receiver.clone())
@@ -81,8 +77,6 @@ async def copy_sessions(
             async with sender, aclosing(source.iter_sessions(prefix)) as session_ids:
                 async for session_id in session_ids:
                     await sender.send(session_id)
-    except BaseExceptionGroup as failed:
-        raise first_failure(failed) from None
     return report
 
 

@@ -8,6 +8,8 @@ builtins, keeps catching them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -79,12 +81,14 @@ class StoragePermissionError(StorageUnavailableError, PermissionError):
     """The backend refused access (bad or missing credentials, no permission)."""
 
 
-def first_failure(error: BaseException) -> BaseException:
-    """The first error inside (nested) exception groups, else ``error`` itself.
-
-    A task group wraps the failure of one task in a group; callers of a
-    concurrent operation want that failure, as a sequential one would raise it.
-    """
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return error
+@contextmanager
+def first_failure() -> Iterator[None]:
+    """Around a task group: re-raise the first error inside the exception group it
+    raises when a task fails, as a sequential operation would have raised it."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and error.exceptions:
+            error = error.exceptions[0]
+        raise error from None

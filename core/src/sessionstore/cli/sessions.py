@@ -21,9 +21,6 @@ from sessionstore.errors import first_failure
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
 
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
-
 LONG_CONCURRENCY = 16
 """Sessions whose metadata ``ls --long`` reads at a time."""
 
@@ -126,12 +123,10 @@ async def _metadata_of(store: SessionStore, ids: list[str]) -> list[SessionMetad
         async with limiter:
             found[index] = await store.get_session_metadata(ids[index], full=True)
 
-    try:
+    with first_failure():
         async with anyio.create_task_group() as group:
             for index in range(len(ids)):
                 group.start_soon(one, index)
-    except BaseExceptionGroup as failed:
-        raise first_failure(failed) from None
     return found
 
 

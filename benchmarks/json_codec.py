@@ -31,7 +31,11 @@ from sessionstore import SessionStore, clock, codec
 
 def _ratio(results: Results, key: str, state: dict[str, Any], count: int, rounds: int) -> None:
     envelope = codec.Envelope(
-        session_id="bench", filename="state.json", stored_at=clock.now(), backend="memory"
+        format=codec.FORMAT_VERSION,
+        session_id="bench",
+        filename="state.json",
+        stored_at=clock.now(),
+        backend="memory",
     )
     decode = msgspec.json.Decoder().decode
     samples = interleave(
@@ -76,7 +80,11 @@ async def _off_loop(results: Results, profile: Profile, loop: str) -> None:
     results.record(f"json.large_off_loop.{loop}", hops[0])
 
     envelope = codec.Envelope(
-        session_id="big", filename="state.json", stored_at=clock.now(), backend="memory"
+        format=codec.FORMAT_VERSION,
+        session_id="big",
+        filename="state.json",
+        stored_at=clock.now(),
+        backend="memory",
     )
 
     async def inline() -> None:

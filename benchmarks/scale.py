@@ -39,6 +39,7 @@ def session_id(index: int) -> str:
 def _document(index: int, expired: bool) -> bytes:
     stored_at = clock.now() - timedelta(hours=2)
     envelope = codec.Envelope(
+        format=codec.FORMAT_VERSION,
         session_id=session_id(index),
         filename="state.json",
         stored_at=stored_at,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import attrs
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from sessionstore import CorruptSessionError, SerializationError
 from sessionstore.codec import FORMAT_VERSION, Envelope, decode, encode
 
 ENVELOPE = Envelope(
+    format=FORMAT_VERSION,
     session_id="s1",
     filename="state.json",
     stored_at=datetime(2026, 11, 25, 6, 5, tzinfo=timezone.utc),
@@ -87,6 +89,35 @@ def test_non_finite_floats_in_tuples_are_refused(bad: float) -> None:
     # the walk must.
     with pytest.raises(SerializationError, match="NaN or an infinity"):
         encode({"x": (1, None, (bad,))}, ENVELOPE)
+
+
+def _nan_with_payload(bits: int) -> float:
+    return struct.unpack(">d", bits.to_bytes(8, "big"))[0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        -math.nan,
+        _nan_with_payload(0x7FF0_0000_0000_0001),  # signalling NaN
+        _nan_with_payload(0xFFFF_FFFF_FFFF_FFFF),
+        _nan_with_payload(0x7FF4_1234_5678_9ABC),
+    ],
+)
+def test_every_nan_bit_pattern_is_refused(bad: float) -> None:
+    assert math.isnan(bad)
+    with pytest.raises(SerializationError, match="NaN or an infinity"):
+        encode({"n": None, "x": [bad]}, ENVELOPE)
+
+
+@pytest.mark.parametrize("big", [1.7976931348623157e308, -1e308, 5e306])
+def test_huge_finite_floats_beside_nulls_encode(big: float) -> None:
+    # Their bytes look like a non-finite float's at first sight: the walk decides.
+    assert round_trip({"n": None, "x": big, "i": 0x7FF8_0000_0000_0000}) == {
+        "n": None,
+        "x": big,
+        "i": 0x7FF8_0000_0000_0000,
+    }
 
 
 def test_tuples_and_nulls_without_non_finite_floats_encode() -> None:
@@ -210,7 +241,9 @@ def test_corrupt_bytes_raise_a_precise_error(data: bytes, reason: str) -> None:
 
 def test_expiry_round_trips_and_is_optional() -> None:
     expires_at = datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
-    dated = decode(encode({}, attrs.evolve(ENVELOPE, expires_at=expires_at)), "p").envelope
+    dated = decode(
+        encode({}, msgspec.structs.replace(ENVELOPE, expires_at=expires_at)), "p"
+    ).envelope
     assert dated is not None
     assert dated.expires_at == expires_at
     assert dated.is_expired(expires_at)
@@ -221,6 +254,27 @@ def test_expiry_round_trips_and_is_optional() -> None:
     assert plain is not None
     assert plain.expires_at is None
     assert not plain.is_expired(datetime.max.replace(tzinfo=timezone.utc))
+
+
+def test_naive_envelope_times_are_taken_as_utc() -> None:
+    document = json.loads(encode({}, ENVELOPE))
+    document["sessionstore"]["stored_at"] = "2026-11-25T06:05:00"
+    document["sessionstore"]["expires_at"] = "2026-11-25 07:05:00"
+    envelope = decode(json.dumps(document).encode(), "p").envelope
+    assert envelope is not None
+    assert envelope.stored_at == datetime(2026, 11, 25, 6, 5, tzinfo=timezone.utc)
+    assert envelope.expires_at == datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
+
+
+def test_unknown_envelope_keys_are_ignored_but_unknown_document_keys_are_state() -> None:
+    document = json.loads(encode({"a": 1}, ENVELOPE))
+    document["sessionstore"]["written_by"] = "a newer sessionstore"
+    assert decode(json.dumps(document).encode(), "p").envelope == ENVELOPE
+    document["extra"] = True
+    # Not exactly {"sessionstore", "state"}: a plain JSON object, loaded whole.
+    plain = decode(json.dumps(document).encode(), "p")
+    assert plain.envelope is None
+    assert plain.state["extra"] is True
 
 
 def test_malformed_expiry_is_corrupt() -> None:

@@ -15,20 +15,21 @@ included) round-trips. Documents written by the seed's adapter (the state with a
 ``_metadata`` key merged in) and plain JSON objects still load.
 
 Encoding is fast (orjson; msgspec decodes, as it keeps integers beyond 64 bits
-exact) but never narrower than the standard library: whatever ``json`` round-trips
-loads back equal, falling back to ``json`` where the fast codecs cannot.
-NaN and infinities are rejected, since JSON has no way to write them.
+exact, straight into :class:`Document` so the envelope costs nothing to parse) but
+never narrower than the standard library: whatever ``json`` round-trips loads back
+equal, falling back to ``json`` where the fast codecs cannot. NaN and infinities
+are rejected, since JSON has no way to write them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-import attrs
 import msgspec
 import orjson
 
@@ -44,36 +45,44 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 _decode_fast = msgspec.json.Decoder().decode
+_encode_msgpack = msgspec.msgpack.Encoder().encode
+_NON_FINITE_MSGPACK = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
+"""A MessagePack float 64 whose exponent bits are all set: NaN or an infinity. It
+may also match inside other data (strings cannot hold these bytes, integers can):
+a match only means "look closer"."""
 
 
-@attrs.frozen
-class Envelope:
-    """What is stored beside the state."""
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """What is stored beside the state. ``format`` has no default, so a stored
+    envelope without one is refused rather than taken as the current format."""
 
+    format: int
     session_id: str
     filename: str
     stored_at: datetime
     backend: str
     expires_at: datetime | None = None
-    format: int = FORMAT_VERSION
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the file's expiry time has been reached at ``now``."""
         return self.expires_at is not None and self.expires_at <= now
 
 
-@attrs.frozen
-class Document:
-    """A decoded session file: the state and, unless it predates the envelope, its envelope."""
+class Document(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A decoded session file: the state and, unless it predates the envelope, its
+    envelope (stored under the key ``sessionstore``)."""
 
     state: dict[str, Any]
-    envelope: Envelope | None
+    envelope: Envelope | None = msgspec.field(name=ENVELOPE_KEY)
+
+
+_decode_document = msgspec.json.Decoder(Document).decode
 
 
 def encode(state: Mapping[str, Any], envelope: Envelope) -> bytes:
     """Serialise ``state`` inside ``envelope``; raise :class:`SerializationError`
     (and write nothing) if it is not a JSON object of JSON values."""
-    if not isinstance(state, Mapping):
+    if type(state) is not dict and not isinstance(state, Mapping):
         raise SerializationError(
             f"session state must be a dict (a JSON object), got {type(state).__name__}"
         )
@@ -109,15 +118,22 @@ def dumps(value: Any) -> bytes:
             raise SerializationError(f"session state is not JSON-serialisable: {error}") from error
         return data
     # orjson writes NaN and infinities as null; look closer only when null appears.
-    # Decoded back, the bytes equal the value unless it held NaN or an infinity
-    # (null != NaN): that comparison runs in C, where walking a large value in
-    # Python costs ten times the encoding. Only when they differ (tuples also come
-    # back as lists) is the value walked to be sure.
-    if b"null" in data and _decode_fast(data) != value and _has_non_finite(value):
+    # MessagePack keeps floats as they are, and encoding to it runs in C at about
+    # orjson's speed, where walking a large value in Python costs ten times the
+    # encoding: only when its bytes may hold a non-finite float is the value walked.
+    if b"null" in data and _may_hold_non_finite(value) and _has_non_finite(value):
         raise SerializationError(
             "session state contains NaN or an infinity, which JSON cannot represent"
         )
     return data
+
+
+def _may_hold_non_finite(value: Any) -> bool:
+    try:
+        packed = _encode_msgpack(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return True  # something orjson took and MessagePack does not: walk it
+    return _NON_FINITE_MSGPACK.search(packed) is not None
 
 
 def _non_str_key(value: Any) -> str | None:
@@ -178,6 +194,19 @@ def loads(data: bytes, path: str) -> Any:
 
 def decode(data: bytes, path: str) -> Document:
     """Parse a stored session file of any supported format."""
+    try:
+        document = _decode_document(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # not a current document: decoded generically below, or refused precisely
+    else:
+        envelope = document.envelope
+        if (
+            envelope is not None
+            and envelope.format == FORMAT_VERSION
+            and envelope.stored_at.tzinfo is not None
+            and (envelope.expires_at is None or envelope.expires_at.tzinfo is not None)
+        ):
+            return document
     value = loads(data, path)
     if not isinstance(value, dict):
         raise CorruptSessionError(
@@ -214,6 +243,7 @@ def _envelope(raw: dict[str, Any], path: str) -> Envelope:
     try:
         expires_at = raw.get("expires_at")
         envelope = Envelope(
+            format=FORMAT_VERSION,
             session_id=str(raw["session_id"]),
             filename=str(raw["filename"]),
             stored_at=_utc(raw["stored_at"]),

@@ -50,6 +50,24 @@ async def test_a_store_imports_only_its_backend(
     assert await store.load_session("a") == {"x": 1}
 
 
+async def test_hooks_taking_some_of_the_arguments_are_called_as_pluggy_would(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """pluggy passes an implementation only the arguments it names; the store calls
+    an implementation directly only when it takes them all."""
+    source = working_backend.replace(
+        "async def sessionstore_init(self, bucket):", "async def sessionstore_init(self):"
+    ).replace(
+        "async def sessionstore_download(self, bucket, path):",
+        "async def sessionstore_download(self, path):",
+    )
+    assert source != working_backend
+    install_plugin("partial", source)
+    store = SessionStore(backend="partial", bucket="sessions")
+    await store.store_session("a", {"x": 1})
+    assert await store.load_session("a") == {"x": 1}
+
+
 def test_broken_plugin_is_reported_and_others_still_work(
     install_plugin: InstallPlugin, working_backend: str
 ) -> None:

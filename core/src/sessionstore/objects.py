@@ -67,20 +67,22 @@ class SessionMetadata:
     ``stored_at``, ``format_version`` and ``expires_at`` come from the stored
     envelope and are ``None`` when only the storage's own metadata was read
     (``get_session_metadata`` reads no content); ``expires_at`` is also ``None``
-    for a file stored without a TTL, which never expires. Subscripting
+    for a file stored without a TTL, which never expires. Every time is
+    timezone-aware: the store builds this from an :class:`ObjectInfo` and an
+    envelope, both checked when they were made. Subscripting
     (``meta["size"]``) works as with the seed's dict.
     """
 
     session_id: str
     filename: str
     size: int
-    modified: datetime = attrs.field(validator=_aware)
-    created: datetime = attrs.field(validator=_aware)
+    modified: datetime
+    created: datetime
     backend: str
     version: str
-    stored_at: datetime | None = attrs.field(default=None, validator=_aware)
+    stored_at: datetime | None = None
     format_version: int | None = None
-    expires_at: datetime | None = attrs.field(default=None, validator=_aware)
+    expires_at: datetime | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in attrs.fields_dict(SessionMetadata):

@@ -9,8 +9,8 @@ stay :class:`ConflictError`, access refused becomes
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import cattrs
@@ -25,6 +25,9 @@ from sessionstore.errors import (
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
+
+if TYPE_CHECKING:
+    import pluggy
 
 T = TypeVar("T")
 
@@ -53,6 +56,20 @@ def build_backend(cls: type, name: str, options: Mapping[str, Any]) -> object:
         raise ConfigurationError(f"invalid options for backend {name!r}: {error}") from error
 
 
+def _direct(caller: pluggy.HookCaller) -> Callable[..., Any]:
+    """The hook's one implementation itself, when calling it by keyword is all
+    pluggy would do: a store's plugin manager holds one backend, and pluggy's
+    dispatch loop would cost a third of an in-memory operation. pluggy has still
+    checked the implementation against the spec when the backend was registered."""
+    impls = caller.get_hookimpls()
+    if len(impls) == 1 and caller.spec is not None:
+        impl = impls[0]
+        takes_all = set(impl.argnames) == set(caller.spec.argnames)
+        if takes_all and not (impl.hookwrapper or impl.wrapper or impl.kwargnames):
+            return impl.function
+    return caller
+
+
 def _describe_error(error: BaseException, _type: Any) -> str:
     """Keep the backend's own wording (validators explain what they accept)."""
     return str(error) or type(error).__name__
@@ -66,16 +83,23 @@ class Storage:
         self.name = name
         self.bucket = bucket
         self.plugin = build_backend(cls, name, options)
-        self._hook = plugin_manager(self.plugin, info).hook
+        self._hook = hook = plugin_manager(self.plugin, info).hook
+        self._init = _direct(hook.sessionstore_init)
+        self._upload = _direct(hook.sessionstore_upload)
+        self._download = _direct(hook.sessionstore_download)
+        self._exists = _direct(hook.sessionstore_exists)
+        self._stat = _direct(hook.sessionstore_stat)
+        self._delete = _direct(hook.sessionstore_delete)
+        self._list = _direct(hook.sessionstore_list)
 
     async def init(self) -> None:
-        await self._call(self._hook.sessionstore_init(bucket=self.bucket), None)
+        await self._call(self._init(bucket=self.bucket), None)
 
     async def upload(
         self, path: str, data: bytes, *, if_match: str | None = None, create_only: bool = False
     ) -> ObjectInfo:
         result: ObjectInfo = await self._call(
-            self._hook.sessionstore_upload(
+            self._upload(
                 bucket=self.bucket,
                 path=path,
                 data=data,
@@ -88,21 +112,19 @@ class Storage:
 
     async def download(self, path: str) -> StoredObject:
         result: StoredObject = await self._call(
-            self._hook.sessionstore_download(bucket=self.bucket, path=path),
+            self._download(bucket=self.bucket, path=path),
             path,
             may_be_missing=True,
         )
         return result
 
     async def exists(self, path: str) -> bool:
-        result: bool = await self._call(
-            self._hook.sessionstore_exists(bucket=self.bucket, path=path), path
-        )
+        result: bool = await self._call(self._exists(bucket=self.bucket, path=path), path)
         return result
 
     async def stat(self, path: str) -> ObjectInfo:
         result: ObjectInfo = await self._call(
-            self._hook.sessionstore_stat(bucket=self.bucket, path=path),
+            self._stat(bucket=self.bucket, path=path),
             path,
             may_be_missing=True,
         )
@@ -113,15 +135,13 @@ class Storage:
             raise ValueError("if_match applies to a single path")
         where = paths[0] if len(paths) == 1 else f"{len(paths)} objects"
         await self._call(
-            self._hook.sessionstore_delete(bucket=self.bucket, paths=paths, if_match=if_match),
+            self._delete(bucket=self.bucket, paths=paths, if_match=if_match),
             where,
         )
 
     async def list(self, prefix: str, cursor: str | None, limit: int | None) -> ListPage:
         result: ListPage = await self._call(
-            self._hook.sessionstore_list(
-                bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit
-            ),
+            self._list(bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit),
             prefix or "/",
         )
         return result

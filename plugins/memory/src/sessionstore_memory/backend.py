@@ -50,6 +50,10 @@ def _walk(node: _Dir | None, segments: Iterable[str]) -> _Dir | None:
     return node
 
 
+def _where(bucket: str, path: str) -> str:
+    return f"{path!r} in bucket {bucket!r}"
+
+
 def _check_version(current: StoredObject | None, if_match: str, action: str, where: str) -> None:
     """Raise :class:`ConflictError` unless ``current`` exists with version ``if_match``."""
     if current is None:
@@ -79,6 +83,17 @@ class MemoryBackend:
         *parents, name = path.split("/")
         node = _walk(self._buckets.get(bucket), parents)
         return None if node is None else node.objects.get(name)
+
+    def _make_dirs(self, bucket: str, segments: Iterable[str]) -> _Dir:
+        """The directory at ``segments``, created with any missing parents."""
+        node = self._buckets.setdefault(bucket, _Dir())
+        for segment in segments:
+            child = node.dirs.get(segment)
+            if child is None:
+                child = node.dirs[segment] = _Dir()
+                node.add_name(segment + "/")
+            node = child
+        return node
 
     def _remove(self, root: _Dir, path: str) -> None:
         """Delete the object at ``path`` if any, then every directory it leaves empty."""
@@ -115,20 +130,17 @@ class MemoryBackend:
         if "" in segments:
             raise ValueError(f"cannot write {path!r}: the path has an empty segment")
         data = bytes(data)
-        where = f"{path!r} in bucket {bucket!r}"
         with self._lock:
-            current = self._lookup(bucket, path)
+            node = _walk(self._buckets.get(bucket), parents)
+            current = None if node is None else node.objects.get(name)
             if if_match is not None:
-                _check_version(current, if_match, "write", where)
+                _check_version(current, if_match, "write", _where(bucket, path))
             if create_only and current is not None:
-                raise ConflictError(f"cannot create {where}: an object already exists there")
-            node = self._buckets.setdefault(bucket, _Dir())
-            for segment in parents:
-                child = node.dirs.get(segment)
-                if child is None:
-                    child = node.dirs[segment] = _Dir()
-                    node.add_name(segment + "/")
-                node = child
+                raise ConflictError(
+                    f"cannot create {_where(bucket, path)}: an object already exists there"
+                )
+            if node is None:
+                node = self._make_dirs(bucket, parents)
             self._last_version += 1
             now = datetime.now(timezone.utc)
             info = ObjectInfo(
@@ -174,8 +186,8 @@ class MemoryBackend:
             raise ValueError(f"if_match needs exactly one path, got {len(paths)}")
         with self._lock:
             if if_match is not None:
-                where = f"{paths[0]!r} in bucket {bucket!r}"
-                _check_version(self._lookup(bucket, paths[0]), if_match, "delete", where)
+                current = self._lookup(bucket, paths[0])
+                _check_version(current, if_match, "delete", _where(bucket, paths[0]))
             root = self._buckets.get(bucket)
             if root is not None:
                 for path in paths:

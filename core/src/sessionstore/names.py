@@ -17,10 +17,11 @@ _WINDOWS_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹�
 # Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), and the line and
 # paragraph separators that break line-oriented tools.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_PLAIN = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9_-])?")
+_PLAIN = re.compile(
+    r"(?!(?i:con|prn|aux|nul|com|lpt))[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9_-])?"
+)
 """Names that pass every check below: ASCII letters, digits, ``_``, ``-`` and inner
-dots, at most 255 characters (so bytes)... unless they start like a device name."""
-_DEVICE_STEMS = frozenset({"con", "prn", "aux", "nul", "com", "lpt"})
+dots, at most 255 characters (so bytes), not starting like a device name."""
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
 
@@ -35,9 +36,26 @@ def validate_name(name: object, kind: str = "session id") -> str:
     it, merging ``a.`` into ``a``), and Windows device names (``CON``,
     ``nul.txt``...) so stored sessions can be copied to any file system.
     """
-    if type(name) is str and _PLAIN.fullmatch(name) and name[:3].lower() not in _DEVICE_STEMS:
+    if type(name) is str and _PLAIN.fullmatch(name):
         return name  # the common case, decided by one regular expression
     return _check_name(name, kind)
+
+
+def valid_names(names: list[str]) -> list[str]:
+    """``names`` without those :func:`validate_name` refuses (objects written
+    outside sessionstore may have them), in order. Checks 100,000 names in a few
+    tens of milliseconds when all are plain."""
+    if all(map(_PLAIN.fullmatch, names)):
+        return names
+    return [name for name in names if _is_valid(name)]
+
+
+def _is_valid(name: str) -> bool:
+    try:
+        _check_name(name, "name")
+    except InvalidSessionIdError:
+        return False
+    return True
 
 
 def _check_name(name: object, kind: str) -> str:

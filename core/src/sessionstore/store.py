@@ -21,10 +21,15 @@ from sessionstore import clock, codec
 from sessionstore.errors import (
     ConflictError,
     CorruptSessionError,
-    InvalidSessionIdError,
     SerializationError,
 )
-from sessionstore.names import session_path, validate_bucket, validate_name, validate_prefix
+from sessionstore.names import (
+    session_path,
+    valid_names,
+    validate_bucket,
+    validate_name,
+    validate_prefix,
+)
 from sessionstore.objects import ObjectInfo, SessionMetadata, SessionPage, StoredObject
 from sessionstore.settings import (
     DEFAULT_TTL_OPTION,
@@ -164,6 +169,7 @@ class SessionStore:
         path = session_path(session_id, filename)
         stored_at = clock.now()
         envelope = codec.Envelope(
+            format=codec.FORMAT_VERSION,
             session_id=session_id,
             filename=filename,
             stored_at=stored_at,
@@ -397,12 +403,7 @@ class SessionStore:
         """The file's stored bytes (envelope included) and the info of exactly that
         version, or ``None`` if absent; expired files too. For tools that move
         sessions between stores byte for byte."""
-        path = session_path(session_id, filename)
-        storage = await self._ensure_ready()
-        try:
-            return await storage.download(path)
-        except FileNotFoundError:
-            return None
+        return await self._download(session_path(session_id, filename))
 
     async def store_raw(
         self,
@@ -429,7 +430,11 @@ class SessionStore:
     async def list_sessions(self, prefix: str = "") -> list[str]:
         """Every session id starting with ``prefix``, in listing order: ascending by
         ``"<id>/"``, as cloud listings sort (so ``"a-b"`` comes before ``"a"``)."""
-        return [session_id async for session_id in self.iter_sessions(prefix, page_size=None)]
+        session_ids: list[str] = []
+        async with aclosing(self._pages(prefix, page_size=None)) as pages:
+            async for page in pages:
+                session_ids.extend(page)
+        return session_ids
 
     async def iter_sessions(
         self, prefix: str = "", *, page_size: int | None = 1000
@@ -437,11 +442,18 @@ class SessionStore:
         """Yield session ids starting with ``prefix`` in listing order (see
         :meth:`list_sessions`), fetched a page at a time, so memory stays flat
         however many sessions exist."""
+        async with aclosing(self._pages(prefix, page_size=page_size)) as pages:
+            async for page in pages:
+                for session_id in page:
+                    yield session_id
+
+    async def _pages(
+        self, prefix: str, *, page_size: int | None
+    ) -> AsyncGenerator[tuple[str, ...], None]:
         cursor = None
         while True:
             page = await self.list_sessions_page(prefix, cursor=cursor, limit=page_size)
-            for session_id in page.session_ids:
-                yield session_id
+            yield page.session_ids
             if page.cursor is None:
                 return
             cursor = page.cursor
@@ -456,10 +468,8 @@ class SessionStore:
             raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
         storage = await self._ensure_ready()
         page = await storage.list(prefix, cursor, limit)
-        ids = tuple(
-            entry[:-1] for entry in page.entries if entry.endswith("/") and _is_valid(entry[:-1])
-        )
-        return SessionPage(session_ids=ids, cursor=page.cursor)
+        ids = valid_names([entry[:-1] for entry in page.entries if entry[-1:] == "/"])
+        return SessionPage(session_ids=tuple(ids), cursor=page.cursor)
 
     async def list_files(self, session_id: str) -> list[str]:
         """Names of every file of the session (state and checkpoints), ascending."""
@@ -469,10 +479,9 @@ class SessionStore:
         cursor = None
         while True:
             page = await storage.list(prefix, cursor, None)
+            start = len(prefix)
             names.extend(
-                entry[len(prefix) :]
-                for entry in page.entries
-                if not entry.endswith("/") and _is_valid(entry[len(prefix) :])
+                valid_names([entry[start:] for entry in page.entries if entry[-1:] != "/"])
             )
             if page.cursor is None:
                 return names
@@ -483,10 +492,18 @@ class SessionStore:
     ) -> tuple[codec.Document, ObjectInfo] | None:
         """The file's decoded document and the info of exactly that version, or
         ``None`` if there is no file (expired or not)."""
-        stored = await self.load_raw(session_id, filename)
+        path = session_path(session_id, filename)
+        stored = await self._download(path)
         if stored is None:
             return None
-        return codec.decode(stored.data, session_path(session_id, filename)), stored.info
+        return codec.decode(stored.data, path), stored.info
+
+    async def _download(self, path: str) -> StoredObject | None:
+        storage = await self._ensure_ready()
+        try:
+            return await storage.download(path)
+        except FileNotFoundError:
+            return None
 
     def _expiry(self, stored_at: datetime, ttl: TTL | None) -> datetime | None:
         """When a file written at ``stored_at`` with ``ttl`` expires (the store's
@@ -522,13 +539,9 @@ class SessionStore:
 
 def _expired(document: codec.Document) -> bool:
     """Whether a decoded file has expired: files without an envelope never do."""
-    return document.envelope is not None and document.envelope.is_expired(clock.now())
-
-
-def _is_valid(name: str) -> bool:
-    """Objects written outside sessionstore may have names our API refuses; skip them."""
-    try:
-        validate_name(name)
-    except InvalidSessionIdError:
-        return False
-    return True
+    envelope = document.envelope
+    return (
+        envelope is not None
+        and envelope.expires_at is not None
+        and envelope.is_expired(clock.now())
+    )

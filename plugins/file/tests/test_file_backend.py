@@ -24,7 +24,7 @@ from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
 from sessionstore.testing import all_pages
-from sessionstore_file import FileBackend, writing
+from sessionstore_file import FileBackend, listing, writing
 from sessionstore_file.dirs import open_deepest
 from sessionstore_file.root import ENV_ROOT
 
@@ -374,6 +374,42 @@ async def test_hidden_and_temporary_files_are_never_listed(backend: FileBackend)
     assert await exists(backend, "s/fifo") is False
     with pytest.raises(FileNotFoundError):
         await get(backend, "s/fifo")
+
+
+async def test_whole_listings_equal_a_plain_filter_and_sort(backend: FileBackend) -> None:
+    """A whole listing sorts first and cuts by bisection; a limited page filters
+    each entry: both must agree with the obvious filter-then-sort, for any prefix
+    and cursor, whatever odd names the directory holds."""
+    bucket = bucket_dir(backend)
+    dirs = ["a", "a-b", "a.b", "a0", "ab", "b", "-x", "é", "\U0010ffff", "\U0010ffffz", "zz"]
+    files = ["a1", "ab.json", "top", "\U0010ffff\U0010ffff"]
+    for name in dirs:
+        (bucket / name).mkdir()
+    for name in files:
+        (bucket / name).write_bytes(b"")
+    (bucket / ".tmp-1").write_bytes(b"")
+    (bucket / ".hidden").mkdir()
+    (bucket / "link").symlink_to(bucket / "a")
+    os.mkfifo(bucket / "fifo")
+    keys = sorted([f"{name}/" for name in dirs] + files)
+    prefixes = ["", "a", "a-", "ab", "b", "c", "-", ".", ".t", "é", "\U0010ffff", "zz", "link"]
+    cursors = [None, "", "a", "a/", "ab", "ab.json", "é/", "\U0010ffff/", "zzz"]
+    for prefix in prefixes:
+        for cursor in cursors:
+            expected = [key for key in keys if key.startswith(prefix)]
+            expected = [key for key in expected if cursor is None or key > cursor]
+            whole = listing.list_page(str(backend.root_dir), BUCKET, prefix, cursor, None)
+            assert list(whole.entries) == expected, (prefix, cursor)
+            assert whole.cursor is None
+            paged: list[str] = []
+            after = cursor
+            while True:
+                page = listing.list_page(str(backend.root_dir), BUCKET, prefix, after, 2)
+                paged.extend(page.entries)
+                if page.cursor is None:
+                    break
+                after = page.cursor
+            assert paged == expected, (prefix, cursor)
 
 
 async def test_a_new_directory_appears_only_with_its_object(backend: FileBackend) -> None:

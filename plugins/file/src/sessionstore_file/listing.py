@@ -3,8 +3,10 @@
 One ``os.scandir`` of the listed directory, no ``stat`` per entry (the entry type
 comes with the directory read). Hidden names (temporary files) and symlinks are
 skipped. Entries compare as their names, plus ``/`` for directories, which orders
-them exactly as their full paths; a limited page keeps only the smallest names
-past the cursor (a heap), so paging a large bucket never sorts all of it.
+them exactly as their full paths. A whole listing sorts every name and cuts out
+what it must skip, each a contiguous run of the sorted names; a limited page keeps
+only the smallest names past the cursor (a heap), so paging a large bucket never
+holds all of it.
 
 Every listed directory holds an object: writers publish a new directory together
 with its first object (:mod:`sessionstore_file.publishing`) and deleters remove a
@@ -13,6 +15,7 @@ directory they empty, so no session lists without files.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 from collections.abc import Iterator
@@ -36,28 +39,64 @@ def list_page(
     if chain is None:
         return ListPage(entries=())
     with chain, os.scandir(chain.fd) as scan:
-        keys = _keys(scan, name_prefix, after)
         if limit is None:
-            page, more = sorted(keys), False
+            page, more = _all_keys(scan, name_prefix, after), False
         else:
-            page = heapq.nsmallest(limit + 1, keys)
+            page = heapq.nsmallest(limit + 1, _keys(scan, name_prefix, after))
             page, more = page[:limit], len(page) > limit
     entries = tuple(directory + key for key in page)
     return ListPage(entries=entries, cursor=entries[-1] if more else None)
 
 
+def _key(entry: os.DirEntry[str]) -> str:
+    """``name/`` for a directory, ``name`` for a file, ``""`` for anything else
+    (a symlink or special file: never listed)."""
+    if entry.is_dir(follow_symlinks=False):
+        return f"{entry.name}/"
+    return entry.name if entry.is_file(follow_symlinks=False) else ""
+
+
 def _keys(scan: Iterator[os.DirEntry[str]], name_prefix: str, after: str | None) -> Iterator[str]:
     """Listable entries as ``name`` or ``name/``, those matching ``name_prefix``
-    and sorting after ``after``."""
+    and sorting after ``after``, one at a time."""
     for entry in scan:
-        name = entry.name
-        if name.startswith(".") or not name.startswith(name_prefix):
+        if entry.name[:1] == "." or not entry.name.startswith(name_prefix):
             continue
-        if entry.is_dir(follow_symlinks=False):
-            key = name + "/"
-        elif entry.is_file(follow_symlinks=False):
-            key = name
-        else:
-            continue  # a symlink or special file: never listed
-        if after is None or key > after:
+        key = _key(entry)
+        if key and (after is None or key > after):
             yield key
+
+
+def _all_keys(scan: Iterator[os.DirEntry[str]], name_prefix: str, after: str | None) -> list[str]:
+    """What :func:`_keys` yields, sorted; the names are filtered once sorted, by
+    bisection, which costs nothing next to testing each entry in Python."""
+    keys = [
+        f"{entry.name}/"
+        if entry.is_dir(follow_symlinks=False)
+        else entry.name
+        if entry.is_file(follow_symlinks=False)
+        else ""
+        for entry in scan
+    ]
+    keys.sort()
+    # Every name starting with "." sorts in [".", "/"); "" (not listed) before all.
+    hidden = bisect.bisect_left(keys, "."), bisect.bisect_left(keys, "/")
+    del keys[hidden[0] : hidden[1]]
+    low = bisect.bisect_right(keys, "")
+    if name_prefix:
+        low = max(low, bisect.bisect_left(keys, name_prefix))
+    if after is not None:
+        low = max(low, bisect.bisect_right(keys, after))
+    high = len(keys)
+    if name_prefix and (above := _successor(name_prefix)) is not None:
+        high = bisect.bisect_left(keys, above, lo=low)
+    return keys[low:high]
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (``None``
+    if there is none: the prefix is all U+10FFFF)."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    return stripped[:-1] + chr(ord(stripped[-1]) + 1)

@@ -9,8 +9,8 @@ stay :class:`ConflictError`, access refused becomes
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
@@ -28,8 +28,6 @@ from sessionstore.settings import converter
 
 if TYPE_CHECKING:
     import pluggy
-
-T = TypeVar("T")
 
 
 def build_backend(cls: type, name: str, options: Mapping[str, Any]) -> object:
@@ -93,89 +91,101 @@ class Storage:
         self._list = _direct(hook.sessionstore_list)
 
     async def init(self) -> None:
-        await self._call(self._init(bucket=self.bucket), None)
+        try:
+            await self._init(bucket=self.bucket)
+        except Exception as error:
+            self._raise_mapped(error, None)
+            raise
 
     async def upload(
         self, path: str, data: bytes, *, if_match: str | None = None, create_only: bool = False
     ) -> ObjectInfo:
-        result: ObjectInfo = await self._call(
-            self._upload(
+        try:
+            return await self._upload(  # type: ignore[no-any-return]
                 bucket=self.bucket,
                 path=path,
                 data=data,
                 if_match=if_match,
                 create_only=create_only,
-            ),
-            path,
-        )
-        return result
+            )
+        except Exception as error:
+            self._raise_mapped(error, path)
+            raise
 
     async def download(self, path: str) -> StoredObject:
-        result: StoredObject = await self._call(
-            self._download(bucket=self.bucket, path=path),
-            path,
-            may_be_missing=True,
-        )
-        return result
+        try:
+            return await self._download(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
+        except Exception as error:
+            self._raise_mapped(error, path, may_be_missing=True)
+            raise
 
     async def exists(self, path: str) -> bool:
-        result: bool = await self._call(self._exists(bucket=self.bucket, path=path), path)
-        return result
+        try:
+            return await self._exists(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
+        except Exception as error:
+            self._raise_mapped(error, path)
+            raise
 
     async def stat(self, path: str) -> ObjectInfo:
-        result: ObjectInfo = await self._call(
-            self._stat(bucket=self.bucket, path=path),
-            path,
-            may_be_missing=True,
-        )
-        return result
+        try:
+            return await self._stat(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
+        except Exception as error:
+            self._raise_mapped(error, path, may_be_missing=True)
+            raise
 
     async def delete(self, paths: Sequence[str], *, if_match: str | None = None) -> None:
         if if_match is not None and len(paths) != 1:
             raise ValueError("if_match applies to a single path")
-        where = paths[0] if len(paths) == 1 else f"{len(paths)} objects"
-        await self._call(
-            self._delete(bucket=self.bucket, paths=paths, if_match=if_match),
-            where,
-        )
+        try:
+            await self._delete(bucket=self.bucket, paths=paths, if_match=if_match)
+        except Exception as error:
+            self._raise_mapped(error, paths[0] if len(paths) == 1 else f"{len(paths)} objects")
+            raise
 
     async def list(self, prefix: str, cursor: str | None, limit: int | None) -> ListPage:
-        result: ListPage = await self._call(
-            self._list(bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit),
-            prefix or "/",
-        )
-        return result
+        try:
+            return await self._list(  # type: ignore[no-any-return]
+                bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit
+            )
+        except Exception as error:
+            self._raise_mapped(error, prefix or "/")
+            raise
 
     async def close(self) -> None:
         """Let the backend release its clients; backends without ``sessionstore_close``
         have nothing to release."""
-        pending = self._hook.sessionstore_close()
-        if pending is not None:
-            await self._call(pending, None)
-
-    async def _call(
-        self, call: Awaitable[T], path: str | None, *, may_be_missing: bool = False
-    ) -> T:
-        """Await a hook. ``may_be_missing`` lets FileNotFoundError through (download
-        and stat report absent objects that way); elsewhere it is a backend failure."""
         try:
-            return await call
+            pending = self._hook.sessionstore_close()
+            if pending is not None:
+                await pending
         except Exception as error:
-            if isinstance(error, SessionStoreError) or (
-                may_be_missing and isinstance(error, FileNotFoundError)
-            ):
-                raise
-            if isinstance(error, PermissionError):
-                kind: type[StorageUnavailableError] = StoragePermissionError
-                what = "was refused access"
-            else:
-                kind, what = StorageUnavailableError, "failed"
-            raise kind(
-                self._describe(what, path, error),
-                backend=self.name,
-                bucket=self.bucket,
-                path=path,
-            ) from error
+            self._raise_mapped(error, None)
+            raise
+
+    def _raise_mapped(
+        self, error: Exception, path: str | None, *, may_be_missing: bool = False
+    ) -> None:
+        """Raise the sessionstore error for a hook's failure, or return (and the
+        caller re-raises ``error``) for those that pass as they are: our own errors,
+        and FileNotFoundError where ``may_be_missing`` (download and stat report
+        absent objects that way); elsewhere it is a backend failure. Each method
+        catches for itself rather than awaiting a shared wrapper: one coroutine
+        less per operation."""
+        if isinstance(error, SessionStoreError) or (
+            may_be_missing and isinstance(error, FileNotFoundError)
+        ):
+            return
+        if isinstance(error, PermissionError):
+            kind: type[StorageUnavailableError] = StoragePermissionError
+            what = "was refused access"
+        else:
+            kind, what = StorageUnavailableError, "failed"
+        raise kind(
+            self._describe(what, path, error),
+            backend=self.name,
+            bucket=self.bucket,
+            path=path,
+        ) from error
 
     def _describe(self, what: str, path: str | None, error: BaseException) -> str:
         where = f"{self.bucket}/{path}" if path else self.bucket

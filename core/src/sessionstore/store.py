@@ -177,7 +177,8 @@ class SessionStore:
             expires_at=self._expiry(stored_at, ttl),
         )
         data = codec.encode(state, envelope)
-        storage = await self._ensure_ready()
+        # The hot paths (this and _download) skip awaiting _ensure_ready once ready.
+        storage = self._storage if self._ready else await self._ensure_ready()
         info = await storage.upload(path, data, if_match=if_match, create_only=create_only)
         return self._metadata(session_id, filename, info, envelope)
 
@@ -499,7 +500,7 @@ class SessionStore:
         return codec.decode(stored.data, path), stored.info
 
     async def _download(self, path: str) -> StoredObject | None:
-        storage = await self._ensure_ready()
+        storage = self._storage if self._ready else await self._ensure_ready()
         try:
             return await storage.download(path)
         except FileNotFoundError:

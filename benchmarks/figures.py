@@ -151,6 +151,12 @@ def _catalog() -> list[Spec]:
             at_most(1.5),
         )
         add(
+            f"file.list_all.sorted_floor.{loop}",
+            section,
+            "os.scandir keeping directories, sorted ÷ os.scandir (an ordered listing's floor)",
+            TIME,
+        )
+        add(
             f"memory.list_all.{loop}",
             section,
             "memory list_sessions of the large store ÷ sorting the ids of a dict",

@@ -130,10 +130,14 @@ async def _file(results: Results, profile: Profile, trees: dict[str, Path], loop
         {
             "lib": lambda: _timed(large.list_sessions),
             "scandir": lambda: _timed(lambda: anyio.to_thread.run_sync(_scandir_names, large_dir)),
+            "scan_sort": lambda: _timed(lambda: anyio.to_thread.run_sync(_scan_sort, large_dir)),
         },
         rounds,
     )
     results.record(f"file.list_all.{loop}", time_ratio(samples, "lib", "scandir"))
+    results.record(
+        f"file.list_all.sorted_floor.{loop}", time_ratio(samples, "scan_sort", "scandir")
+    )
     for size in SIZES:
         store, path = stores[size], os.fspath(trees[size])
         samples = await ainterleave(

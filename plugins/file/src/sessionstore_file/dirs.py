@@ -63,7 +63,8 @@ class DirChain:
     """
 
     def __init__(self, root: str, bucket: str) -> None:
-        self.base = os.path.join(root, bucket)
+        self.root = root
+        self.bucket = bucket
         self.names: list[str] = []
         self.fds: list[int] = []
 
@@ -73,8 +74,9 @@ class DirChain:
         return self.fds[-1]
 
     def where(self, *names: str) -> str:
-        """The full path of ``names`` below the deepest directory, for messages."""
-        return os.path.join(self.base, *self.names, *names)
+        """The full path of ``names`` below the deepest directory, for messages
+        (built only when one is needed)."""
+        return os.path.join(self.root, self.bucket, *self.names, *names)
 
     def linked(self, depth: int) -> bool:
         """Whether ``fds[depth]`` is still the directory its name leads to (not
@@ -172,24 +174,25 @@ def open_existing(root: str, bucket: str, names: Sequence[str]) -> DirChain | No
 
 
 def _open_subdir(chain: DirChain, name: str, *, create: bool) -> int:
-    where = chain.where(name)
     try:
-        return _open_dir(chain.fd, name, where)
+        return os.open(name, DIR_FLAGS, dir_fd=chain.fd)
     except FileNotFoundError:
         if not create:
             raise
+    except OSError as error:
+        raise explain(error, chain.fd, name, chain.where(name)) from None
     try:
         os.mkdir(name, 0o700, dir_fd=chain.fd)
     except FileExistsError:
         pass  # made meanwhile by another writer
     except FileNotFoundError:
-        raise Raced(where) from None  # the parent was removed meanwhile
+        raise Raced(chain.where(name)) from None  # the parent was removed meanwhile
     else:
         os.fsync(chain.fd)  # the new entry is durable before anything is written in it
     try:
-        return _open_dir(chain.fd, name, where)
+        return _open_dir(chain.fd, name, chain.where(name))
     except FileNotFoundError:
-        raise Raced(where) from None
+        raise Raced(chain.where(name)) from None
 
 
 def _open_dir(parent_fd: int, name: str, where: str) -> int:

@@ -29,21 +29,21 @@ def missing(where: str) -> FileNotFoundError:
 def download(root: str, bucket: str, path: str) -> StoredObject:
     """The bytes of ``path`` and the info of that very version."""
     parents, name = split_path(path)
-    where = os.path.join(root, bucket, path)
     chain = open_existing(root, bucket, parents)
     if chain is None:
-        raise missing(where)
+        raise missing(os.path.join(root, bucket, path))
     with chain:
         try:
             fd = os.open(name, _READ_FLAGS, dir_fd=chain.fd)
         except FileNotFoundError:
-            raise missing(where) from None
+            raise missing(chain.where(name)) from None
         except OSError as error:
-            raise explain(error, chain.fd, name, where) from None
+            raise explain(error, chain.fd, name, chain.where(name)) from None
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
-            raise missing(where)  # a directory or special file is not an object
+            # A directory or special file is not an object.
+            raise missing(os.path.join(root, bucket, path))
         data = _read_all(fd, status.st_size)
     finally:
         os.close(fd)

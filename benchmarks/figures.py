@@ -92,6 +92,14 @@ def _catalog() -> list[Spec]:
             RATE,
             at_least(0.90),
         )
+        for op, raw in (("store", "raw durable write"), ("load", "raw read + decode")):
+            add(
+                f"file.{op}.hook_alone.{loop}",
+                section,
+                f"the file backend's {op} hook alone (no store around it) ÷ {raw}, "
+                "through one thread hop each",
+                RATE,
+            )
         add(f"file.hops.store.{loop}", section, "file: thread hops per store", "hops", at_most(1))
         add(f"file.hops.load.{loop}", section, "file: thread hops per load", "hops", at_most(1))
         add(

@@ -3,6 +3,7 @@
 - file store (durable) vs a raw durable write (:func:`~benchmarks.workloads.durable_write`)
   offloaded through one thread hop; with 16 tasks, vs the same write done synchronously;
 - file load vs ``open().read()`` + ``orjson.loads`` through one thread hop;
+- the file backend's hooks alone against the same baselines: the backend's share;
 - memory store + load vs a dict holding ``orjson.dumps`` bytes;
 - thread hops per operation, counted.
 """
@@ -28,6 +29,7 @@ from benchmarks.workloads import (
     read_and_decode,
 )
 from sessionstore import SessionStore
+from sessionstore_file import FileBackend
 
 SESSIONS = 8
 """Operations cycle over this many sessions."""
@@ -46,6 +48,8 @@ async def _file(results: Results, profile: Profile, root: Path, loop: str) -> No
         os.makedirs(directory, exist_ok=True)
         durable_write(directory, "state.json", orjson.dumps(state))
     writes, reads = profile.file_writes, profile.file_reads
+    hook = FileBackend(root=root / "lib")
+    """The backend alone, called as the store calls it, without the store around it."""
 
     async def lib_store() -> float:
         start = time.perf_counter()
@@ -59,6 +63,18 @@ async def _file(results: Results, profile: Profile, root: Path, loop: str) -> No
             data = orjson.dumps(state)
             await anyio.to_thread.run_sync(
                 durable_write, raw_dirs[index % SESSIONS], "state.json", data
+            )
+        return (time.perf_counter() - start) / writes
+
+    async def hook_store() -> float:
+        start = time.perf_counter()
+        for index in range(writes):
+            await hook.sessionstore_upload(
+                bucket=store.bucket,
+                path=f"{ids[index % SESSIONS]}/state.json",
+                data=orjson.dumps(state),
+                if_match=None,
+                create_only=False,
             )
         return (time.perf_counter() - start) / writes
 
@@ -89,28 +105,43 @@ async def _file(results: Results, profile: Profile, root: Path, loop: str) -> No
             await store.load_session(ids[index % SESSIONS])
         return (time.perf_counter() - start) / reads
 
+    async def hook_load() -> float:
+        start = time.perf_counter()
+        for index in range(reads):
+            stored = await hook.sessionstore_download(
+                bucket=store.bucket, path=f"{ids[index % SESSIONS]}/state.json"
+            )
+            orjson.loads(stored.data)
+        return (time.perf_counter() - start) / reads
+
     async def raw_load() -> float:
         start = time.perf_counter()
         for index in range(reads):
             await anyio.to_thread.run_sync(read_and_decode, lib_paths[index % SESSIONS])
         return (time.perf_counter() - start) / reads
 
-    samples = await ainterleave({"lib": lib_store, "raw": raw_store}, profile.rounds)
+    samples = await ainterleave(
+        {"lib": lib_store, "hook": hook_store, "raw": raw_store}, profile.rounds
+    )
     results.record(
         f"file.store.one_task.{loop}",
         speed_ratio(samples, "lib", "raw"),
         _medians(samples),
     )
+    results.record(f"file.store.hook_alone.{loop}", speed_ratio(samples, "hook", "raw"))
     samples = await ainterleave({"lib": lib_store_tasks, "raw": raw_store_sync}, profile.rounds)
     results.record(
         f"file.store.sixteen_tasks.{loop}",
         speed_ratio(samples, "lib", "raw"),
         _medians(samples),
     )
-    samples = await ainterleave({"lib": lib_load, "raw": raw_load}, profile.rounds)
+    samples = await ainterleave(
+        {"lib": lib_load, "hook": hook_load, "raw": raw_load}, profile.rounds
+    )
     results.record(
         f"file.load.one_task.{loop}", speed_ratio(samples, "lib", "raw"), _medians(samples)
     )
+    results.record(f"file.load.hook_alone.{loop}", speed_ratio(samples, "hook", "raw"))
     with count_thread_hops() as hops:
         await store.store_session(ids[0], state)
     results.record(f"file.hops.store.{loop}", hops[0])

@@ -138,6 +138,25 @@ async def test_new_version_is_stamped_after_a_future_mtime(backend: FileBackend)
     assert int(fresh.version.split("-")[1], 16) > future
 
 
+async def test_a_write_keeps_its_own_mtime_when_already_past_the_old_one(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting the times is a system call every write would pay: it is made only
+    when the kernel's (coarse) stamp does not pass the replaced version's."""
+    await put(backend, "s/f", b"old")
+    past = time.time_ns() - 3600 * 10**9
+    os.utime(bucket_dir(backend) / "s" / "f", ns=(past, past))
+    calls: list[object] = []
+    real_utime = os.utime
+    monkeypatch.setattr(
+        os, "utime", lambda *args, **kwargs: calls.append(args) or real_utime(*args, **kwargs)
+    )
+    fresh = await put(backend, "s/f", b"new")
+    assert calls == []
+    assert int(fresh.version.split("-")[1], 16) > past
+    assert fresh == await stat(backend, "s/f")
+
+
 async def test_missing_objects(backend: FileBackend) -> None:
     for path in ("nobody/f", "s/f", "s"):
         with pytest.raises(FileNotFoundError):

@@ -10,7 +10,6 @@ file remains, which deleting the directory's objects clears.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from contextlib import suppress
 
@@ -28,7 +27,7 @@ def replace_file(
     The caller holds the directory's lock, so ``replaces_mtime_ns`` (the mtime of
     the file being replaced, if any) is current: the new file's mtime is set past it.
     """
-    temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    temp = temp_name()
     fd = os.open(temp, _CREATE_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         try:
@@ -46,18 +45,33 @@ def replace_file(
     return status
 
 
+def temp_name() -> str:
+    """A new hidden temporary name: :data:`TEMP_PREFIX` and 16 random hex digits."""
+    return TEMP_PREFIX + os.urandom(8).hex()
+
+
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)
+    if written < len(data):  # rare: a signal or a full disk cut the write short
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def _stamp(fd: int, replaces_mtime_ns: int | None) -> os.stat_result:
-    """Set the file's times to now, or just after ``replaces_mtime_ns`` if the clock
-    has not passed it (coarse or stepped-back clocks), so tokens never repeat.
+    """The new file's status, its mtime past ``replaces_mtime_ns`` so tokens never
+    repeat.
 
-    File systems may round the time down; the step grows until it sticks.
+    The time the kernel stamped at the write usually is past it already; it is
+    coarse (a clock tick), though, so when it is not, or when there is no replaced
+    version to compare with (a deleted one may have had the same inode and size),
+    the times are set to now, or just after ``replaces_mtime_ns`` if the clock has
+    not passed it. File systems may round the time down; the step grows until it
+    sticks.
     """
+    status = os.fstat(fd)
+    if replaces_mtime_ns is not None and status.st_mtime_ns > replaces_mtime_ns:
+        return status
     now = time.time_ns()
     if replaces_mtime_ns is None:
         os.utime(fd, ns=(now, now))

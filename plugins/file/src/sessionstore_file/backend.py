@@ -21,6 +21,7 @@ from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore_file import deleting, listing, reading, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.root import resolve_root
+from sessionstore_file.versions import object_info
 
 
 @attrs.define(eq=False)
@@ -54,10 +55,16 @@ class FileBackend:
         self, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
     ) -> ObjectInfo:
         """Replace the file atomically and durably, checking the precondition under
-        the directory's lock."""
-        return await anyio.to_thread.run_sync(
+        the directory's lock.
+
+        The worker thread returns the bare ``stat`` result and the info is built
+        here: with many writes in flight, every bit of Python a worker runs makes
+        the others wait for the GIL as they return from their system calls.
+        """
+        status = await anyio.to_thread.run_sync(
             writing.upload, self._base, bucket, path, data, if_match, create_only
         )
+        return object_info(path, status)
 
     @hookimpl
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:

@@ -17,6 +17,7 @@ import errno
 import os
 from collections.abc import Sequence
 from contextlib import suppress
+from functools import partial
 
 from sessionstore_file.atomic import TEMP_PREFIX
 from sessionstore_file.dirs import RACE_ATTEMPTS, DirChain, gave_up, open_existing
@@ -47,7 +48,7 @@ def _delete_in(
     for _ in range(RACE_ATTEMPTS):
         chain = open_existing(root, bucket, parents)
         if chain is None:
-            where = os.path.join(root, bucket, *parents, names[0])
+            where = partial(os.path.join, root, bucket, *parents, names[0])
             check_precondition(None, if_match, False, where, "delete")
             return
         with chain:
@@ -55,8 +56,9 @@ def _delete_in(
                 if not chain.linked(depth):
                     continue  # another deleter removed it; a writer may have made a new one
                 if if_match is not None:
-                    current = lstat_object(chain.fd, names[0], chain.where(names[0]))
-                    check_precondition(current, if_match, False, chain.where(names[0]), "delete")
+                    where = partial(chain.where, names[0])
+                    current = lstat_object(chain.fd, names[0], where)
+                    check_precondition(current, if_match, False, where, "delete")
                 removed = [_unlink_object(chain, name) for name in names]
                 emptied = depth > 0 and _remove_if_empty(chain, depth)
                 if any(removed) and not emptied:
@@ -69,7 +71,7 @@ def _delete_in(
 
 def _unlink_object(chain: DirChain, name: str) -> bool:
     """Unlink the object ``name`` in the deepest directory; ``False`` if absent."""
-    if lstat_object(chain.fd, name, chain.where(name)) is None:
+    if lstat_object(chain.fd, name, partial(chain.where, name)) is None:
         return False
     os.unlink(name, dir_fd=chain.fd)
     return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 
 def symlink_refused(where: str) -> PermissionError:
@@ -35,9 +36,10 @@ def explain(error: OSError, dir_fd: int | None, name: str, where: str) -> OSErro
     return OSError(error.errno, error.strerror, where)
 
 
-def lstat_object(dir_fd: int, name: str, where: str) -> os.stat_result | None:
+def lstat_object(dir_fd: int, name: str, where: Callable[[], str]) -> os.stat_result | None:
     """The status of the object file ``name``, or ``None`` if there is none (a
-    directory or special file is not an object); a symlink is refused."""
+    directory or special file is not an object); a symlink is refused, naming the
+    path ``where()`` gives (built only then)."""
     try:
         found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -45,5 +47,5 @@ def lstat_object(dir_fd: int, name: str, where: str) -> os.stat_result | None:
     if stat.S_ISREG(found.st_mode):
         return found
     if stat.S_ISLNK(found.st_mode):
-        raise symlink_refused(where)
+        raise symlink_refused(where())
     return None

@@ -18,8 +18,11 @@ def check_segment(segment: str, path: str) -> str:
 
 def split_path(path: str) -> tuple[list[str], str]:
     """Split an object path into its parent directory names and its file name."""
-    *parents, name = (check_segment(segment, path) for segment in path.split("/"))
-    return parents, name
+    segments = path.split("/")
+    for segment in segments:
+        check_segment(segment, path)
+    name = segments.pop()
+    return segments, name
 
 
 def split_prefix(prefix: str) -> tuple[str, list[str], str]:

@@ -14,11 +14,10 @@ hidden temporary directory.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
 from contextlib import suppress
 
-from sessionstore_file.atomic import TEMP_PREFIX, replace_file
+from sessionstore_file.atomic import replace_file, temp_name
 from sessionstore_file.dirs import DIR_FLAGS, Raced
 from sessionstore_file.locking import locked
 
@@ -31,7 +30,7 @@ def publish(
 
     Raises :class:`Raced` if ``parent_fd`` was removed meanwhile.
     """
-    temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    temp = temp_name()
     try:
         os.mkdir(temp, 0o700, dir_fd=parent_fd)
     except FileNotFoundError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from functools import partial
 
 from sessionstore.objects import ObjectInfo, StoredObject
 from sessionstore_file.dirs import open_existing
@@ -79,4 +80,4 @@ def _lstat(root: str, bucket: str, path: str) -> os.stat_result | None:
     if chain is None:
         return None
     with chain:
-        return lstat_object(chain.fd, name, chain.where(name))
+        return lstat_object(chain.fd, name, partial(chain.where, name))

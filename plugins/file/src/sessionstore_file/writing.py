@@ -11,8 +11,8 @@ upload starts again. Missing directories are published together with the object
 from __future__ import annotations
 
 import os
+from functools import partial
 
-from sessionstore.objects import ObjectInfo
 from sessionstore_file.atomic import replace_file
 from sessionstore_file.dirs import RACE_ATTEMPTS, Raced, gave_up, open_deepest
 from sessionstore_file.entries import lstat_object
@@ -20,19 +20,19 @@ from sessionstore_file.locking import locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
 from sessionstore_file.publishing import publish
-from sessionstore_file.versions import object_info
 
 
 def upload(
     root: str, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
-) -> ObjectInfo:
-    """Write ``data`` at ``path`` if the precondition holds; return the new version's info."""
+) -> os.stat_result:
+    """Write ``data`` at ``path`` if the precondition holds; return the new file's
+    status (the caller builds its info on the event loop, see :mod:`.backend`)."""
     parents, name = split_path(path)
     for _ in range(RACE_ATTEMPTS):
         chain, missing = open_deepest(root, bucket, parents)
         if missing:
             with chain:
-                where = chain.where(*missing, name)
+                where = partial(chain.where, *missing, name)
                 check_precondition(None, if_match, create_only, where, "write")
                 try:
                     status = publish(chain.fd, missing, name, data)
@@ -40,13 +40,13 @@ def upload(
                     continue
             if status is None:
                 continue  # the directory appeared meanwhile: write into it instead
-            return object_info(path, status)
+            return status
         with chain, locked(chain.fd):
             if not chain.linked(len(parents)):
                 continue  # a deleter removed the directory before we got its lock
-            current = lstat_object(chain.fd, name, chain.where(name))
-            check_precondition(current, if_match, create_only, chain.where(name), "write")
+            where = partial(chain.where, name)
+            current = lstat_object(chain.fd, name, where)
+            check_precondition(current, if_match, create_only, where, "write")
             previous_mtime = None if current is None else current.st_mtime_ns
-            status = replace_file(chain.fd, name, data, previous_mtime)
-            return object_info(path, status)
+            return replace_file(chain.fd, name, data, previous_mtime)
     raise gave_up(os.path.join(root, bucket, path))

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 WHY: dict[str, str] = {
     "file.store.one_task": (
-        "The file backend's hook alone reaches ~0.89x the raw write (the hook_alone "
-        "row): in its one worker-thread call it also opens the bucket and session "
-        "directories without following symlinks, takes the directory's flock, checks "
-        "that the directory is still linked and the precondition, and stamps the "
-        "mtime past the replaced version's (utime + fstat), which keeps version "
-        "tokens unique. The store's own work on the loop (envelope, NaN-safe encode, "
-        "names, metadata) is ~10 us warm but ~30 us measured right after the "
-        "fsync'ing hop, on cold caches."
+        "Borderline (0.88-0.99x from run to run). The file backend's hook alone "
+        "reaches ~0.93-0.96x the raw write (the hook_alone row): in its one "
+        "worker-thread call it also opens the bucket and session directories without "
+        "following symlinks, takes the directory's flock, checks that the directory "
+        "is still linked and the precondition, and fstats the new file for its "
+        "version (setting its mtime only when the kernel's coarse stamp does not pass "
+        "the replaced version's). The store's own work on the loop (envelope, "
+        "NaN-safe encode, names, metadata) is ~10 us warm but ~30 us measured right "
+        "after the fsync'ing hop, on cold caches."
     ),
     "file.store.sixteen_tasks": (
-        "Raw durable writes overlap their fsyncs in 16 threads; the library's write "
-        "makes about twice the system calls (directory walk, flock, precondition "
-        "stat, utime, fstat), each releasing and retaking the GIL, and with 16 "
-        "threads those hand-offs eat the overlap. Swings with the machine's fsync "
-        "load: 0.8x to 2.2x across full runs on this machine, 1.22-1.33x in others."
+        "Raw durable writes overlap their fsyncs across threads; every system call "
+        "and every bit of Python between them is a GIL hand-off, which with 16 threads "
+        "costs several times its own length. Measured in 16 plain threads, the "
+        "backend's write now reaches 1.74x a synchronous raw write (1.04x before its "
+        "Python and one system call were cut), against 2.1-2.8x for the bare raw "
+        "write; but raw writes through anyio's thread hop already fall to 1.3-1.7x, "
+        "and the store's work on the loop (envelope, encode, metadata) takes the "
+        "rest: 0.97-1.1x. Swings with the machine's fsync load."
     ),
     "file.load.one_task": (
         "The symlink-safe walk opens two directories before the file (the "
@@ -40,7 +44,8 @@ WHY: dict[str, str] = {
     "memory.pair.time": (
         "Per pair: encode with the envelope and the NaN probe (~6 us), typed decode "
         "(~4.7 us), the backend (~3 us, attrs objects included), store and storage "
-        "(~4 us): within a few percent of 20 us."
+        "(~4 us): within a few percent of 20 us, on either side of it with the host "
+        "the machine runs on (19.2 us and 22.1 us for the same code on two hosts)."
     ),
     "file.list_all": (
         "Pages are ordered, so a listing sorts: os.scandir + sorting the names alone "
@@ -63,9 +68,13 @@ WHY: dict[str, str] = {
         "per-operation cost makes the difference."
     ),
     "startup.extra": (
-        "The dependencies' own import time: cattrs (~45 ms with typing_extensions), "
-        "attrs (~30 ms), importlib_metadata (~15 ms), msgspec (~12 ms), pluggy (~10 ms); "
-        "anyio + attrs + pluggy + orjson alone already exceed 50 ms over anyio here."
+        "Listing imports no backend and none of pluggy, attrs, cattrs, msgspec, orjson "
+        "or anyio: the extra time is importlib_metadata, whose own import (email "
+        "parser, pathlib, zipfile, csv) takes 34 ms on a slow host and the stdlib's "
+        "importlib.metadata as long, plus ~11 ms to read the 56 distributions' entry "
+        "points. Reading them by hand is what importlib_metadata is for. The ratio to "
+        "a bare anyio import (~6x) holds across hosts; the extra was 47 ms on a faster "
+        "one (met) and 61-73 ms on a slower one."
     ),
     "json.small": (
         "The bare orjson + msgspec pair is the ceiling (~5.5x, the .bare row). The "
@@ -77,7 +86,10 @@ WHY: dict[str, str] = {
     "json.large": (
         "At 1 MB even the bare pair (.bare row) stays under 3.5x here: decoding "
         "~40,000 objects makes the garbage collector run, as it does for json.loads. "
-        "The NaN check's MessagePack probe adds about an orjson encode on top."
+        "The NaN check's MessagePack probe adds about an orjson encode on top. "
+        "Pausing the collector during the decode measured 4.1x, but it is not done: "
+        "gc.disable() is process-wide, and a library toggling it could undo an "
+        "application's own gc.disable() made meanwhile in another thread."
     ),
     "json.large_off_loop": (
         "Not done on purpose: orjson and msgspec hold the GIL while they run, so "

@@ -4,6 +4,11 @@ distributions installed, against a bare ``import anyio``, each in a fresh interp
 The dummies are ``.dist-info`` folders with a ``sessionstore.backends`` entry point
 and a module that would show up in ``sys.modules`` if anything imported it, put on
 the child's ``sys.path`` through ``PYTHONPATH``.
+
+Imports are timed with bytecode caches in place, as after ``pip install`` (which
+compiles them): the first, untimed round writes any that are missing, even where
+``PYTHONDONTWRITEBYTECODE`` is set (it is on some machines, and compiling every
+module on each start would be timed instead of importing it).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ def make_dummies(site: Path, count: int = DUMMIES) -> None:
 def _child(body: str, site: Path) -> dict[str, object]:
     environment = {**os.environ, "PYTHONPATH": os.fspath(site)}
     environment.pop("SESSIONSTORE_DISABLE_BACKENDS", None)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
     code = CHILD.format(body=body, prefix=MODULE_PREFIX)
     completed = subprocess.run(
         [sys.executable, "-c", code],
@@ -82,7 +88,7 @@ def run(results: Results, profile: Profile, scratch: Path) -> None:
         for name in order:
             outcome = _child(WITH_PLUGINS if name == "plugins" else BARE, site)
             if index == 0:
-                continue  # warms the file system caches for both
+                continue  # warms the file system and bytecode caches for both
             timings[name].append(float(outcome["seconds"]))  # type: ignore[arg-type]
             if name == "plugins":
                 listed = int(outcome["listed"])  # type: ignore[call-overload]

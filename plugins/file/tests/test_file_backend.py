@@ -148,9 +148,12 @@ async def test_a_write_keeps_its_own_mtime_when_already_past_the_old_one(
     os.utime(bucket_dir(backend) / "s" / "f", ns=(past, past))
     calls: list[object] = []
     real_utime = os.utime
-    monkeypatch.setattr(
-        os, "utime", lambda *args, **kwargs: calls.append(args) or real_utime(*args, **kwargs)
-    )
+
+    def utime(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        real_utime(*args, **kwargs)
+
+    monkeypatch.setattr(os, "utime", utime)
     fresh = await put(backend, "s/f", b"new")
     assert calls == []
     assert int(fresh.version.split("-")[1], 16) > past

@@ -140,11 +140,9 @@ def open_deepest(root: str, bucket: str, names: Sequence[str]) -> tuple[DirChain
         chain.fds.append(_open_bucket(root, bucket, create=True))
         for index, name in enumerate(names):
             try:
-                fd = os.open(name, DIR_FLAGS, dir_fd=chain.fd)
+                fd = _open_subdir(chain, name, create=False)
             except FileNotFoundError:
                 return chain, list(names[index:])
-            except OSError as error:
-                raise explain(error, chain.fd, name, chain.where(name)) from None
             chain.names.append(name)
             chain.fds.append(fd)
     except BaseException:

@@ -68,7 +68,7 @@ def test_envelope_is_stored_beside_the_state_not_inside_it() -> None:
             "format": FORMAT_VERSION,
             "session_id": "s1",
             "filename": "state.json",
-            "stored_at": "2026-11-25T06:05:00+00:00",
+            "stored_at": "2026-11-25T06:05:00Z",
             "backend": "memory",
         },
         "state": {"a": 1},
@@ -254,6 +254,21 @@ def test_expiry_round_trips_and_is_optional() -> None:
     assert plain is not None
     assert plain.expires_at is None
     assert not plain.is_expired(datetime.max.replace(tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("state", [{"a": 1}, {"lone": "\ud800"}], ids=["typed", "generic"])
+@pytest.mark.parametrize("stamp", ["2026-11-25T06:05:00Z", "2026-11-25T06:05:00+00:00"])
+def test_utc_reads_the_same_written_as_z_or_as_an_offset(state: dict[str, Any], stamp: str) -> None:
+    # Earlier builds wrote "+00:00"; a lone surrogate sends decoding down the
+    # standard library's path, which parses times itself.
+    document = json.loads(encode(state, ENVELOPE))
+    document["sessionstore"]["stored_at"] = stamp
+    document["sessionstore"]["expires_at"] = stamp.replace("06:05", "07:05")
+    loaded = decode(json.dumps(document).encode(), "p")
+    assert loaded.state == state
+    assert loaded.envelope == msgspec.structs.replace(
+        ENVELOPE, expires_at=datetime(2026, 11, 25, 7, 5, tzinfo=timezone.utc)
+    )
 
 
 def test_naive_envelope_times_are_taken_as_utc() -> None:

@@ -38,14 +38,15 @@ WHY: dict[str, str] = {
         "The baseline is orjson.dumps + orjson.loads of a dict value (~5 us). The "
         "codec alone (envelope, MessagePack probe for NaN, typed decode) takes ~10 us "
         "of a pair, so 0.4x (12.5 us a pair) would leave ~2 us for two calls through "
-        "the store and the backend, validation and two attrs objects: ~9 us measured. "
-        "The goal in time (<= 20 us) is met."
+        "the store and the backend, validation and two attrs objects: ~9 us measured, "
+        "spread thin (no single step above ~1.5 us under a profiler)."
     ),
     "memory.pair.time": (
         "Per pair: encode with the envelope and the NaN probe (~6 us), typed decode "
         "(~4.7 us), the backend (~3 us, attrs objects included), store and storage "
         "(~4 us): within a few percent of 20 us, on either side of it with the host "
-        "the machine runs on (19.2 us and 22.1 us for the same code on two hosts)."
+        "the machine runs on (19.2 us and 22.1 us for the same code on two hosts; "
+        "28-30 us on a slower one, where the bare codec pair alone took ~13 us)."
     ),
     "file.list_all": (
         "Pages are ordered, so a listing sorts: os.scandir + sorting the names alone "
@@ -78,7 +79,9 @@ WHY: dict[str, str] = {
     ),
     "json.small": (
         "The bare orjson + msgspec pair is the ceiling (~5.5x, the .bare row). The "
-        "codec adds the envelope (~1 us) and the NaN check: orjson writes NaN and "
+        "codec adds the envelope (~0.3 us: msgspec writes it from its Struct and the "
+        "state's JSON is spliced in; building a dict of isoformat strings for orjson "
+        "cost ~1.5 us, and 2.9x became 3.4-3.6x) and the NaN check: orjson writes NaN and "
         "infinities as null, so whenever null appears the state is also encoded to "
         "MessagePack (C, ~1.4 us) and searched for a non-finite float (~0.9 us). "
         "Without it a NaN would be stored as null: data lost without an error."

@@ -154,6 +154,12 @@ class Campaign:
         # folder: never listed, so no API call reaches them.
         self.found["folders left (not listed)"] = len(os.listdir(bucket))
         self.found["temporary files left in them"] = len(left)
+        # Every writer is dead, so a purge's sweep must clear them once they are past
+        # the grace period (aged here rather than waited for).
+        for name in os.listdir(bucket):
+            os.utime(bucket / name, (0, 0), follow_symlinks=False)
+        await self.store.purge_expired()
+        self.found["left after purge_expired swept"] = len(os.listdir(bucket))
 
 
 def crash_campaign(tmp_path: Path, kills: int, seed: int) -> Campaign:
@@ -198,6 +204,7 @@ def run(tmp_path: Path, figures: Figures, kills: int, seed: int) -> None:
         wrong_modes=found["wrong modes"],
         unlisted_folders_left=found["folders left (not listed)"],
         temp_files_left_in_them=found["temporary files left in them"],
+        left_after_sweep=found["left after purge_expired swept"],
         seconds=round(time.monotonic() - started, 1),
     )
     must_be_zero = [
@@ -212,6 +219,7 @@ def run(tmp_path: Path, figures: Figures, kills: int, seed: int) -> None:
         "unexpected files",
         "wrong modes",
         "files left after deleting every session",
+        "left after purge_expired swept",
     ]
     assert {name: found[name] for name in must_be_zero} == dict.fromkeys(must_be_zero, 0)
     # A loaded machine slows the writers down; they must still write now and then.

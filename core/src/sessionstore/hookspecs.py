@@ -19,7 +19,7 @@ validated (non-empty, no ``/``, ``\\``, NUL or control characters, not ``.`` or
 as they are. Leading-``.`` names are free for a backend's own bookkeeping
 (temporary files, locks) and must never be listed.
 
-Every hook is required except :func:`sessionstore_close`.
+Every hook is required except :func:`sessionstore_close` and :func:`sessionstore_sweep`.
 
 Errors: a missing object raises :class:`FileNotFoundError`; a failed
 precondition raises :class:`sessionstore.ConflictError`; access refused raises
@@ -152,4 +152,16 @@ async def sessionstore_close() -> None:
     ``async with``). The store may be used again afterwards, which calls
     ``sessionstore_init`` first, so a backend must be able to reopen.
     Idempotent.
+    """
+
+
+@hookspec(firstresult=True)
+async def sessionstore_sweep(bucket: str) -> int:
+    """Remove what interrupted writes left in ``bucket`` and no live writer still
+    owns (temporary files, half-built folders); return how many were removed.
+    Optional: backends whose writes leave nothing behind leave it out.
+
+    Called by ``purge_expired`` (unless ``dry_run``), once per run, after the
+    expired sessions. It may run while other processes write: it must never remove
+    anything a writer still uses, nor any stored object, nor follow a symlink.
     """

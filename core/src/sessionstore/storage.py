@@ -162,6 +162,17 @@ class Storage:
             self._raise_mapped(error, None)
             raise
 
+    async def sweep(self) -> int:
+        """Let the backend remove what interrupted writes left behind; how many it
+        removed (0 for backends without ``sessionstore_sweep``, or whose sweep
+        returns ``None``)."""
+        try:
+            pending = self._hook.sessionstore_sweep(bucket=self.bucket)
+            return 0 if pending is None else int(await pending or 0)
+        except Exception as error:
+            self._raise_mapped(error, None)
+            raise
+
     def _raise_mapped(
         self, error: Exception, path: str | None, *, may_be_missing: bool = False
     ) -> None:

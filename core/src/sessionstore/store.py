@@ -321,7 +321,9 @@ class SessionStore:
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
         expired, so a session refreshed meanwhile survives. A session without a
-        ``state.json`` is left alone, whatever its checkpoints' expiry.
+        ``state.json`` is left alone, whatever its checkpoints' expiry. Unless
+        ``dry_run``, the backend then clears what interrupted writes left in the
+        bucket (the file backend's abandoned temporary folders), if it has any.
         """
         purged = 0
         # Closed at once if a purge fails midway, not whenever it is collected.
@@ -331,6 +333,9 @@ class SessionStore:
                     purged += 1
                     if on_purged is not None:
                         on_purged(session_id)
+        if not dry_run:
+            storage = await self._ensure_ready()
+            await storage.sweep()
         return purged
 
     async def _purge_if_expired(self, session_id: str, *, dry_run: bool) -> bool:

@@ -297,6 +297,21 @@ class BackendTests:
         await storage.delete(["gone/a", "gone/b"])
         assert await self.list_all(storage) == ["kept/"]
 
+    async def test_sweep_keeps_every_object(self, storage: Storage) -> None:
+        """``sessionstore_sweep`` (optional) removes only what interrupted writes left:
+        every stored object stays, bytes and version alike, and listings are unchanged.
+
+        Troubleshooting: only remove entries your own writers create under names the
+        contract reserves (a leading ``.``), and only once no writer uses them.
+        """
+        infos = [await storage.upload(path, b"kept") for path in ("s/a", "s/b", "t/a", "top")]
+        listed = await self.list_all(storage)
+        assert await storage.sweep() >= 0
+        assert await self.list_all(storage) == listed
+        for info in infos:
+            stored = await storage.download(info.path)
+            assert (stored.data, stored.info.version) == (b"kept", info.version)
+
     async def test_conditional_delete(self, storage: Storage) -> None:
         """Delete with ``if_match`` removes the object only at that version; a stale
         token or an absent object raises ConflictError and deletes nothing.

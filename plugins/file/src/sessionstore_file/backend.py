@@ -3,8 +3,8 @@
 Each hook hands all of its blocking work to one ``anyio.to_thread.run_sync`` call:
 a thread hop costs far more than a cached read, so an operation never makes two.
 The blocking routines live in :mod:`~sessionstore_file.reading`,
-:mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting` and
-:mod:`~sessionstore_file.listing`.
+:mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting`,
+:mod:`~sessionstore_file.listing` and :mod:`~sessionstore_file.sweeping`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import attrs
 
 from sessionstore.hookspecs import hookimpl
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
-from sessionstore_file import deleting, listing, reading, writing
+from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.root import resolve_root
 from sessionstore_file.versions import object_info
@@ -96,3 +96,9 @@ class FileBackend:
         return await anyio.to_thread.run_sync(
             listing.list_page, self._base, bucket, prefix, cursor, limit
         )
+
+    @hookimpl
+    async def sessionstore_sweep(self, bucket: str) -> int:
+        """Remove the temporary files and folders killed writers left in the
+        bucket directory."""
+        return await anyio.to_thread.run_sync(sweeping.sweep, self._base, bucket)

@@ -31,3 +31,19 @@ class locked:  # lower case, like contextlib.suppress: it reads as ``with locked
         traceback: TracebackType | None,
     ) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def lock_while_open(dir_fd: int) -> None:
+    """Lock the open directory ``dir_fd`` exclusively until it is closed: how a
+    writer marks a temporary folder it is still building (see :func:`is_abandoned`)."""
+    fcntl.flock(dir_fd, fcntl.LOCK_EX)
+
+
+def is_abandoned(dir_fd: int) -> bool:
+    """Whether nobody holds the lock of ``dir_fd``; if so, it is now ours until
+    ``dir_fd`` is closed."""
+    try:
+        fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -8,7 +8,8 @@ renamed into place at once, under the parent directory's lock (which deleters
 also hold to remove a directory). If the directory exists by then (another writer
 published it), the temporary tree is removed and the caller writes into the
 existing directory instead, under its lock. A killed writer leaves at most a
-hidden temporary directory.
+hidden temporary directory, unlocked once the writer is gone, which a sweep
+(:mod:`sessionstore_file.sweeping`) removes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import suppress
 
 from sessionstore_file.atomic import replace_file, temp_name
 from sessionstore_file.dirs import DIR_FLAGS, Raced
-from sessionstore_file.locking import locked
+from sessionstore_file.locking import lock_while_open, locked
 
 
 def publish(
@@ -37,6 +38,7 @@ def publish(
         raise Raced(temp) from None  # the parent directory was removed
     fds = [os.open(temp, DIR_FLAGS, dir_fd=parent_fd)]
     try:
+        lock_while_open(fds[0])  # tells a sweep this tree is being built (see sweeping)
         for directory in missing[1:]:
             os.mkdir(directory, 0o700, dir_fd=fds[-1])
             fds.append(os.open(directory, DIR_FLAGS, dir_fd=fds[-1]))

@@ -89,7 +89,7 @@ def test_registers_every_hook_with_pluggy() -> None:
     manager.register(plugin)  # validates each hookimpl's arguments against its spec
     specs = {name for name in dir(hookspecs) if name.startswith("sessionstore_")}
     implemented = {caller.name for caller in manager.get_hookcallers(plugin) or []}
-    assert implemented == specs
+    assert implemented == specs - {"sessionstore_sweep"}  # an interrupted upload leaves no blob
 
 
 def test_entry_point_loads_the_backend() -> None:

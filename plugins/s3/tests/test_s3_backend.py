@@ -90,7 +90,8 @@ def test_registers_every_hook_with_pluggy() -> None:
     plugin = S3Backend()
     manager.register(plugin)  # validates each hookimpl's arguments against its spec
     specs = {name for name in dir(hookspecs) if name.startswith("sessionstore_")}
-    assert {caller.name for caller in manager.get_hookcallers(plugin) or []} == specs
+    implemented = {caller.name for caller in manager.get_hookcallers(plugin) or []}
+    assert implemented == specs - {"sessionstore_sweep"}  # an interrupted upload leaves no object
 
 
 def test_entry_point_loads_the_backend() -> None:

@@ -173,6 +173,55 @@ async def test_purge_leaves_corrupt_state_files(store: SessionStore) -> None:
     assert await store.session_exists("s") is True
 
 
+async def _plant_symlinked_state(store: SessionStore, root: Path, session_id: str) -> None:
+    """An expired session whose state.json the file backend refuses to read."""
+    await store.store_session(session_id, {}, ttl=1)
+    state = root / "sessions" / session_id / "state.json"
+    state.unlink()
+    state.symlink_to(root / "elsewhere")
+
+
+async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    store = SessionStore(backend="file", root=tmp_path)
+    for session_id in ("a", "c", "d"):
+        await store.store_session(session_id, {}, ttl=1)
+        await store.store_session(session_id, {}, "checkpoint.json")
+    await _plant_symlinked_state(store, tmp_path, "b")
+    fake_clock.advance(2)
+    failed: list[tuple[str, Exception]] = []
+    purged: list[str] = []
+
+    count = await store.purge_expired(
+        on_purged=purged.append, on_error=lambda i, e: failed.append((i, e))
+    )
+
+    assert (count, purged) == (3, ["a", "c", "d"])
+    assert [(session_id, type(error)) for session_id, error in failed] == [
+        ("b", StoragePermissionError)
+    ]
+    assert "symlink" in str(failed[0][1])
+    assert await store.list_sessions() == ["b"]
+    assert (tmp_path / "sessions" / "b" / "state.json").is_symlink()
+
+
+async def test_purge_stops_when_on_error_raises(tmp_path: Path, fake_clock: FakeClock) -> None:
+    store = SessionStore(backend="file", root=tmp_path)
+    await _plant_symlinked_state(store, tmp_path, "a")
+    await store.store_session("b", {}, ttl=1)
+    fake_clock.advance(2)
+
+    def stop(session_id: str, error: Exception) -> None:
+        raise RuntimeError(f"stop at {session_id}")
+
+    with pytest.raises(RuntimeError, match="stop at a") as raised:
+        await store.purge_expired(on_error=stop)
+    assert isinstance(raised.value.__context__, StoragePermissionError)
+    assert await store.list_sessions() == ["a", "b"]  # nothing after "a" was purged
+    gc.collect()  # the listing was closed, not left for the collector
+
+
 async def test_purge_that_fails_midway_closes_its_listing(tmp_path: Path) -> None:
     """Regression: when a session's purge raised (here a symlink planted as a
     state file), the listing generator was left suspended; trio then warned that

@@ -4,6 +4,8 @@ application writes."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -33,7 +35,7 @@ def test_dry_run_lists_then_purge_deletes_exactly_the_expired(
     expired = ["s1", "s3", "s5"]
 
     dry = run("purge", "--dry-run", "--json", "--url", url)
-    assert dry.json() == {"purged": 3, "dry_run": True, "sessions": expired}
+    assert dry.json() == {"purged": 3, "dry_run": True, "sessions": expired, "failed": []}
     assert len(anyio.run(store.list_sessions)) == 8  # nothing deleted
 
     only_s1 = run("purge", "--prefix", "s1", "--url", url)
@@ -41,11 +43,65 @@ def test_dry_run_lists_then_purge_deletes_exactly_the_expired(
     assert "purged 1 expired session" in only_s1.stderr
 
     done = run("purge", "--json", "--url", url)
-    assert done.json() == {"purged": 2, "dry_run": False, "sessions": ["s3", "s5"]}
+    assert done.json() == {"purged": 2, "dry_run": False, "sessions": ["s3", "s5"], "failed": []}
     # Whole sessions went (checkpoints too); the rest, and a session without a
     # state.json, stay.
     assert anyio.run(store.list_sessions) == ["forever", "orphan", "s0", "s2", "s4"]
     assert run("purge", "--json", "--url", url).json()["purged"] == 0
+
+
+def _expired_sessions(store: SessionStore, fake_clock: FakeClock, *session_ids: str) -> None:
+    async def prepare() -> None:
+        async with store:
+            for session_id in session_ids:
+                await store.store_session(session_id, {}, ttl=1)
+                await store.store_session(session_id, {}, "checkpoint.json")
+
+    anyio.run(prepare)
+    fake_clock.advance(2)
+
+
+def _state_file(url: str, session_id: str) -> Path:
+    state = Path(url.removeprefix("file://")) / "sessions" / session_id / "state.json"
+    state.unlink()
+    return state
+
+
+def test_purge_names_a_session_the_storage_refuses_and_purges_the_rest(
+    run: Run, url: str, store: SessionStore, fake_clock: FakeClock, tmp_path: Path
+) -> None:
+    _expired_sessions(store, fake_clock, "a", "b", "c")
+    _state_file(url, "b").symlink_to(tmp_path / "elsewhere")
+
+    text = run("purge", "--url", url)
+    assert text.exit_code == 4
+    assert text.stdout.splitlines() == ["a", "c"]
+    assert "not purged: b: " in text.stderr
+    assert "symlink" in text.stderr
+    assert "purged 2 expired sessions" in text.stderr
+    assert "1 session(s) not purged" in text.stderr
+    assert anyio.run(store.list_sessions) == ["b"]
+
+    as_json = run("purge", "--json", "--url", url)
+    assert as_json.exit_code == 4
+    result = as_json.json()
+    assert (result["purged"], result["sessions"]) == (0, [])
+    assert [session_id for session_id, _ in result["failed"]] == ["b"]
+    assert "symlink" in result["failed"][0][1]
+
+
+def test_purge_stops_at_a_storage_failure(
+    run: Run, url: str, store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """Opening a socket fails (ENXIO): not a refusal but a storage failure, which
+    would repeat for every session if the storage were down, so the purge stops."""
+    _expired_sessions(store, fake_clock, "a", "b", "c")
+    os.mknod(_state_file(url, "b"), stat.S_IFSOCK | 0o600)
+
+    outcome = run("purge", "--url", url)
+    assert outcome.exit_code == 4
+    assert "No such device or address" in outcome.stderr
+    assert anyio.run(store.list_sessions) == ["b", "c"]  # "a" went before the failure
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a file store shared by two processes")

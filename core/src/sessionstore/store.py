@@ -22,6 +22,7 @@ from sessionstore.errors import (
     ConflictError,
     CorruptSessionError,
     SerializationError,
+    SessionStoreError,
 )
 from sessionstore.names import (
     session_path,
@@ -313,10 +314,18 @@ class SessionStore:
         page_size: int = 1000,
         dry_run: bool = False,
         on_purged: Callable[[str], object] | None = None,
+        on_error: Callable[[str, SessionStoreError], object] | None = None,
     ) -> int:
         """Delete every session (all its files) whose ``state.json`` has expired;
         return how many. ``on_purged`` is called with each purged id; ``dry_run``
         counts (and reports) the expired sessions without deleting any.
+
+        A session that cannot be read or deleted (a file the storage refuses, a
+        request that fails) raises its error and ends the purge, unless
+        ``on_error`` is given: it is called with the id and the error, and the
+        purge goes on with the next session, so one bad session cannot keep a
+        whole bucket from being purged (raise inside it to stop). Errors listing
+        the sessions, or sweeping at the end, always raise.
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
@@ -329,7 +338,14 @@ class SessionStore:
         # Closed at once if a purge fails midway, not whenever it is collected.
         async with aclosing(self.iter_sessions(prefix, page_size=page_size)) as session_ids:
             async for session_id in session_ids:
-                if await self._purge_if_expired(session_id, dry_run=dry_run):
+                try:
+                    expired = await self._purge_if_expired(session_id, dry_run=dry_run)
+                except SessionStoreError as error:
+                    if on_error is None:
+                        raise
+                    on_error(session_id, error)
+                    continue
+                if expired:
                     purged += 1
                     if on_purged is not None:
                         on_purged(session_id)

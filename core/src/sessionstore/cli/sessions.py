@@ -15,9 +15,9 @@ from rich.text import Text
 
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
-from sessionstore.cli.failures import USAGE, Failure, not_found
+from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, not_found
 from sessionstore.cli.options import duration, json_option, open_store, target_options
-from sessionstore.errors import first_failure
+from sessionstore.errors import SessionStoreError, StoragePermissionError, first_failure
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
 
@@ -406,20 +406,46 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
 @json_option
 def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> None:
     """Delete every expired session (all its files). Safe while the application
-    runs: a session refreshed during the purge is kept."""
+    runs: a session refreshed during the purge is kept. A session the storage
+    refuses to read or delete is named and skipped (exit code 4); any other
+    storage failure stops the purge."""
     purged: list[str] = []
+    refused: list[tuple[str, str]] = []
+
+    def skip_refused(session_id: str, error: SessionStoreError) -> None:
+        if not isinstance(error, StoragePermissionError):
+            raise error  # the storage is failing, not this one session
+        refused.append((session_id, str(error)))
 
     async def main() -> int:
         async with open_store(**target) as store:
             return await store.purge_expired(
-                prefix=prefix, dry_run=dry_run, on_purged=purged.append
+                prefix=prefix, dry_run=dry_run, on_purged=purged.append, on_error=skip_refused
             )
 
     count = run(main)
     if as_json:
-        output.emit_json({"purged": count, "dry_run": dry_run, "sessions": purged})
-        return
-    for session_id in purged:
-        click.echo(session_id)
-    verb = "would purge" if dry_run else "purged"
-    click.echo(f"{verb} {count} expired session{'s' * (count != 1)}", err=True)
+        output.emit_json(
+            {
+                "purged": count,
+                "dry_run": dry_run,
+                "sessions": purged,
+                "failed": [list(pair) for pair in refused],
+            }
+        )
+    else:
+        for session_id in purged:
+            click.echo(session_id)
+        for session_id, reason in refused:
+            click.echo(f"not purged: {session_id}: {reason}", err=True)
+        verb = "would purge" if dry_run else "purged"
+        click.echo(f"{verb} {count} expired session{'s' * (count != 1)}", err=True)
+    if refused:
+        failure = Failure(
+            f"{len(refused)} session(s) not purged: the storage refused them",
+            exit_code=UNAVAILABLE,
+            kind="PurgeIncomplete",
+        )
+        if as_json:
+            sys.exit(failure.exit_code)  # the JSON above already lists them
+        raise failure

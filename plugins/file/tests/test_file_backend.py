@@ -24,7 +24,7 @@ from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
 from sessionstore.testing import all_pages
-from sessionstore_file import FileBackend, listing, writing
+from sessionstore_file import FileBackend, listing, reading, writing
 from sessionstore_file.dirs import open_deepest
 from sessionstore_file.root import ENV_ROOT
 
@@ -158,6 +158,23 @@ async def test_a_write_keeps_its_own_mtime_when_already_past_the_old_one(
     assert calls == []
     assert int(fresh.version.split("-")[1], 16) > past
     assert fresh == await stat(backend, "s/f")
+
+
+@pytest.mark.parametrize("stated", [0, 3, 49_999, 100_000])
+def test_a_read_goes_on_to_the_end_when_the_file_is_not_the_size_fstat_said(
+    stated: int,
+) -> None:
+    """One read of exactly the stated size is taken as the whole object (objects are
+    never changed in place); after any other first read (a file someone else
+    changed meanwhile), reading goes on to the end. A pipe stands in for the file."""
+    data = random.Random(5).randbytes(50_000)  # fits a pipe's buffer
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)
+        os.close(write_end)
+        assert reading._read_all(read_end, stated) == data
+    finally:
+        os.close(read_end)
 
 
 async def test_missing_objects(backend: FileBackend) -> None:
@@ -296,11 +313,29 @@ async def test_objects_at_bucket_level(backend: FileBackend) -> None:
     assert bucket_dir(backend).is_dir()
 
 
+def _lock_awaited(directory: Path) -> bool:
+    """Whether a process waits for the ``flock`` of ``directory``: in /proc/locks,
+    blocked requests are the lines with ``->``, and the device field ends in the inode."""
+    inode = f":{directory.stat().st_ino} "
+    return any(
+        "->" in line and "FLOCK" in line and inode in line
+        for line in Path("/proc/locks").read_text().splitlines()
+    )
+
+
+async def _wait_until_someone_waits_for_the_lock_of(directory: Path) -> None:
+    with anyio.fail_after(10):
+        while not _lock_awaited(directory):  # noqa: ASYNC110  # the kernel sends no event
+            await anyio.sleep(0.005)
+
+
+@pytest.mark.parametrize("create_only", [False, True], ids=["plain", "create_only"])
 async def test_writer_retries_when_its_directory_is_removed_under_it(
-    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch, create_only: bool
 ) -> None:
     """A deleter holding the lock removes the session directory while a writer waits
-    for that lock: the writer must start again and write into a new directory."""
+    for that lock: the writer must start again and write into a new directory (its
+    create_only holds there too: the directory it had open is gone, empty)."""
     await put(backend, "s/old")
     session = bucket_dir(backend) / "s"
     opened: list[str] = []
@@ -314,8 +349,8 @@ async def test_writer_retries_when_its_directory_is_removed_under_it(
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         async with anyio.create_task_group() as group:
-            group.start_soon(put, backend, "s/new", b"new")
-            await anyio.sleep(0.3)  # the writer opens the directory and waits for the lock
+            group.start_soon(lambda: put(backend, "s/new", b"new", create_only=create_only))
+            await _wait_until_someone_waits_for_the_lock_of(session)
             os.unlink(session / "old")
             os.rmdir(session)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -324,6 +359,35 @@ async def test_writer_retries_when_its_directory_is_removed_under_it(
     assert len(opened) == 2
     assert (await get(backend, "s/new")).data == b"new"
     assert os.listdir(session) == ["new"]
+
+
+async def test_if_match_in_a_directory_removed_under_it_conflicts(backend: FileBackend) -> None:
+    """The version a writer expects was deleted with its directory: a conflict, and
+    nothing is written anywhere."""
+    info = await put(backend, "s/state")
+    session = bucket_dir(backend) / "s"
+    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
+    failures: list[BaseException] = []
+
+    async def conditional_write() -> None:
+        try:
+            await put(backend, "s/state", b"new", if_match=info.version)
+        except ConflictError as error:
+            failures.append(error)
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        async with anyio.create_task_group() as group:
+            group.start_soon(conditional_write)
+            await _wait_until_someone_waits_for_the_lock_of(session)
+            os.unlink(session / "state")
+            os.rmdir(session)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    assert len(failures) == 1
+    assert not session.exists()
+    assert await list_all(backend) == []
 
 
 # -- list ----------------------------------------------------------------------------

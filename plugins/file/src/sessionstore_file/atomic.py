@@ -13,6 +13,8 @@ import os
 import time
 from contextlib import suppress
 
+from sessionstore_file.dirs import Raced
+
 TEMP_PREFIX = ".tmp-"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _STAMP_ATTEMPTS = 12
@@ -26,9 +28,13 @@ def replace_file(
 
     The caller holds the directory's lock, so ``replaces_mtime_ns`` (the mtime of
     the file being replaced, if any) is current: the new file's mtime is set past it.
+    Raises :class:`Raced` if the directory was removed before the lock was taken.
     """
     temp = temp_name()
-    fd = os.open(temp, _CREATE_FLAGS, 0o600, dir_fd=dir_fd)
+    try:
+        fd = os.open(temp, _CREATE_FLAGS, 0o600, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise Raced(temp) from None  # the directory was removed: nothing can be created in it
     try:
         try:
             _write_all(fd, data)

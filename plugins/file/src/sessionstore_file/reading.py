@@ -52,9 +52,15 @@ def download(root: str, bucket: str, path: str) -> StoredObject:
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    """Read to the end: usually one read of the whole file and one that finds EOF."""
-    chunks = []
-    want = size + 1
+    """Read the file of ``size`` bytes (by ``fstat``) to its end: objects are
+    replaced, never changed in place, so one read that returns exactly ``size``
+    bytes has it all; after any other first read (a file changed by someone
+    else), read on until EOF."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    want = size + 1 - len(data)
     while chunk := os.read(fd, max(want, 1 << 16)):
         chunks.append(chunk)
         want -= len(chunk)

@@ -42,11 +42,17 @@ def upload(
                 continue  # the directory appeared meanwhile: write into it instead
             return status
         with chain, locked(chain.fd):
-            if not chain.linked(len(parents)):
-                continue  # a deleter removed the directory before we got its lock
+            # A deleter may have removed the directory before we got its lock. That
+            # is not checked first (two system calls on every write): a removed
+            # directory is empty and nothing can be created in it, so replace_file
+            # raises Raced and we start again. A version expected there was deleted
+            # with it, so the ConflictError an if_match gets there is right too.
             where = partial(chain.where, name)
             current = lstat_object(chain.fd, name, where)
             check_precondition(current, if_match, create_only, where, "write")
             previous_mtime = None if current is None else current.st_mtime_ns
-            return replace_file(chain.fd, name, data, previous_mtime)
+            try:
+                return replace_file(chain.fd, name, data, previous_mtime)
+            except Raced:
+                continue
     raise gave_up(os.path.join(root, bucket, path))

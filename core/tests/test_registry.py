@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,6 +38,30 @@ def test_listing_reads_metadata_without_importing(
     assert infos["lazy"].status == "installed"
     assert module not in sys.modules
     assert {"memory", "file"} <= set(infos)
+
+
+def test_listing_and_creating_a_store_parse_no_distribution_metadata() -> None:
+    """Parsing metadata imports the email parser: a third of listing 50 backends'
+    start-up. Only asking for a distribution or version does it (in a fresh
+    interpreter, as at start-up)."""
+    script = """
+import sys
+import sessionstore
+infos = {info.name: info for info in sessionstore.available_backends()}
+sessionstore.SessionStore(backend="memory")
+print("email.parser" in sys.modules)
+print(infos["memory"].distribution, infos["memory"].version)
+print("email.parser" in sys.modules)
+print(repr(infos["memory"]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    parsed_before, distribution, parsed_after, shown = done.stdout.splitlines()
+    assert parsed_before == "False"
+    assert distribution.startswith("sessionstore-memory ")
+    assert parsed_after == "True"
+    assert "distribution='sessionstore-memory'" in shown
 
 
 async def test_a_store_imports_only_its_backend(
@@ -84,6 +110,40 @@ def test_broken_plugin_is_reported_and_others_still_work(
     assert caught.value.distribution == "broken-dist"
     assert isinstance(caught.value.__cause__, RuntimeError)
     SessionStore(backend="fine")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "distribution", "version"),
+    [
+        (None, "<unknown>", "<unknown>"),
+        ("Metadata-Version: 2.1\nVersion: 2.0\n", "<unknown>", "2.0"),
+    ],
+    ids=["no METADATA file", "no Name field"],
+)
+async def test_a_distribution_with_broken_metadata_is_listed_and_loads(
+    install_plugin: InstallPlugin,
+    working_backend: str,
+    tmp_path: Path,
+    metadata: str | None,
+    distribution: str,
+    version: str,
+) -> None:
+    """Regression: one distribution without (complete) metadata made listing raise,
+    for every backend."""
+    install_plugin("damaged", working_backend, distribution="damaged-dist")
+    install_plugin("fine", working_backend, distribution="fine-dist")
+    damaged = tmp_path / "site" / "damaged_dist-1.2.3.dist-info" / "METADATA"
+    if metadata is None:
+        damaged.unlink()
+    else:
+        damaged.write_text(metadata)
+    infos = {info.name: info for info in available_backends()}
+    assert (infos["damaged"].distribution, infos["damaged"].version) == (distribution, version)
+    assert (infos["fine"].distribution, infos["fine"].version) == ("fine-dist", "1.2.3")
+    assert {"memory", "file"} <= set(infos)
+    store = SessionStore(backend="damaged", bucket="sessions")
+    await store.store_session("a", {"x": 1})
+    assert await store.load_session("a") == {"x": 1}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from rich.text import Text
 from sessionstore.cli import output
 from sessionstore.cli.app import cli
 from sessionstore.cli.options import json_option
-from sessionstore.registry import available_backends
+from sessionstore.registry import BackendInfo, available_backends
 
 STATUS_STYLE = {"ok": "green", "broken": "red", "disabled": "yellow", "installed": ""}
 
@@ -26,7 +26,7 @@ def backends_command(check: bool, as_json: bool) -> None:
     broken one is broken."""
     backends = available_backends(check=check)
     if as_json:
-        output.emit_json({"backends": backends})
+        output.emit_json({"backends": [_as_json(info) for info in backends]})
         return
     table = output.table("NAME", "DISTRIBUTION", "VERSION", "STATUS", "PROBLEM")
     for info in backends:
@@ -38,3 +38,14 @@ def backends_command(check: bool, as_json: bool) -> None:
             Text(info.error or ""),
         )
     output.print_table(table)
+
+
+def _as_json(info: BackendInfo) -> dict[str, str | None]:
+    return {
+        "name": info.name,
+        "distribution": info.distribution,
+        "version": info.version,
+        "value": info.value,
+        "status": info.status,
+        "error": info.error,
+    }

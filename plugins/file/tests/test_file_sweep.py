@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
 
 from sessionstore import SessionStore
-from sessionstore_file import FileBackend, sweeping
+from sessionstore_file import FileBackend, publishing, sweeping
+from sessionstore_file.atomic import replace_file
 
 from .conftest import BUCKET, bucket_dir
 
@@ -83,3 +90,37 @@ async def test_purge_expired_sweeps_unless_it_is_a_dry_run(tmp_path: Path) -> No
         assert await store.purge_expired() == 0
         assert not tree.exists()
         assert await store.load_session("kept") == {"n": 1}
+
+
+async def test_a_sweep_spares_a_tree_a_live_writer_is_still_building(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real publisher, paused after it locked its temporary tree and before the
+    file is in it, with the tree aged past the grace period: the lock alone keeps
+    it. Released, the writer publishes its session and nothing is left over."""
+    reached, release = threading.Event(), threading.Event()
+
+    def paused(*args: Any) -> os.stat_result:
+        reached.set()
+        release.wait(10)
+        return replace_file(*args)
+
+    monkeypatch.setattr(publishing, "replace_file", paused)
+    bucket = bucket_dir(backend)
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            lambda: backend.sessionstore_upload(
+                bucket=BUCKET, path="new/state.json", data=b"{}", if_match=None, create_only=False
+            )
+        )
+        try:
+            assert await anyio.to_thread.run_sync(reached.wait, 10)
+            (tree,) = [entry for entry in bucket.iterdir() if entry.name.startswith(".tmp-")]
+            os.utime(tree, (OLD, OLD))
+            assert await backend.sessionstore_sweep(bucket=BUCKET) == 0
+            assert tree.is_dir()
+        finally:
+            release.set()
+    assert [entry.name for entry in bucket.iterdir()] == ["new"]
+    assert (bucket / "new" / "state.json").read_bytes() == b"{}"
+    assert await backend.sessionstore_sweep(bucket=BUCKET) == 0

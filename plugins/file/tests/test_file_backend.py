@@ -8,7 +8,7 @@ import os
 import random
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
@@ -329,6 +329,24 @@ async def _wait_until_someone_waits_for_the_lock_of(directory: Path) -> None:
             await anyio.sleep(0.005)
 
 
+async def _remove_while_a_writer_waits(
+    session: Path, name: str, write: Callable[[], Coroutine[Any, Any, object]]
+) -> None:
+    """Hold the lock of ``session`` as a deleter does, start ``write``, and once it
+    waits for that lock, remove the object ``name`` and the directory; then let go."""
+    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        async with anyio.create_task_group() as group:
+            group.start_soon(write)
+            await _wait_until_someone_waits_for_the_lock_of(session)
+            os.unlink(session / name)
+            os.rmdir(session)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.parametrize("create_only", [False, True], ids=["plain", "create_only"])
 async def test_writer_retries_when_its_directory_is_removed_under_it(
     backend: FileBackend, monkeypatch: pytest.MonkeyPatch, create_only: bool
@@ -345,17 +363,9 @@ async def test_writer_retries_when_its_directory_is_removed_under_it(
         return open_deepest(*args, **kwargs)
 
     monkeypatch.setattr(writing, "open_deepest", counting_open_deepest)
-    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        async with anyio.create_task_group() as group:
-            group.start_soon(lambda: put(backend, "s/new", b"new", create_only=create_only))
-            await _wait_until_someone_waits_for_the_lock_of(session)
-            os.unlink(session / "old")
-            os.rmdir(session)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    await _remove_while_a_writer_waits(
+        session, "old", lambda: put(backend, "s/new", b"new", create_only=create_only)
+    )
     assert len(opened) == 2
     assert (await get(backend, "s/new")).data == b"new"
     assert os.listdir(session) == ["new"]
@@ -366,7 +376,6 @@ async def test_if_match_in_a_directory_removed_under_it_conflicts(backend: FileB
     nothing is written anywhere."""
     info = await put(backend, "s/state")
     session = bucket_dir(backend) / "s"
-    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
     failures: list[BaseException] = []
 
     async def conditional_write() -> None:
@@ -375,16 +384,7 @@ async def test_if_match_in_a_directory_removed_under_it_conflicts(backend: FileB
         except ConflictError as error:
             failures.append(error)
 
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        async with anyio.create_task_group() as group:
-            group.start_soon(conditional_write)
-            await _wait_until_someone_waits_for_the_lock_of(session)
-            os.unlink(session / "state")
-            os.rmdir(session)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    await _remove_while_a_writer_waits(session, "state", conditional_write)
     assert len(failures) == 1
     assert not session.exists()
     assert await list_all(backend) == []

@@ -6,7 +6,6 @@ separator, cannot be ``.`` or ``..``, and so cannot reach outside its bucket.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from sessionstore.errors import InvalidSessionIdError
@@ -121,25 +120,5 @@ def validate_bucket(bucket: object) -> str:
 
 
 def session_path(session_id: str, filename: str) -> str:
-    """The bucket-relative path of one session file, both parts validated.
-
-    Every operation names its session and an application names the same few
-    again and again, so the paths of the last :data:`PATH_CACHE_SIZE` valid
-    pairs are kept (a lookup costs about a seventh of the checks).
-    """
-    try:
-        return _cached_session_path(session_id, filename)
-    except TypeError:  # unhashable, so not a name: the checks say what it is
-        return _checked_session_path(session_id, filename)
-
-
-PATH_CACHE_SIZE = 1024
-"""How many recently used valid (session id, filename) pairs keep their path."""
-
-
-def _checked_session_path(session_id: str, filename: str) -> str:
+    """The bucket-relative path of one session file, both parts validated."""
     return f"{validate_name(session_id)}/{validate_name(filename, 'filename')}"
-
-
-# Invalid pairs raise, and lru_cache keeps no result for a call that raised.
-_cached_session_path = functools.lru_cache(maxsize=PATH_CACHE_SIZE)(_checked_session_path)

@@ -41,9 +41,10 @@ WHY: dict[str, str] = {
         "The baseline is orjson.dumps + orjson.loads of a dict value (~5 us). The "
         "codec alone (envelope, MessagePack probe for NaN, typed decode) takes ~10 us "
         "of a pair, so 0.4x (12.5 us a pair) would leave ~2 us for two calls through "
-        "the store and the backend, validation and two attrs objects: ~8 us measured "
-        "(names come from a path cache now), spread thin (no single step above "
-        "~1.5 us under a profiler)."
+        "the store and the backend, validation and two attrs objects: ~9 us measured, "
+        "spread thin (no single step above ~1.5 us under a profiler). Caching the "
+        "validated paths saved ~1 us a pair but made a purge hold more memory, so it "
+        "was taken out again."
     ),
     "memory.pair.time": (
         "Per pair: encode with the envelope and the NaN probe (~6 us), typed decode "

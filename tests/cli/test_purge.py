@@ -100,8 +100,18 @@ def test_purge_stops_at_a_storage_failure(
 
     outcome = run("purge", "--url", url)
     assert outcome.exit_code == 4
+    assert outcome.stdout.splitlines() == ["a"]  # deleted before the failure: still named
+    assert "purged 1 expired session before the storage failed" in outcome.stderr
     assert "No such device or address" in outcome.stderr
-    assert anyio.run(store.list_sessions) == ["b", "c"]  # "a" went before the failure
+    assert anyio.run(store.list_sessions) == ["b", "c"]
+
+    as_json = run("purge", "--json", "--url", url)
+    assert as_json.exit_code == 4
+    result = as_json.json()
+    assert (result["purged"], result["sessions"], result["failed"]) == (0, [], [])
+    assert result["error"]["exit_code"] == 4
+    assert result["error"]["type"] == "StorageUnavailableError"
+    assert "No such device or address" in result["error"]["message"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a file store shared by two processes")

@@ -46,12 +46,20 @@ class Failure(click.ClickException):
     def format_message(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def json_error(self) -> dict[str, Any]:
+        """The failure as the ``error`` member of a JSON output."""
+        error: dict[str, Any] = {
+            "type": self.kind,
+            "message": self.message,
+            "exit_code": self.exit_code,
+        }
+        if self.hint:
+            error["hint"] = self.hint
+        return error
+
     def show(self, file: IO[Any] | None = None) -> None:
         if self.as_json:
-            error = {"type": self.kind, "message": self.message, "exit_code": self.exit_code}
-            if self.hint:
-                error["hint"] = self.hint
-            click.echo(json.dumps({"error": error}), file=file)
+            click.echo(json.dumps({"error": self.json_error()}), file=file)
         else:
             click.echo(f"sessionstore: error: {self.format_message()}", err=True, file=file)
 

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
-from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, not_found
+from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, from_error, not_found
 from sessionstore.cli.options import duration, json_option, open_store, target_options
 from sessionstore.errors import SessionStoreError, StoragePermissionError, first_failure
 from sessionstore.objects import SessionMetadata
@@ -408,44 +408,54 @@ def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> N
     """Delete every expired session (all its files). Safe while the application
     runs: a session refreshed during the purge is kept. A session the storage
     refuses to read or delete is named and skipped (exit code 4); any other
-    storage failure stops the purge."""
+    storage failure stops the purge, after naming what it purged before."""
     purged: list[str] = []
     refused: list[tuple[str, str]] = []
+    stopped: list[SessionStoreError] = []
 
     def skip_refused(session_id: str, error: SessionStoreError) -> None:
         if not isinstance(error, StoragePermissionError):
             raise error  # the storage is failing, not this one session
         refused.append((session_id, str(error)))
 
-    async def main() -> int:
+    async def main() -> None:
         async with open_store(**target) as store:
-            return await store.purge_expired(
-                prefix=prefix, dry_run=dry_run, on_purged=purged.append, on_error=skip_refused
-            )
+            try:
+                await store.purge_expired(
+                    prefix=prefix, dry_run=dry_run, on_purged=purged.append, on_error=skip_refused
+                )
+            except SessionStoreError as error:  # what went before it is reported first
+                stopped.append(error)
 
-    count = run(main)
-    if as_json:
-        output.emit_json(
-            {
-                "purged": count,
-                "dry_run": dry_run,
-                "sessions": purged,
-                "failed": [list(pair) for pair in refused],
-            }
-        )
-    else:
-        for session_id in purged:
-            click.echo(session_id)
-        for session_id, reason in refused:
-            click.echo(f"not purged: {session_id}: {reason}", err=True)
-        verb = "would purge" if dry_run else "purged"
-        click.echo(f"{verb} {count} expired session{'s' * (count != 1)}", err=True)
-    if refused:
+    run(main)
+    failure = None
+    if stopped:
+        failure = from_error(stopped[0])
+    elif refused:
         failure = Failure(
             f"{len(refused)} session(s) not purged: the storage refused them",
             exit_code=UNAVAILABLE,
             kind="PurgeIncomplete",
         )
-        if as_json:
-            sys.exit(failure.exit_code)  # the JSON above already lists them
+    if as_json:
+        document: dict[str, Any] = {
+            "purged": len(purged),
+            "dry_run": dry_run,
+            "sessions": purged,
+            "failed": [list(pair) for pair in refused],
+        }
+        if failure is not None:
+            document["error"] = failure.json_error()
+        output.emit_json(document)
+        if failure is not None:
+            sys.exit(failure.exit_code)
+        return
+    for session_id in purged:
+        click.echo(session_id)
+    for session_id, reason in refused:
+        click.echo(f"not purged: {session_id}: {reason}", err=True)
+    verb = "would purge" if dry_run else "purged"
+    before = " before the storage failed" if stopped else ""
+    click.echo(f"{verb} {len(purged)} expired session{'s' * (len(purged) != 1)}{before}", err=True)
+    if failure is not None:
         raise failure

@@ -173,9 +173,9 @@ async def test_purge_leaves_corrupt_state_files(store: SessionStore) -> None:
     assert await store.session_exists("s") is True
 
 
-async def _plant_symlinked_state(store: SessionStore, root: Path, session_id: str) -> None:
-    """An expired session whose state.json the file backend refuses to read."""
-    await store.store_session(session_id, {}, ttl=1)
+def _plant_symlinked_state(root: Path, session_id: str) -> None:
+    """Replace a stored session's state.json with a symlink, which the file backend
+    refuses to read."""
     state = root / "sessions" / session_id / "state.json"
     state.unlink()
     state.symlink_to(root / "elsewhere")
@@ -188,7 +188,8 @@ async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
     for session_id in ("a", "c", "d"):
         await store.store_session(session_id, {}, ttl=1)
         await store.store_session(session_id, {}, "checkpoint.json")
-    await _plant_symlinked_state(store, tmp_path, "b")
+    await store.store_session("b", {}, ttl=1)
+    _plant_symlinked_state(tmp_path, "b")
     fake_clock.advance(2)
     failed: list[tuple[str, Exception]] = []
     purged: list[str] = []
@@ -208,8 +209,9 @@ async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
 
 async def test_purge_stops_when_on_error_raises(tmp_path: Path, fake_clock: FakeClock) -> None:
     store = SessionStore(backend="file", root=tmp_path)
-    await _plant_symlinked_state(store, tmp_path, "a")
-    await store.store_session("b", {}, ttl=1)
+    for session_id in ("a", "b"):
+        await store.store_session(session_id, {}, ttl=1)
+    _plant_symlinked_state(tmp_path, "a")
     fake_clock.advance(2)
 
     def stop(session_id: str, error: Exception) -> None:
@@ -230,8 +232,7 @@ async def test_purge_that_fails_midway_closes_its_listing(tmp_path: Path) -> Non
     for session in ("a", "b"):
         await store.store_session(session, {}, ttl=60)
         await store.store_session(session, {}, "checkpoint.json")
-    (tmp_path / "sessions" / "a" / "state.json").unlink()
-    (tmp_path / "sessions" / "a" / "state.json").symlink_to(tmp_path / "elsewhere")
+    _plant_symlinked_state(tmp_path, "a")
     with pytest.raises(StoragePermissionError, match="symlink"):
         await store.purge_expired()
     gc.collect()  # an unfinalized generator warns here, which fails the test

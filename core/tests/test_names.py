@@ -13,6 +13,7 @@ from sessionstore import InvalidSessionIdError
 from sessionstore.names import (
     _check_name,
     session_path,
+    valid_directory_names,
     validate_bucket,
     validate_name,
     validate_prefix,
@@ -103,3 +104,42 @@ def test_the_fast_path_decides_as_the_full_checks(name: str) -> None:
             validate_name(name)
     else:
         assert validate_name(name) == name
+
+
+def _is_valid(name: str) -> bool:
+    try:
+        validate_name(name)
+    except InvalidSessionIdError:
+        return False
+    return True
+
+
+_entry_parts = st.text(alphabet=st.sampled_from("abCON19._-/\n\x00é"), max_size=6)
+
+
+@given(st.lists(_entry_parts | _entry_parts.map(lambda name: f"{name}/"), max_size=8))
+def test_directory_names_of_a_page_are_the_valid_names_of_its_directories(
+    entries: list[str],
+) -> None:
+    """The whole-page check must give exactly what testing entry by entry gives,
+    whatever a backend returns: files, invalid names, entries holding newlines
+    or several slashes (which could fake the page's layout)."""
+    expected = [entry[:-1] for entry in entries if entry.endswith("/") and _is_valid(entry[:-1])]
+    assert valid_directory_names(entries) == expected
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ((), []),
+        (("a/", "b/"), ["a", "b"]),
+        (("a/", "file", "b/"), ["a", "b"]),
+        (("a/b/",), []),
+        (("a/\nb/",), []),
+        (("a/", "con/", ".x/", "x./", "b/"), ["a", "b"]),
+        (("x" * 255 + "/", "x" * 256 + "/"), ["x" * 255]),
+        (("chat 42/", "é/"), ["chat 42", "é"]),
+    ],
+)
+def test_directory_names_of_a_page(entries: tuple[str, ...], expected: list[str]) -> None:
+    assert valid_directory_names(entries) == expected

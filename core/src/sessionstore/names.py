@@ -7,6 +7,7 @@ separator, cannot be ``.`` or ``..``, and so cannot reach outside its bucket.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sessionstore.errors import InvalidSessionIdError
 
@@ -22,6 +23,8 @@ _PLAIN = re.compile(
 )
 """Names that pass every check below: ASCII letters, digits, ``_``, ``-`` and inner
 dots, at most 255 characters (so bytes), not starting like a device name."""
+_PLAIN_DIRECTORIES = re.compile(f"(?:{_PLAIN.pattern}/\n)*")
+"""Listing entries of plain directory names, each as ``name/`` and ended by a newline."""
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
 
@@ -48,6 +51,24 @@ def valid_names(names: list[str]) -> list[str]:
     if all(map(_PLAIN.fullmatch, names)):
         return names
     return [name for name in names if _is_valid(name)]
+
+
+def valid_directory_names(entries: Sequence[str]) -> list[str]:
+    """The names of the directory entries (``name/``) among a listing's
+    ``entries``, without those :func:`validate_name` refuses, in order.
+
+    A page of plain directory names (every session listing sessionstore's own
+    writes make) is checked by one regular expression over the whole page and cut
+    by one split, about twice as fast as a test per name at 100,000 names."""
+    joined = "\n".join(entries) + "\n"
+    if _PLAIN_DIRECTORIES.fullmatch(joined):
+        # Plain names hold no newline, so as many names as entries means no entry
+        # held one: each entry was exactly one ``name/``.
+        names = joined.split("/\n")
+        names.pop()
+        if len(names) == len(entries):
+            return names
+    return valid_names([entry[:-1] for entry in entries if entry[-1:] == "/"])
 
 
 def _is_valid(name: str) -> bool:

@@ -26,6 +26,7 @@ from sessionstore.errors import (
 )
 from sessionstore.names import (
     session_path,
+    valid_directory_names,
     valid_names,
     validate_bucket,
     validate_name,
@@ -490,7 +491,7 @@ class SessionStore:
             raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
         storage = await self._ensure_ready()
         page = await storage.list(prefix, cursor, limit)
-        ids = valid_names([entry[:-1] for entry in page.entries if entry[-1:] == "/"])
+        ids = valid_directory_names(page.entries)
         return SessionPage(session_ids=tuple(ids), cursor=page.cursor)
 
     async def list_files(self, session_id: str) -> list[str]:

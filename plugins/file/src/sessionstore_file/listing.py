@@ -44,7 +44,7 @@ def list_page(
         else:
             page = heapq.nsmallest(limit + 1, _keys(scan, name_prefix, after))
             page, more = page[:limit], len(page) > limit
-    entries = tuple(directory + key for key in page)
+    entries = tuple(directory + key for key in page) if directory else tuple(page)
     return ListPage(entries=entries, cursor=entries[-1] if more else None)
 
 

@@ -91,4 +91,10 @@ def first_failure() -> Iterator[None]:
         error: BaseException = group
         while isinstance(error, BaseExceptionGroup) and error.exceptions:
             error = error.exceptions[0]
-        raise error from None
+        # Raising here makes the group the error's context; keep the one it had
+        # (say, the storage error an ``on_error`` callback raised from).
+        context = error.__context__
+        try:
+            raise error
+        finally:
+            error.__context__ = context

@@ -15,9 +15,7 @@ import attrs
 from anyio.abc import ObjectReceiveStream
 
 from sessionstore.errors import ConflictError, CorruptSessionError, first_failure
-from sessionstore.store import SessionStore
-
-DEFAULT_CONCURRENCY = 16
+from sessionstore.store import DEFAULT_CONCURRENCY, SessionStore
 
 
 @attrs.define

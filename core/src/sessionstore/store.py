@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+from anyio.abc import ObjectReceiveStream
 
 from sessionstore import clock, codec
 from sessionstore.errors import (
@@ -23,6 +24,7 @@ from sessionstore.errors import (
     CorruptSessionError,
     SerializationError,
     SessionStoreError,
+    first_failure,
 )
 from sessionstore.names import (
     session_path,
@@ -47,6 +49,9 @@ MAX_ATTEMPTS = 100
 """How often a compare-and-swap loop starts again before giving up."""
 DELETE_BATCH = 1000
 """Most paths handed to one delete call (the S3 and GCS batch limit)."""
+DEFAULT_CONCURRENCY = 16
+"""Sessions worked on at a time by bulk operations (purge, copy): enough to hide a
+cloud store's round trips, few enough to stay polite to it."""
 
 State = dict[str, Any]
 Updater = Callable[[State | None], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
@@ -314,19 +319,24 @@ class SessionStore:
         prefix: str = "",
         page_size: int = 1000,
         dry_run: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_purged: Callable[[str], object] | None = None,
         on_error: Callable[[str, SessionStoreError], object] | None = None,
     ) -> int:
         """Delete every session (all its files) whose ``state.json`` has expired;
         return how many. ``on_purged`` is called with each purged id; ``dry_run``
         counts (and reports) the expired sessions without deleting any.
+        ``concurrency`` sessions are checked at a time, so ``on_purged`` and
+        ``on_error`` hear of them in the order they finish, not in listing order.
 
         A session that cannot be read or deleted (a file the storage refuses, a
         request that fails) raises its error and ends the purge, unless
         ``on_error`` is given: it is called with the id and the error, and the
         purge goes on with the next session, so one bad session cannot keep a
         whole bucket from being purged (raise inside it to stop). Errors listing
-        the sessions, or sweeping at the end, always raise.
+        the sessions, or sweeping at the end, always raise. When the purge ends
+        early (an error, or cancelled), no session is left half-deleted: one whose
+        ``state.json`` is gone has its checkpoints deleted too.
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
@@ -335,21 +345,36 @@ class SessionStore:
         ``dry_run``, the backend then clears what interrupted writes left in the
         bucket (the file backend's abandoned temporary folders), if it has any.
         """
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         purged = 0
-        # Closed at once if a purge fails midway, not whenever it is collected.
-        async with aclosing(self.iter_sessions(prefix, page_size=page_size)) as session_ids:
-            async for session_id in session_ids:
-                try:
-                    expired = await self._purge_if_expired(session_id, dry_run=dry_run)
-                except SessionStoreError as error:
-                    if on_error is None:
-                        raise
-                    on_error(session_id, error)
-                    continue
-                if expired:
-                    purged += 1
-                    if on_purged is not None:
-                        on_purged(session_id)
+
+        async def work(session_ids: ObjectReceiveStream[str]) -> None:
+            nonlocal purged
+            async with session_ids:
+                async for session_id in session_ids:
+                    try:
+                        expired = await self._purge_if_expired(session_id, dry_run=dry_run)
+                    except SessionStoreError as error:
+                        if on_error is None:
+                            raise
+                        on_error(session_id, error)
+                        continue
+                    if expired:
+                        purged += 1
+                        if on_purged is not None:
+                            on_purged(session_id)
+
+        sender, receiver = anyio.create_memory_object_stream[str](concurrency)
+        with first_failure():
+            async with anyio.create_task_group() as group:
+                for _ in range(concurrency):
+                    group.start_soon(work, receiver.clone())
+                receiver.close()
+                # Closed at once if the purge fails midway, not whenever it is collected.
+                async with sender, aclosing(self.iter_sessions(prefix, page_size=page_size)) as ids:
+                    async for session_id in ids:
+                        await sender.send(session_id)
         if not dry_run:
             storage = await self._ensure_ready()
             await storage.sweep()
@@ -371,8 +396,11 @@ class SessionStore:
             )
         except ConflictError:
             return False  # written since we read it: the session lives on
-        # A state.json written after our delete starts a new session: keep it.
-        await self._delete_files(session_id, keep=DEFAULT_FILENAME)
+        # A state.json written after our delete starts a new session: keep it. The
+        # checkpoints go too even if the purge is cancelled meanwhile: nothing would
+        # find them again without their state.json.
+        with anyio.CancelScope(shield=True):
+            await self._delete_files(session_id, keep=DEFAULT_FILENAME)
         return True
 
     async def _delete_files(self, session_id: str, keep: str | None) -> bool:

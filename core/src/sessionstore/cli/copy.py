@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
 from sessionstore.cli.failures import CORRUPT, Failure
-from sessionstore.cli.options import json_option, parse_options
-from sessionstore.copying import DEFAULT_CONCURRENCY, CopyReport, copy_sessions
+from sessionstore.cli.options import concurrency_option, json_option, parse_options
+from sessionstore.copying import CopyReport, copy_sessions
 from sessionstore.store import SessionStore
 
 
@@ -22,14 +22,7 @@ from sessionstore.store import SessionStore
 @click.argument("source_url", metavar="SRC_URL")
 @click.argument("destination_url", metavar="DST_URL")
 @click.option("--prefix", default="", help="Only sessions whose id starts with this.")
-@click.option(
-    "-j",
-    "--concurrency",
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Sessions copied at a time.",
-)
+@concurrency_option("copied")
 @click.option("--verify", is_flag=True, help="Read each written file back and compare.")
 @click.option(
     "--progress/--no-progress",

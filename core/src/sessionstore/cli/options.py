@@ -1,4 +1,5 @@
-"""Options several commands share: the target store, ``--json``, durations."""
+"""Options several commands share: the target store, ``--json``, ``--concurrency``,
+durations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sessionstore.store import SessionStore
+from sessionstore.store import DEFAULT_CONCURRENCY, SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_KEY = "sessionstore.json"
@@ -28,6 +29,18 @@ json_option = click.option(
     callback=_remember_json,
     help='Print JSON for scripts instead of text (errors too, as {"error": ...}).',
 )
+
+
+def concurrency_option(what: str) -> Callable[[F], F]:
+    """``-j`` / ``--concurrency``: how many sessions ``what`` at a time."""
+    return click.option(
+        "-j",
+        "--concurrency",
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help=f"Sessions {what} at a time.",
+    )
 
 
 def target_options(command: F) -> F:

@@ -16,7 +16,13 @@ from rich.text import Text
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
 from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, from_error, not_found
-from sessionstore.cli.options import duration, json_option, open_store, target_options
+from sessionstore.cli.options import (
+    concurrency_option,
+    duration,
+    json_option,
+    open_store,
+    target_options,
+)
 from sessionstore.errors import SessionStoreError, StoragePermissionError, first_failure
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
@@ -402,9 +408,12 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
 @cli.command("purge")
 @click.option("--prefix", default="", help="Only sessions whose id starts with this.")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@concurrency_option("checked")
 @target_options
 @json_option
-def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> None:
+def purge_command(
+    prefix: str, dry_run: bool, concurrency: int, as_json: bool, **target: Any
+) -> None:
     """Delete every expired session (all its files). Safe while the application
     runs: a session refreshed during the purge is kept. A session the storage
     refuses to read or delete is named and skipped (exit code 4); any other
@@ -422,12 +431,20 @@ def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> N
         async with open_store(**target) as store:
             try:
                 await store.purge_expired(
-                    prefix=prefix, dry_run=dry_run, on_purged=purged.append, on_error=skip_refused
+                    prefix=prefix,
+                    dry_run=dry_run,
+                    concurrency=concurrency,
+                    on_purged=purged.append,
+                    on_error=skip_refused,
                 )
             except SessionStoreError as error:  # what went before it is reported first
                 stopped.append(error)
 
     run(main)
+    # Sessions are purged a few at a time and reported as each finishes; print
+    # them in listing order, so the same purge prints the same lines.
+    purged.sort(key=_listing_order)
+    refused.sort(key=lambda pair: _listing_order(pair[0]))
     failure = None
     if stopped:
         failure = from_error(stopped[0])
@@ -459,3 +476,8 @@ def purge_command(prefix: str, dry_run: bool, as_json: bool, **target: Any) -> N
     click.echo(f"{verb} {len(purged)} expired session{'s' * (len(purged) != 1)}{before}", err=True)
     if failure is not None:
         raise failure
+
+
+def _listing_order(session_id: str) -> str:
+    """The key that sorts session ids as listings do (ascending by ``"<id>/"``)."""
+    return f"{session_id}/"

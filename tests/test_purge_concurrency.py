@@ -1,0 +1,100 @@
+"""purge_expired works on several sessions at a time, and never leaves one half
+purged when it stops: observed at the file backend's thread offloads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from sessionstore import SessionStore
+from sessionstore.testing.backend_tests import FakeClock
+
+Offload = Callable[..., Awaitable[Any]]
+
+
+@contextmanager
+def around_offloads(wrap: Callable[[Offload], Offload]) -> Iterator[None]:
+    """Route every ``anyio.to_thread.run_sync`` (each file backend operation makes
+    one) through ``wrap(original)`` while the block runs."""
+    original = anyio.to_thread.run_sync
+    anyio.to_thread.run_sync = wrap(original)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        anyio.to_thread.run_sync = original
+
+
+async def expired_sessions(root: Path, fake_clock: FakeClock, count: int) -> SessionStore:
+    store = SessionStore(backend="file", root=root)
+    for index in range(count):
+        await store.store_session(f"s{index:02d}", {"i": index}, ttl=1)
+        await store.store_session(f"s{index:02d}", {}, "checkpoint.json")
+    await store.store_session("live", {}, ttl=3600)
+    fake_clock.advance(2)
+    return store
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_purge_works_on_up_to_concurrency_sessions_at_a_time(
+    tmp_path: Path, fake_clock: FakeClock, concurrency: int
+) -> None:
+    store = await expired_sessions(tmp_path, fake_clock, 12)
+    in_flight, most = 0, 0
+
+    def slowed(original: Offload) -> Offload:
+        async def offload(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await anyio.sleep(0.01)  # long enough for every worker to start one
+                return await original(function, *args, **kwargs)
+            finally:
+                in_flight -= 1
+
+        return offload
+
+    purged: list[str] = []
+    with around_offloads(slowed):
+        count = await store.purge_expired(concurrency=concurrency, on_purged=purged.append)
+    assert most == concurrency
+    assert count == 12
+    assert sorted(purged) == [f"s{index:02d}" for index in range(12)]
+    assert await store.list_sessions() == ["live"]
+
+
+async def test_invalid_concurrency_is_refused(tmp_path: Path) -> None:
+    store = SessionStore(backend="file", root=tmp_path)
+    await store.store_session("s", {}, ttl=1)
+    with pytest.raises(ValueError, match="concurrency"):
+        await store.purge_expired(concurrency=0)
+
+
+async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_began(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    """Cancelled just after deleting a session's state.json, the purge still deletes
+    its checkpoints: nothing would find them again without their state.json."""
+    store = await expired_sessions(tmp_path, fake_clock, 1)
+    scope = anyio.CancelScope()
+
+    def cancelling(original: Offload) -> Offload:
+        async def offload(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            result = await original(function, *args, **kwargs)
+            if function.__name__ == "delete" and "s00/state.json" in args[2]:
+                scope.cancel()
+            return result
+
+        return offload
+
+    with scope, around_offloads(cancelling):
+        await store.purge_expired(concurrency=1)
+    assert scope.cancelled_caught
+    assert not (tmp_path / "sessions" / "s00").exists()
+    assert await store.list_files("s00") == []

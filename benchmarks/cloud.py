@@ -20,7 +20,7 @@ import orjson
 
 from benchmarks import concurrency, event_loops
 from benchmarks.cloud_targets import Target, targets
-from benchmarks.figures import ROUND_TRIP_GOALS, Results
+from benchmarks.figures import PURGE_LATENCY_MS, ROUND_TRIP_GOALS, Results
 from benchmarks.measure import ainterleave, time_ratio
 from benchmarks.profiles import LOOPS, Profile
 from benchmarks.workloads import SMALL, make_state
@@ -29,6 +29,9 @@ from emulators.proxy import Proxy
 SESSIONS = 4
 CHECKPOINTS = 4
 """Files besides state.json in the session that delete_session removes."""
+PURGE_ROUNDS = 3
+PURGE_TTL = 0.05
+"""Seconds the purged sessions live: they have expired when the purge starts."""
 
 
 async def _overhead(results: Results, profile: Profile, target: Target, loop: str) -> None:
@@ -77,6 +80,43 @@ async def _overhead(results: Results, profile: Profile, target: Target, loop: st
     await store.aclose()
 
 
+async def _purge(results: Results, profile: Profile, target: Target, loop: str) -> None:
+    """purge_expired at its default concurrency against one session at a time, each
+    request held :data:`~benchmarks.figures.PURGE_LATENCY_MS` on its way."""
+    writer = target.store(target.server)
+    with Proxy(target.server, latency=PURGE_LATENCY_MS / 1000) as proxy:
+        purger = target.store(proxy.url)
+        await purger.session_exists("warm-up")  # the first call also checks the bucket
+
+        def timed(purge: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[float]]:
+            async def expire_and_purge() -> float:
+                for index in range(profile.cloud_purge):
+                    await writer.store_session(f"purge-{index}", {"i": index}, ttl=PURGE_TTL)
+                await anyio.sleep(PURGE_TTL)
+                start = time.perf_counter()
+                purged = await purge()
+                elapsed = time.perf_counter() - start
+                assert purged == profile.cloud_purge, purged
+                return elapsed
+
+            return expire_and_purge
+
+        samples = await ainterleave(
+            {
+                "default": timed(lambda: purger.purge_expired(prefix="purge-")),
+                "one": timed(lambda: purger.purge_expired(prefix="purge-", concurrency=1)),
+            },
+            PURGE_ROUNDS,
+        )
+        await purger.aclose()
+    await writer.aclose()
+    results.record(
+        f"{target.name}.purge_concurrency.{loop}",
+        time_ratio(samples, "default", "one"),
+        f"{profile.cloud_purge} expired sessions",
+    )
+
+
 def _increment(state: dict[str, Any] | None) -> dict[str, Any]:
     return {"count": (state or {}).get("count", 0) + 1}
 
@@ -119,6 +159,7 @@ async def _loop(
     for target in found.values():
         if isinstance(target, Target):
             await _overhead(results, profile, target, loop)
+            await _purge(results, profile, target, loop)
             trips[target.name] = await _round_trips(target)
     return trips
 

@@ -26,6 +26,8 @@ class Profile:
     """Expired sessions among the biggest tree for purge_expired."""
     concurrent_local: int
     concurrent_cloud: int
+    cloud_purge: int
+    """Expired sessions per purge_expired on each emulator, behind added latency."""
     startup_runs: int
 
     @property
@@ -45,6 +47,7 @@ FULL = Profile(
     purge_expired=1_000,
     concurrent_local=1_000,
     concurrent_cloud=200,
+    cloud_purge=32,
     startup_runs=11,
 )
 
@@ -60,6 +63,7 @@ SMOKE = Profile(
     purge_expired=10,
     concurrent_local=50,
     concurrent_cloud=10,
+    cloud_purge=4,
     startup_runs=3,
 )
 

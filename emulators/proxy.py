@@ -7,22 +7,25 @@ import contextlib
 import re
 import socket
 import threading
+import time
 
 
 class Proxy:
     """A TCP proxy in front of the server that reads the HTTP/1.1 requests going
     through it: ``requests`` lists each one as ``"METHOD /path?query"``, and
     :meth:`lose_answer` makes the server's answer to the next matching request
-    vanish (the connection is cut after the server has acted on it)."""
+    vanish (the connection is cut after the server has acted on it). ``latency``
+    seconds pass before each request goes on, as over a long network path."""
 
     _HEAD_END = b"\r\n\r\n"
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, latency: float = 0.0) -> None:
         host, _, port = upstream.removeprefix("http://").partition(":")
         self._upstream = (host, int(port))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.requests: list[str] = []
+        self.latency = latency
         self._lose: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -89,6 +92,8 @@ class Proxy:
                         if self._lose is not None and self._lose.search(f"{method} {target}"):
                             self._lose = None
                             lost.set()
+                    if self.latency:
+                        time.sleep(self.latency)
                     sink.sendall(head)
         except OSError:
             pass

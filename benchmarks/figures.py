@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from benchmarks.profiles import LOOPS
-from sessionstore.store import DEFAULT_CONCURRENCY
+from sessionstore.bulk import DEFAULT_CONCURRENCY
 
 RATE = "\N{MULTIPLICATION SIGN} ops/s"
 """Unit of a throughput ratio: the library's ops/s ÷ the baseline's (higher is better)."""

@@ -8,14 +8,12 @@ or at the destination: this is a copy, not a sync.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import aclosing
 
-import anyio
 import attrs
-from anyio.abc import ObjectReceiveStream
 
-from sessionstore.errors import ConflictError, CorruptSessionError, first_failure
-from sessionstore.store import DEFAULT_CONCURRENCY, SessionStore
+from sessionstore.bulk import DEFAULT_CONCURRENCY, for_each_session
+from sessionstore.errors import ConflictError, CorruptSessionError
+from sessionstore.store import SessionStore
 
 
 @attrs.define
@@ -62,19 +60,9 @@ async def copy_sessions(
     Storage failures propagate (:class:`StorageUnavailableError`); per-file
     problems are collected in :attr:`CopyReport.failed`.
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     report = CopyReport()
     copier = _Copier(source, destination, verify, report, on_progress)
-    sender, receiver = anyio.create_memory_object_stream[str](concurrency)
-    with first_failure():
-        async with anyio.create_task_group() as group:
-            for _ in range(concurrency):
-                group.start_soon(copier.work, receiver.clone())
-            receiver.close()
-            async with sender, aclosing(source.iter_sessions(prefix)) as session_ids:
-                async for session_id in session_ids:
-                    await sender.send(session_id)
+    await for_each_session(source, prefix, copier.copy_session, concurrency=concurrency)
     return report
 
 
@@ -86,14 +74,12 @@ class _Copier:
     report: CopyReport
     on_progress: Progress | None
 
-    async def work(self, session_ids: ObjectReceiveStream[str]) -> None:
-        async with session_ids:
-            async for session_id in session_ids:
-                for filename in await self.source.list_files(session_id):
-                    await self.copy_file(session_id, filename)
-                    if self.on_progress is not None:
-                        self.on_progress(self.report)
-                self.report.sessions += 1
+    async def copy_session(self, session_id: str) -> None:
+        for filename in await self.source.list_files(session_id):
+            await self.copy_file(session_id, filename)
+            if self.on_progress is not None:
+                self.on_progress(self.report)
+        self.report.sessions += 1
 
     async def copy_file(self, session_id: str, filename: str) -> None:
         name = f"{session_id}/{filename}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -17,13 +17,12 @@ from typing import Any
 
 import anyio
 
-from sessionstore import clock, codec
+from sessionstore import bulk, clock, codec
 from sessionstore.errors import (
     ConflictError,
     CorruptSessionError,
     SerializationError,
     SessionStoreError,
-    first_failure,
 )
 from sessionstore.names import (
     session_path,
@@ -48,9 +47,6 @@ MAX_ATTEMPTS = 100
 """How often a compare-and-swap loop starts again before giving up."""
 DELETE_BATCH = 1000
 """Most paths handed to one delete call (the S3 and GCS batch limit)."""
-DEFAULT_CONCURRENCY = 16
-"""Sessions worked on at a time by bulk operations (purge, copy): enough to hide a
-cloud store's round trips, few enough to stay polite to it."""
 
 State = dict[str, Any]
 Updater = Callable[[State | None], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
@@ -316,9 +312,9 @@ class SessionStore:
         self,
         *,
         prefix: str = "",
-        page_size: int = 1000,
+        page_size: int = bulk.PAGE_SIZE,
         dry_run: bool = False,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_purged: Callable[[str], object] | None = None,
         on_error: Callable[[str, SessionStoreError], object] | None = None,
     ) -> int:
@@ -344,35 +340,25 @@ class SessionStore:
         ``dry_run``, the backend then clears what interrupted writes left in the
         bucket (the file backend's abandoned temporary folders), if it has any.
         """
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         purged = 0
 
-        async def work(session_ids: Iterator[str]) -> None:
-            # The workers share one iterator over the page: taking the next id never
-            # awaits, so a backend that never yields costs no task switches.
+        async def purge(session_id: str) -> None:
             nonlocal purged
-            for session_id in session_ids:
-                try:
-                    expired = await self._purge_if_expired(session_id, dry_run=dry_run)
-                except SessionStoreError as error:
-                    if on_error is None:
-                        raise
-                    on_error(session_id, error)
-                    continue
-                if expired:
-                    purged += 1
-                    if on_purged is not None:
-                        on_purged(session_id)
+            try:
+                expired = await self._purge_if_expired(session_id, dry_run=dry_run)
+            except SessionStoreError as error:
+                if on_error is None:
+                    raise
+                on_error(session_id, error)
+                return
+            if expired:
+                purged += 1
+                if on_purged is not None:
+                    on_purged(session_id)
 
-        # Closed at once if the purge fails midway, not whenever it is collected.
-        async with aclosing(self._pages(prefix, page_size=page_size)) as pages:
-            async for page in pages:
-                session_ids = iter(page)
-                with first_failure():
-                    async with anyio.create_task_group() as group:
-                        for _ in range(min(concurrency, len(page))):
-                            group.start_soon(work, session_ids)
+        await bulk.for_each_session(
+            self, prefix, purge, concurrency=concurrency, page_size=page_size
+        )
         if not dry_run:
             storage = await self._ensure_ready()
             await storage.sweep()
@@ -480,32 +466,21 @@ class SessionStore:
         """Every session id starting with ``prefix``, in listing order: ascending by
         ``"<id>/"``, as cloud listings sort (so ``"a-b"`` comes before ``"a"``)."""
         session_ids: list[str] = []
-        async with aclosing(self._pages(prefix, page_size=None)) as pages:
+        async with aclosing(bulk.pages(self, prefix, page_size=None)) as pages:
             async for page in pages:
                 session_ids.extend(page)
         return session_ids
 
     async def iter_sessions(
-        self, prefix: str = "", *, page_size: int | None = 1000
+        self, prefix: str = "", *, page_size: int | None = bulk.PAGE_SIZE
     ) -> AsyncGenerator[str, None]:
         """Yield session ids starting with ``prefix`` in listing order (see
         :meth:`list_sessions`), fetched a page at a time, so memory stays flat
         however many sessions exist."""
-        async with aclosing(self._pages(prefix, page_size=page_size)) as pages:
+        async with aclosing(bulk.pages(self, prefix, page_size=page_size)) as pages:
             async for page in pages:
                 for session_id in page:
                     yield session_id
-
-    async def _pages(
-        self, prefix: str, *, page_size: int | None
-    ) -> AsyncGenerator[tuple[str, ...], None]:
-        cursor = None
-        while True:
-            page = await self.list_sessions_page(prefix, cursor=cursor, limit=page_size)
-            yield page.session_ids
-            if page.cursor is None:
-                return
-            cursor = page.cursor
 
     async def list_sessions_page(
         self, prefix: str = "", *, cursor: str | None = None, limit: int | None = 100

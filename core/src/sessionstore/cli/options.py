@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from sessionstore.store import DEFAULT_CONCURRENCY, SessionStore
+from sessionstore.bulk import DEFAULT_CONCURRENCY
+from sessionstore.store import SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_KEY = "sessionstore.json"

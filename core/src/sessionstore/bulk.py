@@ -1,0 +1,67 @@
+"""Working through every session of a listing: a page at a time, so memory stays
+flat however many there are, and a few sessions of each page at a time, so a cloud
+store's round trips overlap (purge and copy)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING
+
+import anyio
+
+from sessionstore.errors import first_failure
+
+if TYPE_CHECKING:
+    from sessionstore.store import SessionStore
+
+Work = Callable[[str], Awaitable[object]]
+"""What is done to one session, given its id."""
+PAGE_SIZE = 1000
+"""Session ids listed per request by bulk work."""
+DEFAULT_CONCURRENCY = 16
+"""Sessions worked on at a time: enough to hide a cloud store's round trips, few
+enough to stay polite to it."""
+
+
+async def pages(
+    store: SessionStore, prefix: str, page_size: int | None
+) -> AsyncGenerator[tuple[str, ...], None]:
+    """The ids of the sessions starting with ``prefix``, a page after another."""
+    cursor = None
+    while True:
+        page = await store.list_sessions_page(prefix, cursor=cursor, limit=page_size)
+        yield page.session_ids
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+async def for_each_session(
+    store: SessionStore,
+    prefix: str,
+    work: Work,
+    *,
+    concurrency: int,
+    page_size: int = PAGE_SIZE,
+) -> None:
+    """Await ``work(session_id)`` for every session starting with ``prefix``,
+    ``concurrency`` at a time. The first error ``work`` raises stops everything
+    and is raised as it is (not in an exception group)."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    # Closed at once if the work fails midway, not whenever it is collected.
+    async with aclosing(pages(store, prefix, page_size)) as listing:
+        async for page in listing:
+            session_ids = iter(page)
+            with first_failure():
+                async with anyio.create_task_group() as group:
+                    for _ in range(min(concurrency, len(page))):
+                        group.start_soon(_work_through, session_ids, work)
+
+
+async def _work_through(session_ids: Iterator[str], work: Work) -> None:
+    # The workers share one iterator over the page: taking the next id never
+    # awaits, so a backend that never yields costs no task switches.
+    for session_id in session_ids:
+        await work(session_id)

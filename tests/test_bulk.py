@@ -1,0 +1,74 @@
+"""bulk.for_each_session, what purge and copy work through a listing with: every
+session once, page after page, ``concurrency`` at a time, the first error as it is."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from sessionstore import SessionStore
+from sessionstore.bulk import for_each_session
+
+IDS = [f"s{index:02d}" for index in range(12)]
+
+
+@pytest.fixture
+async def store() -> SessionStore:
+    store = SessionStore(backend="memory")
+    for session_id in reversed(IDS):
+        await store.store_session(session_id, {})
+    return store
+
+
+@pytest.mark.parametrize(("concurrency", "page_size"), [(1, 5), (4, 5), (4, 1000), (20, 1000)])
+async def test_every_session_once_and_at_most_concurrency_at_a_time(
+    store: SessionStore, concurrency: int, page_size: int
+) -> None:
+    seen: list[str] = []
+    in_flight, most = 0, 0
+
+    async def work(session_id: str) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await anyio.sleep(0.005)  # long enough for every worker to start one
+        seen.append(session_id)
+        in_flight -= 1
+
+    await for_each_session(store, "", work, concurrency=concurrency, page_size=page_size)
+    assert sorted(seen) == IDS
+    assert most == min(concurrency, page_size, len(IDS))
+
+
+async def test_only_sessions_with_the_prefix(store: SessionStore) -> None:
+    await store.store_session("other", {})
+    seen: list[str] = []
+
+    async def work(session_id: str) -> None:
+        seen.append(session_id)
+
+    await for_each_session(store, "s0", work, concurrency=3)
+    assert sorted(seen) == IDS[:10]
+
+
+async def test_the_first_error_stops_the_work_and_is_raised_as_it_is(
+    store: SessionStore,
+) -> None:
+    started: list[str] = []
+
+    async def work(session_id: str) -> None:
+        started.append(session_id)
+        if session_id == "s03":
+            raise KeyError(session_id)
+
+    with pytest.raises(KeyError, match="s03"):
+        await for_each_session(store, "", work, concurrency=1, page_size=5)
+    assert started == IDS[:4]
+
+
+async def test_concurrency_below_one_is_refused(store: SessionStore) -> None:
+    async def work(session_id: str) -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(ValueError, match="concurrency"):
+        await for_each_session(store, "", work, concurrency=0)

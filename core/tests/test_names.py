@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sessionstore import InvalidSessionIdError
 from sessionstore.names import (
     _check_name,
+    _is_valid,
     session_path,
     valid_directory_names,
     validate_bucket,
@@ -104,14 +105,6 @@ def test_the_fast_path_decides_as_the_full_checks(name: str) -> None:
             validate_name(name)
     else:
         assert validate_name(name) == name
-
-
-def _is_valid(name: str) -> bool:
-    try:
-        validate_name(name)
-    except InvalidSessionIdError:
-        return False
-    return True
 
 
 _entry_parts = st.text(alphabet=st.sampled_from("abCON19._-/\n\x00é"), max_size=6)

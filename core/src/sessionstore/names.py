@@ -59,7 +59,7 @@ def valid_directory_names(entries: Sequence[str]) -> list[str]:
 
     A page of plain directory names (every session listing sessionstore's own
     writes make) is checked by one regular expression over the whole page and cut
-    by one split, about twice as fast as a test per name at 100,000 names."""
+    by one split: two thirds of the time a test per name takes at 100,000 names."""
     joined = "\n".join(entries) + "\n"
     if _PLAIN_DIRECTORIES.fullmatch(joined):
         # Plain names hold no newline, so as many names as entries means no entry

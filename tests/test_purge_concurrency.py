@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -79,8 +80,9 @@ async def test_invalid_concurrency_is_refused(tmp_path: Path) -> None:
 async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_began(
     tmp_path: Path, fake_clock: FakeClock
 ) -> None:
-    """Cancelled just after deleting a session's state.json, the purge still deletes
-    its checkpoints: nothing would find them again without their state.json."""
+    """Cancelled while deleting a session's state.json, after the storage acted (as
+    an HTTP client is when the answer is on its way), the purge still deletes its
+    checkpoints: nothing would find them again without their state.json."""
     store = await expired_sessions(tmp_path, fake_clock, 1)
     scope = anyio.CancelScope()
 
@@ -89,6 +91,7 @@ async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_b
             result = await original(function, *args, **kwargs)
             if function.__name__ == "delete" and "s00/state.json" in args[2]:
                 scope.cancel()
+                await anyio.lowlevel.checkpoint()  # where the cancellation arrives
             return result
 
         return offload

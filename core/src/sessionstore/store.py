@@ -330,8 +330,8 @@ class SessionStore:
         purge goes on with the next session, so one bad session cannot keep a
         whole bucket from being purged (raise inside it to stop). Errors listing
         the sessions, or sweeping at the end, always raise. When the purge ends
-        early (an error, or cancelled), no session is left half-deleted: one whose
-        ``state.json`` is gone has its checkpoints deleted too.
+        early (an error, or cancelled), no session is left half-deleted: a session
+        whose delete has begun is finished first (within the storage's timeouts).
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
@@ -374,16 +374,18 @@ class SessionStore:
         if dry_run:
             return True
         storage = await self._ensure_ready()
-        try:
-            await storage.delete(
-                [session_path(session_id, DEFAULT_FILENAME)], if_match=read[1].version
-            )
-        except ConflictError:
-            return False  # written since we read it: the session lives on
-        # A state.json written after our delete starts a new session: keep it. The
-        # checkpoints go too even if the purge is cancelled meanwhile: nothing would
-        # find them again without their state.json.
+        # Once begun, the session is deleted whole even if the purge is cancelled
+        # meanwhile (the storage may have acted on a request whose answer the
+        # cancellation cut off): nothing would find its checkpoints again without
+        # their state.json.
         with anyio.CancelScope(shield=True):
+            try:
+                await storage.delete(
+                    [session_path(session_id, DEFAULT_FILENAME)], if_match=read[1].version
+                )
+            except ConflictError:
+                return False  # written since we read it: the session lives on
+            # A state.json written after our delete starts a new session: keep it.
             await self._delete_files(session_id, keep=DEFAULT_FILENAME)
         return True
 

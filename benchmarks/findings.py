@@ -55,7 +55,7 @@ WHY: dict[str, str] = {
     ),
     "file.list_all": (
         "Pages are ordered, so a listing sorts: os.scandir + sorting the names alone "
-        "is already 1.6-1.9x the scan (the sorted_floor row). The rest is the "
+        "is already 1.5-1.9x the scan (the sorted_floor row). The rest is the "
         "backend's entries (name/ per directory, ~0.2x) and the facade's check of "
         "every id: one regular expression over the whole page and one split (~0.5x; "
         "a match per name took ~0.8x, and the listing 2.9-3.1x the scan)."

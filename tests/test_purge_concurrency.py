@@ -1,10 +1,10 @@
 """purge_expired works on several sessions at a time, and never leaves one half
-purged when it stops: observed at the file backend's thread offloads."""
+purged when it stops: observed at the file backend's thread offloads (each of its
+operations is one ``anyio.to_thread.run_sync``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +15,6 @@ import pytest
 
 from sessionstore import SessionStore
 from sessionstore.testing.backend_tests import FakeClock
-
-Offload = Callable[..., Awaitable[Any]]
-
-
-@contextmanager
-def around_offloads(wrap: Callable[[Offload], Offload]) -> Iterator[None]:
-    """Route every ``anyio.to_thread.run_sync`` (each file backend operation makes
-    one) through ``wrap(original)`` while the block runs."""
-    original = anyio.to_thread.run_sync
-    anyio.to_thread.run_sync = wrap(original)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        anyio.to_thread.run_sync = original
 
 
 async def expired_sessions(root: Path, fake_clock: FakeClock, count: int) -> SessionStore:
@@ -43,27 +29,25 @@ async def expired_sessions(root: Path, fake_clock: FakeClock, count: int) -> Ses
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 async def test_purge_works_on_up_to_concurrency_sessions_at_a_time(
-    tmp_path: Path, fake_clock: FakeClock, concurrency: int
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, concurrency: int
 ) -> None:
     store = await expired_sessions(tmp_path, fake_clock, 12)
+    real_run_sync = anyio.to_thread.run_sync
     in_flight, most = 0, 0
 
-    def slowed(original: Offload) -> Offload:
-        async def offload(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            nonlocal in_flight, most
-            in_flight += 1
-            most = max(most, in_flight)
-            try:
-                await anyio.sleep(0.01)  # long enough for every worker to start one
-                return await original(function, *args, **kwargs)
-            finally:
-                in_flight -= 1
+    async def slowed_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await anyio.sleep(0.01)  # long enough for every worker to start one
+            return await real_run_sync(function, *args, **kwargs)
+        finally:
+            in_flight -= 1
 
-        return offload
-
+    monkeypatch.setattr(anyio.to_thread, "run_sync", slowed_run_sync)
     purged: list[str] = []
-    with around_offloads(slowed):
-        count = await store.purge_expired(concurrency=concurrency, on_purged=purged.append)
+    count = await store.purge_expired(concurrency=concurrency, on_purged=purged.append)
     assert most == concurrency
     assert count == 12
     assert sorted(purged) == [f"s{index:02d}" for index in range(12)]
@@ -78,25 +62,24 @@ async def test_invalid_concurrency_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_began(
-    tmp_path: Path, fake_clock: FakeClock
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelled while deleting a session's state.json, after the storage acted (as
     an HTTP client is when the answer is on its way), the purge still deletes its
     checkpoints: nothing would find them again without their state.json."""
     store = await expired_sessions(tmp_path, fake_clock, 1)
+    real_run_sync = anyio.to_thread.run_sync
     scope = anyio.CancelScope()
 
-    def cancelling(original: Offload) -> Offload:
-        async def offload(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            result = await original(function, *args, **kwargs)
-            if function.__name__ == "delete" and "s00/state.json" in args[2]:
-                scope.cancel()
-                await anyio.lowlevel.checkpoint()  # where the cancellation arrives
-            return result
+    async def cancelling_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        result = await real_run_sync(function, *args, **kwargs)
+        if function.__name__ == "delete" and "s00/state.json" in args[2]:
+            scope.cancel()
+            await anyio.lowlevel.checkpoint()  # where the cancellation arrives
+        return result
 
-        return offload
-
-    with scope, around_offloads(cancelling):
+    monkeypatch.setattr(anyio.to_thread, "run_sync", cancelling_run_sync)
+    with scope:
         await store.purge_expired(concurrency=1)
     assert scope.cancelled_caught
     assert not (tmp_path / "sessions" / "s00").exists()

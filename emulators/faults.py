@@ -91,6 +91,7 @@ class FaultProxy:
         self.cut_fraction = cut_fraction
         self._lock = threading.Lock()
         self._fault = Fault.PASS
+        self._budget: int | None = None  # new connections the fault still applies to
         self._open: set[_Connection] = set()
         self._threads: list[threading.Thread] = []
         self._stopped = False
@@ -106,10 +107,14 @@ class FaultProxy:
     def fault(self) -> Fault:
         return self._fault
 
-    def set(self, fault: Fault) -> None:
-        """Apply ``fault`` from now on, to new and open connections alike."""
+    def set(self, fault: Fault, *, connections: int | None = None) -> None:
+        """Apply ``fault`` from now on, to new and open connections alike; with
+        ``connections``, only to that many new ones, after which the proxy passes
+        again (a fault a client's retry gets past)."""
+        if connections is not None and (connections < 1 or fault is Fault.REFUSE):
+            raise ValueError("connections: a positive count, and not for REFUSE")
         with self._lock:
-            self._fault = fault
+            self._fault, self._budget = fault, connections
             doomed, self._open = self._open, set()
             if fault is Fault.REFUSE and self._listener is not None:
                 _shut(self._listener)
@@ -185,6 +190,10 @@ class FaultProxy:
                 except OSError:
                     continue
                 connection = _Connection(client, self._fault)
+                if self._budget is not None:
+                    self._budget -= 1
+                    if not self._budget:
+                        self._fault, self._budget = Fault.PASS, None
                 self._open.add(connection)
                 self.connections += 1
             self._start(self._serve, connection)

@@ -375,6 +375,30 @@ async def test_upload_to_a_server_gone_silent_times_out(make_store: StoreFactory
         await store.aclose()
 
 
+@pytest.mark.parametrize("fault", [Fault.CUT_RESPONSE, Fault.STALL_RESPONSE])
+async def test_a_body_that_fails_to_arrive_is_read_again(
+    make_store: StoreFactory, fault: Fault
+) -> None:
+    """botocore retries only until it has an answer's head: a GetObject body cut off
+    or stalled after it is requested again, within ``retries`` (none: the error)."""
+    state = {"pad": "x" * 20_000}
+    await make_store(create_bucket=True).store_session("s", state)
+    with FaultProxy(make_store().settings.options["endpoint_url"]) as proxy:
+        for retries in (1, 0):
+            store = make_store(endpoint_url=proxy.url, read_timeout=0.5, retries=retries)
+            assert await store.session_exists("s")  # the bucket checked, a connection pooled
+            proxy.set(fault, connections=1)  # closes the pooled connection
+            before = proxy.connections
+            if retries:
+                assert await store.load_session("s") == state
+                assert proxy.connections - before == 2  # the faulted GET, and one more
+            else:
+                with pytest.raises(StorageUnavailableError):
+                    await store.load_session("s")
+                assert proxy.connections - before == 1
+            await store.aclose()
+
+
 async def test_refused_credentials_raise_permission_error(
     s3_endpoint_with_auth: str, s3_options: dict[str, Any]
 ) -> None:

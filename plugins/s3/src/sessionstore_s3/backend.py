@@ -17,21 +17,26 @@ than s3fs's file-system methods, for three reasons:
   ``cat_file``/``pipe_file`` discard;
 - ``HeadObject`` is one request, where ``info``/``exists`` fall back to listing.
 
-Retries are botocore's alone (the ``retries`` option, "standard" mode: connection
-errors, timeouts, throttling and 5xx answers); s3fs's own retry loop wraps only its
-file-system methods, which are not used, so the two never multiply.
+Retries are botocore's (the ``retries`` option, "standard" mode: connection
+errors, timeouts, throttling and 5xx answers), except that botocore stops at an
+answer's head: a ``GetObject`` body that fails to arrive is requested again here,
+counted against the same ``retries``. s3fs's own retry loop wraps only its
+file-system methods, which are not used, so retries never multiply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import random
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, cast
 
+import aiohttp
 import anyio.to_thread
 import attrs
 import botocore.handlers  # type: ignore[import-untyped]
@@ -39,6 +44,8 @@ import fsspec.asyn  # type: ignore[import-untyped]
 import s3fs  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     ClientError,
+    HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     PartialCredentialsError,
 )
@@ -57,6 +64,10 @@ MAX_KEYS = 1000
 ``DeleteObjects`` request may name."""
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+_BODY_ERRORS = (HTTPClientError, IncompleteReadError, aiohttp.ClientPayloadError)
+"""Reading an answer's body failed: it stalled past the read timeout, the
+connection dropped, or fewer bytes came than announced."""
 
 _PERMISSION_CODES = frozenset(
     {
@@ -143,6 +154,12 @@ def _time(value: object) -> datetime | None:
         except (TypeError, ValueError):
             return None
     return None
+
+
+def _backoff(attempts: int) -> float:
+    """Seconds to wait before the next attempt after ``attempts``: botocore's
+    standard back-off (random, up to 2 ** (attempts - 1) s, at most 20 s)."""
+    return random.random() * min(20.0, 2.0 ** (attempts - 1))
 
 
 def _info(path: str, size: int, response: Mapping[str, Any]) -> ObjectInfo:
@@ -411,17 +428,30 @@ class S3Backend:
 
     @hookimpl
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
-        """One GetObject: the bytes, ETag and Last-Modified of the same version."""
+        """One GetObject: the bytes, ETag and Last-Modified of the same version.
+
+        botocore retries until it has the answer's head; a body cut off or stalled
+        after it is read again here (a GET changes nothing), within the same
+        ``retries`` budget."""
         where = self._where(bucket, path)
 
         async def operation(client: Any) -> StoredObject:
-            try:
-                response = await client.get_object(Bucket=bucket, Key=self._key(path))
-            except ClientError as error:
-                raise _translate(error, where) from error
-            async with response["Body"] as body:
-                data = await body.read()
-            return StoredObject(data=data, info=_info(path, len(data), response))
+            attempts = 0
+            while True:
+                try:
+                    response = await client.get_object(Bucket=bucket, Key=self._key(path))
+                except ClientError as error:
+                    raise _translate(error, where) from error
+                attempts += 1 + response["ResponseMetadata"].get("RetryAttempts", 0)
+                try:
+                    async with response["Body"] as body:
+                        data = await body.read()
+                except _BODY_ERRORS:
+                    if attempts > self.retries:
+                        raise
+                    await asyncio.sleep(_backoff(attempts))
+                    continue
+                return StoredObject(data=data, info=_info(path, len(data), response))
 
         return await self._call(operation)
 

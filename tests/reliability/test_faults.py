@@ -30,7 +30,9 @@ CONNECT_TIMEOUT = 2.0
 """No fault makes a connect hang (a refused one is reset at once), so this only
 has to outlast a busy machine: at 0.5 s a loaded CI host timed out connecting to
 the local proxy twice in a row."""
-READ_TIMEOUT = 0.5
+READ_TIMEOUT = 1.0
+"""What a stall costs per attempt; long enough that a loaded host's pauses do not
+fail the checks that must succeed once the fault clears (0.5 s did, now and then)."""
 RETRIES = 1
 BACKOFF = 1.0
 """The longest back-off before a retry: botocore's standard mode waits up to 1 s."""

@@ -3,11 +3,13 @@ session once, page after page, ``concurrency`` at a time, the first error as it 
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
-from sessionstore import SessionStore
-from sessionstore.bulk import for_each_session
+from sessionstore import SessionPage, SessionStore, copy_sessions
+from sessionstore.bulk import BULK_PAGE_SIZE, PAGE_SIZE, for_each_session
 
 IDS = [f"s{index:02d}" for index in range(12)]
 
@@ -72,3 +74,24 @@ async def test_concurrency_below_one_is_refused(store: SessionStore) -> None:
 
     with pytest.raises(ValueError, match="concurrency"):
         await for_each_session(store, "", work, concurrency=0)
+
+
+async def test_purge_and_copy_list_in_large_pages_iteration_in_small_ones(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local store scans its whole folder per page, so bulk work asks for pages
+    of BULK_PAGE_SIZE; iterating keeps PAGE_SIZE, what a caller holds at a time."""
+    limits: list[int | None] = []
+    list_page = SessionStore.list_sessions_page
+
+    async def recording(self: SessionStore, *args: Any, **kwargs: Any) -> SessionPage:
+        limits.append(kwargs.get("limit"))
+        return await list_page(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "list_sessions_page", recording)
+    await store.purge_expired()
+    await copy_sessions(store, SessionStore(backend="memory"))
+    assert limits == [BULK_PAGE_SIZE, BULK_PAGE_SIZE]
+    limits.clear()
+    assert [session_id async for session_id in store.iter_sessions()] == IDS
+    assert limits == [PAGE_SIZE]

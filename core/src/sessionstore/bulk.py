@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 Work = Callable[[str], Awaitable[object]]
 """What is done to one session, given its id."""
 PAGE_SIZE = 1000
-"""Session ids listed per request by bulk work."""
+"""Session ids fetched at a time when iterating over sessions."""
+BULK_PAGE_SIZE = 10_000
+"""Session ids listed at a time by purge and copy. A cloud backend answers at most
+its own page whatever is asked (1,000 ids on S3 and GCS), but the file backend
+scans the whole bucket folder for every page: purging 100,000 file sessions (a
+dry run) took 20-23 s in pages of 10,000 against 30-33 s in pages of 1,000.
+10,000 ids hold about 1.5 MB."""
 DEFAULT_CONCURRENCY = 16
 """Sessions worked on at a time: enough to hide a cloud store's round trips, few
 enough to stay polite to it."""
@@ -43,7 +49,7 @@ async def for_each_session(
     work: Work,
     *,
     concurrency: int,
-    page_size: int = PAGE_SIZE,
+    page_size: int = BULK_PAGE_SIZE,
 ) -> None:
     """Await ``work(session_id)`` for every session starting with ``prefix``,
     ``concurrency`` at a time. The first error ``work`` raises stops everything

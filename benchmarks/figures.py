@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from benchmarks.profiles import LOOPS
-from sessionstore.bulk import DEFAULT_CONCURRENCY
+from sessionstore.bulk import DEFAULT_CONCURRENCY, PAGE_SIZE
 
 RATE = "\N{MULTIPLICATION SIGN} ops/s"
 """Unit of a throughput ratio: the library's ops/s ÷ the baseline's (higher is better)."""
@@ -213,7 +213,7 @@ def _catalog() -> list[Spec]:
         add(
             f"file.iter_all.{loop}",
             section,
-            "file iter_sessions (pages of 1000) of the large tree ÷ list_sessions",
+            f"file iter_sessions (pages of {PAGE_SIZE:,}) of the large tree ÷ list_sessions",
             TIME,
         )
         for backend in LOCAL:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sessionstore import SessionStore
-from sessionstore.bulk import BULK_PAGE_SIZE
+from sessionstore.bulk import PAGE_SIZE
 from sessionstore.testing.backend_tests import FakeClock
 
 
@@ -37,7 +37,7 @@ async def purge_peak(sessions: int, fake_clock: FakeClock, **options: Any) -> in
 
 async def test_purge_memory_stays_flat(fake_clock: FakeClock) -> None:
     # Pages of 1,000 here, so that ten pages fit a quick test (the default page,
-    # BULK_PAGE_SIZE, holds 10,000: see the 100k test below).
+    # PAGE_SIZE, holds 10,000: see the 100k test below).
     small = await purge_peak(1_000, fake_clock, page_size=1_000)
     large = await purge_peak(10_000, fake_clock, page_size=1_000)
     # Holding every id would grow ten-fold; pages of 1,000 keep it near constant.
@@ -46,5 +46,5 @@ async def test_purge_memory_stays_flat(fake_clock: FakeClock) -> None:
 
 @pytest.mark.slow
 async def test_purge_of_100k_sessions_holds_under_2_mb(fake_clock: FakeClock) -> None:
-    assert BULK_PAGE_SIZE < 100_000  # ten pages or more, at the default page size
+    assert PAGE_SIZE < 100_000  # ten pages or more, at the default page size
     assert await purge_peak(100_000, fake_clock) < 2_000_000

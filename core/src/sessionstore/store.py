@@ -312,7 +312,7 @@ class SessionStore:
         self,
         *,
         prefix: str = "",
-        page_size: int = bulk.BULK_PAGE_SIZE,
+        page_size: int = bulk.PAGE_SIZE,
         dry_run: bool = False,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_purged: Callable[[str], object] | None = None,

@@ -13,6 +13,7 @@ import click
 from rich.json import JSON
 from rich.text import Text
 
+from sessionstore.bulk import PAGE_SIZE
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
 from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, from_error, not_found
@@ -49,7 +50,13 @@ def _absent(session_id: str, filename: str) -> Failure:
 @click.option("-l", "--long", "long_", is_flag=True, help="Size, modified and expiry of each.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many ids.")
 @click.option("--after", "cursor", metavar="CURSOR", help="Resume a listing cut by --limit.")
-@click.option("--page-size", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--page-size",
+    default=PAGE_SIZE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Ids listed per request (a cloud store answers with at most its own page).",
+)
 @target_options
 @json_option
 def ls_command(

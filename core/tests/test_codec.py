@@ -6,6 +6,8 @@ import json
 import math
 import struct
 import sys
+import tracemalloc
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -15,7 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionstore import CorruptSessionError, SerializationError
-from sessionstore.codec import FORMAT_VERSION, Envelope, decode, encode
+from sessionstore.codec import (
+    FORMAT_VERSION,
+    Document,
+    Envelope,
+    decode,
+    decode_envelope,
+    encode,
+)
 
 ENVELOPE = Envelope(
     format=FORMAT_VERSION,
@@ -213,25 +222,28 @@ def test_utf8_with_a_byte_order_mark_still_loads() -> None:
     assert decode(b'\xef\xbb\xbf{"a": "\xc3\xa9"}', "p").state == {"a": "\u00e9"}
 
 
-@pytest.mark.parametrize(
-    ("data", "reason"),
-    [
-        (b'{"a": 1', "not valid JSON"),
-        (b"\xff\xfe\x00garbage", "not valid JSON"),
-        # Invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError there.
-        (b'{"a": "\xe9"}', "not valid JSON"),
-        (b'{"a": "\xff\xfe"}', "not valid JSON"),
-        # Valid JSON, but UTF-16 / UTF-32, which the format (UTF-8) excludes.
-        ('{"a": 1}'.encode("utf-16"), "not valid JSON"),
-        ('{"a": 1}'.encode("utf-16-le"), "not valid JSON"),
-        ('{"a": 1}'.encode("utf-32"), "not valid JSON"),
-        (b"", "not valid JSON"),
-        (b"[1, 2]", "must hold a JSON object, found list"),
-        (b'{"sessionstore": {"format": 99}, "state": {}}', "envelope format 99"),
-        (b'{"sessionstore": {"format": 1}, "state": {}}', "envelope is malformed"),
-        (b'{"sessionstore": {"format": 1}, "state": []}', "stored state must be a JSON object"),
-    ],
-)
+CORRUPT = [
+    (b'{"a": 1', "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+    # Invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError there.
+    (b'{"a": "\xe9"}', "not valid JSON"),
+    (b'{"a": "\xff\xfe"}', "not valid JSON"),
+    # Valid JSON, but UTF-16 / UTF-32, which the format (UTF-8) excludes.
+    ('{"a": 1}'.encode("utf-16"), "not valid JSON"),
+    ('{"a": 1}'.encode("utf-16-le"), "not valid JSON"),
+    ('{"a": 1}'.encode("utf-32"), "not valid JSON"),
+    (b"", "not valid JSON"),
+    (b"[1, 2]", "must hold a JSON object, found list"),
+    (b'{"sessionstore": {"format": 99}, "state": {}}', "envelope format 99"),
+    (b'{"sessionstore": {"format": 1}, "state": {}}', "envelope is malformed"),
+    (b'{"sessionstore": {"format": 1}, "state": []}', "stored state must be a JSON object"),
+    (encode({}, ENVELOPE)[:-3] + b"[]}", "stored state must be a JSON object, found list"),
+    (encode({}, ENVELOPE)[:-3] + b'"{}"}', "stored state must be a JSON object, found str"),
+]
+"""Stored bytes that are not a session document, and what the error says."""
+
+
+@pytest.mark.parametrize(("data", "reason"), CORRUPT)
 def test_corrupt_bytes_raise_a_precise_error(data: bytes, reason: str) -> None:
     with pytest.raises(CorruptSessionError, match=reason) as caught:
         decode(data, "sid/state.json")
@@ -297,3 +309,75 @@ def test_malformed_expiry_is_corrupt() -> None:
     document["sessionstore"]["expires_at"] = "tomorrow"
     with pytest.raises(CorruptSessionError, match="malformed"):
         decode(json.dumps(document).encode(), "s1/state.json")
+
+
+def _edited(**envelope: Any) -> bytes:
+    """A current document whose envelope keys are set (or, given ``None``, removed)."""
+    document = json.loads(encode({"a": 1}, ENVELOPE))
+    for key, value in envelope.items():
+        if value is None:
+            del document["sessionstore"][key]
+        else:
+            document["sessionstore"][key] = value
+    return json.dumps(document).encode()
+
+
+READABLE = [
+    encode({"a": [1, {"b": None}]}, ENVELOPE),
+    encode({}, msgspec.structs.replace(ENVELOPE, expires_at=ENVELOPE.stored_at)),
+    encode({"lone": "\ud800"}, ENVELOPE),
+    json.dumps(json.loads(encode({"a": 1}, ENVELOPE)), indent=2).encode(),
+    encode({"a": 1}, ENVELOPE).replace(b'"a":1', b'"a":1e999'),
+    _edited(stored_at="2026-11-25T06:05:00+00:00", expires_at="2026-11-25T07:05:00Z"),
+    _edited(stored_at="2026-11-25T06:05:00"),
+    _edited(written_by="a newer sessionstore"),
+    json.dumps({"status": "active", "_metadata": {"session_id": "s1"}}).encode(),
+    json.dumps({"score": math.inf, "_metadata": {}}).encode(),
+    b'{"a": [1, 2]}',
+    b'\xef\xbb\xbf{"a": "\xc3\xa9"}',
+]
+"""Stored session files of every supported shape."""
+
+
+def _outcome(read: Callable[[bytes, str], object], data: bytes) -> object:
+    """What ``read`` returns for ``data``, or the error it raises, as text."""
+    try:
+        return read(data, "sid/state.json")
+    except CorruptSessionError as error:
+        return f"CorruptSessionError: {error}"
+
+
+@pytest.mark.parametrize("data", [*READABLE, *(data for data, _ in CORRUPT)])
+def test_decode_envelope_reads_the_envelope_decode_reads(data: bytes) -> None:
+    document = _outcome(decode, data)
+    expected = document.envelope if isinstance(document, Document) else document
+    assert _outcome(decode_envelope, data) == expected
+
+
+@given(st.dictionaries(st.text(), json_values))
+def test_decode_envelope_reads_the_envelope_beside_any_state(state: dict[str, Any]) -> None:
+    assert decode_envelope(encode(state, ENVELOPE), "p") == ENVELOPE
+
+
+def test_decode_envelope_leaves_the_state_strings_unchecked() -> None:
+    # Well-formed JSON whose state holds invalid UTF-8: the envelope is still read.
+    data = encode({"a": "x"}, ENVELOPE).replace(b'"x"', b'"\xff"')
+    with pytest.raises(CorruptSessionError):
+        decode(data, "p")
+    assert decode_envelope(data, "p") == ENVELOPE
+
+
+def _peak(call: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_decode_envelope_does_not_build_the_state() -> None:
+    state = {"turns": [{"n": index, "text": "lorem ipsum"} for index in range(20_000)]}
+    data = encode(state, ENVELOPE)
+    assert _peak(lambda: decode(data, "p")) > len(data)
+    assert _peak(lambda: decode_envelope(data, "p")) < len(data) / 20

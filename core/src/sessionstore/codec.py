@@ -19,7 +19,8 @@ Encoding is fast (orjson; msgspec decodes, as it keeps integers beyond 64 bits
 exact, straight into :class:`Document` so the envelope costs nothing to parse) but
 never narrower than the standard library: whatever ``json`` round-trips loads back
 equal, falling back to ``json`` where the fast codecs cannot. NaN and infinities
-are rejected, since JSON has no way to write them.
+are rejected, since JSON has no way to write them. What needs only the envelope
+(expiry, metadata) reads it with :func:`decode_envelope`, leaving the state unbuilt.
 """
 
 from __future__ import annotations
@@ -78,7 +79,15 @@ class Document(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     envelope: Envelope | None = msgspec.field(name=ENVELOPE_KEY)
 
 
+class _Header(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A current document whose state is checked to be well-formed JSON but not built."""
+
+    state: msgspec.Raw
+    envelope: Envelope | None = msgspec.field(name=ENVELOPE_KEY)
+
+
 _decode_document = msgspec.json.Decoder(Document).decode
+_decode_header = msgspec.json.Decoder(_Header).decode
 _encode_envelope = msgspec.json.Encoder().encode
 _DOCUMENT_OPEN = b'{"' + ENVELOPE_KEY.encode() + b'":'
 _STATE_OPEN = b',"state":'
@@ -198,13 +207,7 @@ def decode(data: bytes, path: str) -> Document:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         pass  # not a current document: decoded generically below, or refused precisely
     else:
-        envelope = document.envelope
-        if (
-            envelope is not None
-            and envelope.format == FORMAT_VERSION
-            and envelope.stored_at.tzinfo is not None
-            and (envelope.expires_at is None or envelope.expires_at.tzinfo is not None)
-        ):
+        if _is_current(document.envelope):
             return document
     value = loads(data, path)
     if not isinstance(value, dict):
@@ -220,6 +223,36 @@ def decode(data: bytes, path: str) -> Document:
         # Written by the seed's adapter: its metadata was merged into the state.
         del value[SEED_METADATA_KEY]
     return Document(state=value, envelope=None)
+
+
+def decode_envelope(data: bytes, path: str) -> Envelope | None:
+    """The envelope of a stored session file (``None`` if it predates the envelope),
+    for what needs only that: expiry and metadata.
+
+    The state of a current document is checked to be a well-formed JSON object but
+    not built, which takes a fifth of :func:`decode`'s time and none of its memory for
+    a large state (its strings are not checked to be valid UTF-8). Anything else is
+    decoded as :func:`decode` does, raising the same :class:`CorruptSessionError`.
+    """
+    try:
+        header = _decode_header(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # not a current document
+    else:
+        if _is_current(header.envelope) and memoryview(header.state)[:1].tobytes() == b"{":
+            return header.envelope
+    return decode(data, path).envelope
+
+
+def _is_current(envelope: Envelope | None) -> bool:
+    """Whether a typed decode read an envelope of this format, its times aware (a
+    stored time without an offset is read again, as UTC, by :func:`_envelope`)."""
+    return (
+        envelope is not None
+        and envelope.format == FORMAT_VERSION
+        and envelope.stored_at.tzinfo is not None
+        and (envelope.expires_at is None or envelope.expires_at.tzinfo is not None)
+    )
 
 
 def _state(state: Any, path: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -54,6 +54,7 @@ TTL = timedelta | float | int
 Rewrite = Callable[[State | None], Awaitable["Mapping[str, Any] | None"]]
 """Given the live state (``None`` if absent or expired), the state to write, or
 ``None`` to write nothing."""
+Decoded = TypeVar("Decoded")
 
 
 class SessionStore:
@@ -190,16 +191,16 @@ class SessionStore:
         Raises :class:`CorruptSessionError` when the stored bytes are not a
         session document.
         """
-        read = await self._read(session_id, filename)
-        return None if read is None or _expired(read[0]) else read[0].state
+        read = await self._read(session_id, filename, codec.decode)
+        return None if read is None or _expired(read[0].envelope) else read[0].state
 
     async def load_session_with_metadata(
         self, session_id: str, filename: str = DEFAULT_FILENAME
     ) -> tuple[State, SessionMetadata] | None:
         """Like :meth:`load_session`, with the metadata (and ``version``) of
         exactly the version read: one request."""
-        read = await self._read(session_id, filename)
-        if read is None or _expired(read[0]):
+        read = await self._read(session_id, filename, codec.decode)
+        if read is None or _expired(read[0].envelope):
             return None
         document, info = read
         return document.state, self._metadata(session_id, filename, info, document.envelope)
@@ -270,9 +271,11 @@ class SessionStore:
         if ttl is not None:
             ttl_seconds(ttl)  # refuse a bad ttl before reading, not only when writing
         for attempt in range(max_attempts):
-            read = await self._read(session_id, filename)
+            read = await self._read(session_id, filename, codec.decode)
             version = None if read is None else read[1].version
-            new = await rewrite(None if read is None or _expired(read[0]) else read[0].state)
+            new = await rewrite(
+                None if read is None or _expired(read[0].envelope) else read[0].state
+            )
             if new is None:
                 return None
             try:
@@ -366,7 +369,7 @@ class SessionStore:
 
     async def _purge_if_expired(self, session_id: str, *, dry_run: bool) -> bool:
         try:
-            read = await self._read(session_id, DEFAULT_FILENAME)
+            read = await self._read(session_id, DEFAULT_FILENAME, codec.decode_envelope)
         except CorruptSessionError:
             return False  # not known to be expired: leave it for a human
         if read is None or not _expired(read[0]):
@@ -405,7 +408,7 @@ class SessionStore:
         overwrite a live session; for the same reason a file that cannot be
         decoded counts as existing."""
         try:
-            read = await self._read(session_id, filename)
+            read = await self._read(session_id, filename, codec.decode_envelope)
         except CorruptSessionError:
             return True
         return read is not None and not _expired(read[0])
@@ -420,10 +423,10 @@ class SessionStore:
         ``expires_at`` too. An expired file still has metadata until it is purged.
         """
         if full:
-            read = await self._read(session_id, filename)
+            read = await self._read(session_id, filename, codec.decode_envelope)
             if read is None:
                 return None
-            return self._metadata(session_id, filename, read[1], read[0].envelope)
+            return self._metadata(session_id, filename, read[1], read[0])
         path = session_path(session_id, filename)
         storage = await self._ensure_ready()
         try:
@@ -514,15 +517,19 @@ class SessionStore:
             cursor = page.cursor
 
     async def _read(
-        self, session_id: str, filename: str
-    ) -> tuple[codec.Document, ObjectInfo] | None:
-        """The file's decoded document and the info of exactly that version, or
-        ``None`` if there is no file (expired or not)."""
+        self,
+        session_id: str,
+        filename: str,
+        decode: Callable[[bytes, str], Decoded],
+    ) -> tuple[Decoded, ObjectInfo] | None:
+        """The file as ``decode`` reads it (the whole document, or with
+        :func:`codec.decode_envelope` only what expiry and metadata need) and the
+        info of exactly that version; ``None`` if there is no file (expired or not)."""
         path = session_path(session_id, filename)
         stored = await self._download(path)
         if stored is None:
             return None
-        return codec.decode(stored.data, path), stored.info
+        return decode(stored.data, path), stored.info
 
     async def _download(self, path: str) -> StoredObject | None:
         storage = self._storage if self._ready else await self._ensure_ready()
@@ -563,9 +570,8 @@ class SessionStore:
         )
 
 
-def _expired(document: codec.Document) -> bool:
-    """Whether a decoded file has expired: files without an envelope never do."""
-    envelope = document.envelope
+def _expired(envelope: codec.Envelope | None) -> bool:
+    """Whether a file with ``envelope`` has expired: files without one never do."""
     return (
         envelope is not None
         and envelope.expires_at is not None

@@ -3,6 +3,7 @@ session once, page after page, ``concurrency`` at a time, the first error as it 
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import anyio
@@ -94,3 +95,32 @@ async def test_iteration_purge_and_copy_list_in_pages_of_page_size(
     await copy_sessions(store, SessionStore(backend="memory"))
     assert limits == [PAGE_SIZE] * 3
     assert PAGE_SIZE >= 10_000
+
+
+async def _walk_peak(sessions: int, walk: str) -> int:
+    """Peak bytes traced while walking ``sessions`` sessions in pages of 1,000."""
+    store = SessionStore(backend="memory")
+    for index in range(sessions):
+        await store.store_session(f"session-{index:06d}", {})
+
+    async def nothing(_session_id: str) -> None:
+        pass
+
+    tracemalloc.start()
+    try:
+        if walk == "iter_sessions":
+            async for _ in store.iter_sessions(page_size=1_000):
+                pass
+        else:
+            await for_each_session(store, "", nothing, concurrency=4, page_size=1_000)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("walk", ["iter_sessions", "for_each_session"])
+async def test_a_walk_holds_one_page_at_a_time(walk: str) -> None:
+    # Holding the last page while the next is fetched would make four pages cost
+    # about twice one page.
+    one, four = await _walk_peak(1_000, walk), await _walk_peak(4_000, walk)
+    assert four < 1.25 * one, (one, four)

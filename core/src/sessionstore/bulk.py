@@ -33,14 +33,18 @@ enough to stay polite to it."""
 async def pages(
     store: SessionStore, prefix: str, page_size: int | None
 ) -> AsyncGenerator[tuple[str, ...], None]:
-    """The ids of the sessions starting with ``prefix``, a page after another."""
+    """The ids of the sessions starting with ``prefix``, a page after another.
+
+    A page is let go before the next is fetched, so one page is held at a time, not
+    two; a caller keeping memory flat drops each page it is given likewise."""
     cursor = None
     while True:
         page = await store.list_sessions_page(prefix, cursor=cursor, limit=page_size)
         yield page.session_ids
-        if page.cursor is None:
-            return
         cursor = page.cursor
+        del page
+        if cursor is None:
+            return
 
 
 async def for_each_session(
@@ -64,6 +68,7 @@ async def for_each_session(
                 async with anyio.create_task_group() as group:
                     for _ in range(min(concurrency, len(page))):
                         group.start_soon(_work_through, session_ids, work)
+            del page, session_ids  # see pages
 
 
 async def _work_through(session_ids: Iterator[str], work: Work) -> None:

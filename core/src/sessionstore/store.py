@@ -486,6 +486,7 @@ class SessionStore:
             async for page in pages:
                 for session_id in page:
                     yield session_id
+                del page  # one page held at a time (see bulk.pages)
 
     async def list_sessions_page(
         self, prefix: str = "", *, cursor: str | None = None, limit: int | None = 100

@@ -24,7 +24,7 @@ the file backend scans the whole bucket folder for every page: iterating over
 100,000 file sessions took 7.2 s in pages of 1,000 and 0.9-1.0 s in pages of
 10,000 (one ``list_sessions``: 0.1 s), and a dry-run purge 30-33 s against 20-23 s.
 The cost is memory, flat in the number of sessions: walking pages of 10,000 file
-sessions peaks at ~2.4 MB (~0.23 MB in pages of 1,000; tracemalloc)."""
+sessions peaks at ~1.7 MB (~0.16 MB in pages of 1,000; tracemalloc)."""
 DEFAULT_CONCURRENCY = 16
 """Sessions worked on at a time: enough to hide a cloud store's round trips, few
 enough to stay polite to it."""

@@ -90,6 +90,13 @@ def _catalog() -> list[Spec]:
             at_least(1.2),
         )
         add(
+            f"file.store.sixteen_tasks.raw_hops.{loop}",
+            section,
+            "raw durable write through one thread hop each, 16 tasks ÷ plain synchronous "
+            "raw durable write (what offloading leaves a library)",
+            RATE,
+        )
+        add(
             f"file.load.one_task.{loop}",
             section,
             "file load_session, 1 task ÷ raw read + decode through one thread hop",

@@ -27,9 +27,12 @@ WHY: dict[str, str] = {
         "its release, an lstat of the current file (precondition and mtime order), an "
         "fstat of the new one (its version) and a random temporary name. Cutting the "
         "still-linked check (two calls) took it from 281 to 246 us against raw's 158 "
-        "in 16 plain threads; raw writes through anyio's thread hop already fall to "
-        "1.3-1.7x, and the store's work on the loop (envelope, encode, metadata) "
-        "takes the rest. Swings with the machine's fsync load."
+        "in 16 plain threads. Raw writes through anyio's thread hop (the raw_hops row) "
+        "already lose much of the overlap, more on trio, whose hop costs more with 16 "
+        "tasks waiting: a bare hop took 107-135 us a call against asyncio's 71-78, raw "
+        "durable writes through it 444-496 us against 333-356. The store's work on "
+        "the loop (envelope, encode, metadata) takes the rest. Swings with the "
+        "machine's fsync load."
     ),
     "file.load.one_task": (
         "The symlink-safe walk opens (and closes) two directories before the file "

@@ -19,12 +19,12 @@ Work = Callable[[str], Awaitable[object]]
 """What is done to one session, given its id."""
 PAGE_SIZE = 10_000
 """Session ids listed at a time when iterating, purging or copying. A cloud backend
-answers with at most its own page whatever is asked (1,000 ids on S3 and GCS), but
-the file backend scans the whole bucket folder for every page: iterating over
-100,000 file sessions took 7.2-9.0 s in pages of 1,000 and 0.9-1.3 s in pages of
-10,000 (one ``list_sessions``: 0.1 s), and a dry-run purge 30-33 s against 20-23 s.
-The cost is memory, flat in the number of sessions: walking pages of 10,000 file
-sessions peaks at ~1.7 MB (~0.16 MB in pages of 1,000; tracemalloc)."""
+answers with at most its own page whatever is asked (1,000 ids on S3 and GCS, 5,000
+on Azure), but the file backend scans the whole bucket folder for every page:
+iterating over 100,000 file sessions took 7.2-9.0 s in pages of 1,000 and 0.9-1.3 s
+in pages of 10,000 (one ``list_sessions``: 0.1 s), and a dry-run purge 30-33 s
+against 20-23 s. The cost is memory, flat in the number of sessions: walking pages
+of 10,000 file sessions peaks at ~1.7 MB (~0.16 MB in pages of 1,000; tracemalloc)."""
 DEFAULT_CONCURRENCY = 16
 """Sessions worked on at a time: enough to hide a cloud store's round trips, few
 enough to stay polite to it."""

@@ -47,6 +47,9 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 _decode_fast = msgspec.json.Decoder().decode
+_NOT_DECODED = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What msgspec raises for bytes it does not decode (invalid UTF-8 inside a string
+is a UnicodeDecodeError): each caller then falls back or refuses precisely."""
 _encode_msgpack = msgspec.msgpack.Encoder().encode
 _NON_FINITE_MSGPACK = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
 """A MessagePack float 64 whose exponent bits are all set: NaN or an infinity. It
@@ -185,8 +188,7 @@ def loads(data: bytes, path: str) -> Any:
     """Parse JSON bytes, raising :class:`CorruptSessionError` naming ``path``."""
     try:
         return _decode_fast(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
+    except _NOT_DECODED:
         pass
     # Valid JSON the fast decoder refuses (lone surrogate escapes, NaN tokens from
     # the seed's writer) still loads; anything else is corrupt. The bytes are decoded
@@ -204,7 +206,7 @@ def decode(data: bytes, path: str) -> Document:
     """Parse a stored session file of any supported format."""
     try:
         document = _decode_document(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+    except _NOT_DECODED:
         pass  # not a current document: decoded generically below, or refused precisely
     else:
         if _is_current(document.envelope):
@@ -236,7 +238,7 @@ def decode_envelope(data: bytes, path: str) -> Envelope | None:
     """
     try:
         header = _decode_header(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+    except _NOT_DECODED:
         pass  # not a current document
     else:
         if _is_current(header.envelope) and memoryview(header.state)[:1].tobytes() == b"{":

@@ -26,6 +26,7 @@ from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, gener
 from emulators.faults import Fault, FaultProxy
 from sessionstore import SessionStore, hookspecs
 from sessionstore.errors import (
+    ConfigurationError,
     ConflictError,
     SessionStoreError,
     StoragePermissionError,
@@ -270,9 +271,10 @@ async def test_missing_container_without_create_bucket(azurite: Azurite, contain
 
 @pytest.mark.parametrize("bucket", ["under_score", "dot.ted", "double--hyphen"])
 async def test_bucket_names_azure_refuses(azurite: Azurite, bucket: str) -> None:
-    """Names the core accepts but Azure does not get a clear error before any request."""
+    """Names the core accepts but Azure does not: a configuration error before any
+    request (the backend learns its bucket only when the store first opens it)."""
     store = SessionStore(backend="azure", bucket=bucket, **azurite.options())
-    with pytest.raises(StorageUnavailableError, match="not a valid Azure container name"):
+    with pytest.raises(ConfigurationError, match="not a valid Azure container name"):
         await store.session_exists("s")
 
 
@@ -306,16 +308,18 @@ async def test_container_deleted_after_init(azurite: Azurite, azure_store: Sessi
             "already names the account",
         ),
         ({"endpoint_url": None, "account_name": None}, "needs account_name"),
-        ({"retries": -1}, "retries"),
-        ({"read_timeout": 0}, "positive"),
+        ({"retries": -1}, "'retries' must be >= 0"),
+        ({"read_timeout": 0}, "'read_timeout' must be > 0"),
+        ({"connect_timeout": "-1"}, "'connect_timeout' must be > 0"),
     ],
 )
-async def test_invalid_option_combinations(
+def test_invalid_options_fail_when_the_store_is_built(
     azurite: Azurite, container: str, options: dict[str, Any], message: str
 ) -> None:
-    store = SessionStore(backend="azure", bucket=container, **azurite.options(**options))
-    with pytest.raises(StorageUnavailableError, match=message):
-        await store.session_exists("s")
+    """Bad values and combinations are configuration errors at construction, as
+    for every backend: not a storage failure at the first request."""
+    with pytest.raises(ConfigurationError, match=f"backend 'azure': .*{message}"):
+        SessionStore(backend="azure", bucket=container, **azurite.options(**options))
 
 
 async def test_connection_string(azurite: Azurite, container: str) -> None:
@@ -478,14 +482,15 @@ async def test_sas_signature_never_shows_in_debug_logs(
         assert secret not in caplog.text
 
 
-def test_repr_hides_credentials() -> None:
-    backend = AzureBackend(
-        account_name="acct",
-        account_key="key-secret-1234",
-        connection_string="AccountName=a;AccountKey=conn-secret-1234",
-        sas_token="sv=1&sig=sas-secret-1234",
-    )
-    text = repr(backend)
-    assert "acct" in text
-    for secret in ("key-secret-1234", "conn-secret-1234", "sas-secret-1234"):
-        assert secret not in text
+@pytest.mark.parametrize(
+    ("credential", "secret"),
+    [
+        ({"account_name": "acct", "account_key": "key-secret-1234"}, "key-secret-1234"),
+        ({"connection_string": "AccountName=acct;AccountKey=conn-1234"}, "conn-1234"),
+        ({"account_name": "acct", "sas_token": "sv=1&sig=sas-secret-1234"}, "sas-secret-1234"),
+    ],
+)
+def test_repr_hides_credentials(credential: dict[str, Any], secret: str) -> None:
+    text = repr(AzureBackend(**credential))
+    assert text.startswith("AzureBackend(")
+    assert secret not in text

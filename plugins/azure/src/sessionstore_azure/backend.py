@@ -23,10 +23,10 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobPrefix, BlobProperties, BlobServiceClient, ContainerClient
 
-from sessionstore.errors import ConflictError
+from sessionstore.errors import ConfigurationError, ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
-from sessionstore_azure.client import build_service_client
+from sessionstore_azure.client import build_service_client, check_account_options
 from sessionstore_azure.errors import (
     Scrubber,
     call,
@@ -71,8 +71,8 @@ class AzureBackend:
     """Stores each object as a block blob ``<prefix>/<path>`` in the container named
     by the store's bucket.
 
-    Credentials, first match wins: ``connection_string``; ``account_key``;
-    ``sas_token``; else ``azure.identity.DefaultAzureCredential`` (environment,
+    Credentials, at most one of: ``connection_string``, ``account_key``,
+    ``sas_token``; with none, ``azure.identity.DefaultAzureCredential`` (environment,
     workload or managed identity, Azure CLI login...). ``endpoint_url`` is the
     account URL (for Azurite: ``http://127.0.0.1:10000/devstoreaccount1``); without
     it, ``https://<account_name>.blob.core.windows.net``. Secrets never appear in
@@ -86,9 +86,9 @@ class AzureBackend:
     endpoint_url: str | None = None
     prefix: str = ""
     create_bucket: bool = False
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    retries: int = 2
+    connect_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    read_timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
 
     _service: BlobServiceClient | None = attrs.field(default=None, init=False, repr=False)
     _containers: dict[str, ContainerClient] = attrs.field(factory=dict, init=False, repr=False)
@@ -97,6 +97,13 @@ class AzureBackend:
     _base: str = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        check_account_options(
+            account_name=self.account_name,
+            account_key=self.account_key,
+            connection_string=self.connection_string,
+            sas_token=self.sas_token,
+            endpoint_url=self.endpoint_url,
+        )
         secrets = [self.account_key, self.sas_token, self.connection_string]
         for part in (self.connection_string or "").split(";"):
             key, _, value = part.partition("=")
@@ -171,7 +178,7 @@ class AzureBackend:
         SAS again), an existing container is accepted.
         """
         if not CONTAINER_NAME.fullmatch(bucket):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{bucket!r} is not a valid Azure container name: use 3-63 lowercase "
                 "letters, digits and single hyphens, starting and ending with a letter or digit"
             )

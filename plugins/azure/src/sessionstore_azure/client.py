@@ -78,27 +78,16 @@ def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTran
     )
 
 
-def build_service_client(
+def check_account_options(
     *,
     account_name: str | None,
     account_key: str | None,
     connection_string: str | None,
     sas_token: str | None,
     endpoint_url: str | None,
-    connect_timeout: float,
-    read_timeout: float,
-    retries: int,
-) -> BlobServiceClient:
-    """A :class:`BlobServiceClient` for the options, validating their combination.
-
-    Credential precedence: the connection string's own, else ``account_key``, else
-    ``sas_token``, else :class:`azure.identity.DefaultAzureCredential` (imported
-    only then).
-    """
-    if connect_timeout <= 0 or read_timeout <= 0:
-        raise ValueError("connect_timeout and read_timeout must be positive numbers of seconds")
-    if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
+) -> None:
+    """Raise :class:`ValueError` unless the options name one storage account and at
+    most one credential (checked when the store is built, before any request)."""
     given = [
         name
         for name, value in [
@@ -110,27 +99,48 @@ def build_service_client(
     ]
     if len(given) > 1:
         raise ValueError(f"give only one credential option, not {' and '.join(given)}")
+    if connection_string and (endpoint_url or account_name):
+        raise ValueError(
+            "connection_string already names the account and its endpoint: "
+            "drop account_name / endpoint_url"
+        )
+    if not (connection_string or endpoint_url or account_name):
+        raise ValueError(
+            "the azure backend needs account_name (or endpoint_url, or connection_string) "
+            "to know which storage account to use"
+        )
+
+
+def build_service_client(
+    *,
+    account_name: str | None,
+    account_key: str | None,
+    connection_string: str | None,
+    sas_token: str | None,
+    endpoint_url: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+) -> BlobServiceClient:
+    """A :class:`BlobServiceClient` for options that passed
+    :func:`check_account_options`.
+
+    Credential precedence: the connection string's own, else ``account_key``, else
+    ``sas_token``, else :class:`azure.identity.DefaultAzureCredential` (imported
+    only then).
+    """
     hide_signatures_from_urllib3()
     options: dict[str, Any] = {
         "transport": build_transport(connect_timeout, read_timeout),
         "retry_policy": ShortRetry(retry_total=retries),
     }
     if connection_string:
-        if endpoint_url or account_name:
-            raise ValueError(
-                "connection_string already names the account and its endpoint: "
-                "drop account_name / endpoint_url"
-            )
         return BlobServiceClient.from_connection_string(connection_string, **options)
-    if endpoint_url:
-        account_url = endpoint_url.rstrip("/")
-    elif account_name:
-        account_url = f"https://{account_name}.blob.core.windows.net"
-    else:
-        raise ValueError(
-            "the azure backend needs account_name (or endpoint_url, or connection_string) "
-            "to know which storage account to use"
-        )
+    account_url = (
+        endpoint_url.rstrip("/")
+        if endpoint_url
+        else f"https://{account_name}.blob.core.windows.net"
+    )
     credential: str | dict[str, str] | AzureSasCredential | TokenCredential
     if account_key:
         # Without account_name the SDK reads the account from the endpoint URL.

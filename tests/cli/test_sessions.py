@@ -249,6 +249,38 @@ def test_json_errors_go_to_stdout_as_json(run: Run, url: str) -> None:
     assert bad.json()["error"]["type"] == "ConfigurationError"
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["put", "abc", "--ttl", "soon"], "Invalid value for '--ttl'"),  # a value's check
+        (["ls", "--backend", "memory"], "either --url or --backend"),  # the command's own
+        (["rm", "abc"], "pass --yes"),  # no confirmation without a terminal
+        (["ls", "--bogus"], "No such option '--bogus'"),  # before --json is parsed
+    ],
+)
+def test_json_usage_errors_go_to_stdout_as_json(
+    run: Run, url: str, command: list[str], message: str
+) -> None:
+    """A script that asked for JSON gets JSON for a usage error too; without --json
+    the argument parser's usage text goes to standard error as usual."""
+    outcome = run(*command, "--json", "--url", url, input="")
+    assert outcome.exit_code == USAGE
+    error = outcome.json()["error"]
+    assert (error["type"], error["exit_code"]) == ("UsageError", USAGE)
+    assert message in error["message"]
+    assert outcome.stderr == ""
+    text = run(*command, "--url", url, input="")
+    assert text.exit_code == USAGE
+    assert (text.stdout, message in text.stderr) == ("", True)
+    assert text.stderr.startswith("Usage: ")
+
+
+def test_json_after_a_double_dash_is_an_argument(run: Run, url: str) -> None:
+    outcome = run("get", "--url", url, "--", "--json")
+    assert outcome.exit_code == NOT_FOUND
+    assert outcome.stderr.startswith("sessionstore: error: session '--json' has no")
+
+
 def test_corrupt_stored_file_exits_5_naming_it(run: Run, url: str, tmp_path: Path) -> None:
     run("put", "abc", "--url", url, input="{}")
     [path] = (tmp_path / "root").rglob("state.json")

@@ -13,10 +13,19 @@ from sessionstore.cli.options import JSON_KEY
 from sessionstore.errors import SessionStoreError
 
 T = TypeVar("T")
+_ASKED_FOR_JSON = "sessionstore.asked_for_json"
 
 
 class Group(click.Group):
-    """Runs a command; a library error becomes a one-line message and its exit code."""
+    """Runs a command; a library error becomes a one-line message and its exit code,
+    and with ``--json`` any error (usage errors too) a JSON object on standard output."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # A usage error may stop the command's parsing before its eager --json
+        # option is seen: the raw arguments (up to "--") say whether it was asked.
+        options = args[: args.index("--")] if "--" in args else args
+        ctx.meta[_ASKED_FOR_JSON] = "--json" in options
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,6 +37,14 @@ class Group(click.Group):
         except failures.Failure as failure:
             failure.as_json = bool(ctx.meta.get(JSON_KEY))
             raise
+        except click.UsageError as error:
+            if not ctx.meta.get(JSON_KEY, ctx.meta.get(_ASKED_FOR_JSON)):
+                raise  # click's own usage message, on standard error
+            failure = failures.Failure(
+                error.format_message(), exit_code=failures.USAGE, kind="UsageError"
+            )
+            failure.as_json = True
+            raise failure from error
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:

@@ -40,11 +40,9 @@ class Group(click.Group):
         except click.UsageError as error:
             if not ctx.meta.get(JSON_KEY, ctx.meta.get(_ASKED_FOR_JSON)):
                 raise  # click's own usage message, on standard error
-            failure = failures.Failure(
-                error.format_message(), exit_code=failures.USAGE, kind="UsageError"
-            )
-            failure.as_json = True
-            raise failure from error
+            usage = failures.from_usage_error(error)
+            usage.as_json = True
+            raise usage from error
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:

@@ -76,6 +76,11 @@ def from_error(error: SessionStoreError | ValueError, *, suggest_doctor: bool = 
     return Failure(str(error), exit_code=code, hint=hint, kind=type(error).__name__)
 
 
+def from_usage_error(error: click.UsageError) -> Failure:
+    """The failure an argument parser's error becomes where JSON was asked for."""
+    return Failure(error.format_message(), exit_code=USAGE, kind="UsageError")
+
+
 def _classify(error: SessionStoreError | ValueError) -> tuple[int, str | None]:
     if isinstance(error, StoragePermissionError):
         return UNAVAILABLE, "check the credentials and their permissions on this bucket"

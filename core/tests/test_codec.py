@@ -236,6 +236,10 @@ CORRUPT = [
     (b"[1, 2]", "must hold a JSON object, found list"),
     (b'{"sessionstore": {"format": 99}, "state": {}}', "envelope format 99"),
     (b'{"sessionstore": {"format": 1}, "state": {}}', "envelope is malformed"),
+    # Python's True == 1 == 1.0: the format must be the integer itself.
+    (encode({}, ENVELOPE).replace(b'"format":1', b'"format":true'), "envelope format True"),
+    (encode({}, ENVELOPE).replace(b'"format":1', b'"format":1.0'), "envelope format 1.0"),
+    (encode({}, ENVELOPE).replace(b'"backend":"', b'"backend":5,"x":"'), "malformed"),
     (b'{"sessionstore": {"format": 1}, "state": []}', "stored state must be a JSON object"),
     (encode({}, ENVELOPE)[:-3] + b"[]}", "stored state must be a JSON object, found list"),
     (encode({}, ENVELOPE)[:-3] + b'"{}"}', "stored state must be a JSON object, found str"),

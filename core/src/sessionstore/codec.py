@@ -268,7 +268,7 @@ def _state(state: Any, path: str) -> dict[str, Any]:
 
 def _envelope(raw: dict[str, Any], path: str) -> Envelope:
     version = raw.get("format")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # true and 1.0 equal 1
         raise CorruptSessionError(
             f"{path}: envelope format {version!r} is not supported (this sessionstore reads "
             f"format {FORMAT_VERSION}; a newer sessionstore may have written it)",
@@ -278,10 +278,10 @@ def _envelope(raw: dict[str, Any], path: str) -> Envelope:
         expires_at = raw.get("expires_at")
         envelope = Envelope(
             format=FORMAT_VERSION,
-            session_id=str(raw["session_id"]),
-            filename=str(raw["filename"]),
+            session_id=_text(raw["session_id"]),
+            filename=_text(raw["filename"]),
             stored_at=_utc(raw["stored_at"]),
-            backend=str(raw["backend"]),
+            backend=_text(raw["backend"]),
             expires_at=None if expires_at is None else _utc(expires_at),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -289,6 +289,13 @@ def _envelope(raw: dict[str, Any], path: str) -> Envelope:
             f"{path}: the envelope is malformed ({error!r})", path=path
         ) from error
     return envelope
+
+
+def _text(value: object) -> str:
+    """``value`` if it is a string: the typed decoder's rule, kept by the fallback."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
 
 
 def _utc(text: str) -> datetime:

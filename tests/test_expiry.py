@@ -21,11 +21,22 @@ from sessionstore import (
 from sessionstore.testing.backend_tests import FakeClock
 
 
-@pytest.mark.parametrize("ttl", [0, -1, timedelta(0), math.nan, math.inf, True, "60", 1e300])
+@pytest.mark.parametrize(
+    "ttl",
+    # 1e-9 s would round to a zero timedelta: a file expired as it is written.
+    [0, -1, timedelta(0), math.nan, math.inf, True, "60", 1e300, 1e-9, 0.9e-6],
+)
 async def test_invalid_ttl_is_refused_and_writes_nothing(store: SessionStore, ttl: Any) -> None:
     with pytest.raises(ValueError, match="ttl"):
         await store.store_session("s", {}, ttl=ttl)
     assert await store.list_sessions() == []
+
+
+async def test_a_one_microsecond_ttl_is_the_shortest(store: SessionStore) -> None:
+    meta = await store.store_session("s", {}, ttl=timedelta(microseconds=1))
+    assert meta.expires_at is not None
+    assert meta.stored_at is not None
+    assert meta.expires_at - meta.stored_at == timedelta(microseconds=1)
 
 
 async def test_invalid_ttl_is_refused_before_reading(store: SessionStore) -> None:

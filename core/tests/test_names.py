@@ -53,6 +53,8 @@ def test_valid_names(name: str) -> None:
         ("CON", "reserved"),
         ("nul.txt", "reserved"),
         ("Com1", "reserved"),
+        ("CONIN$", "reserved"),
+        ("conout$.log", "reserved"),
         (42, "must be a string"),
         (None, "must be a string"),
     ],
@@ -87,7 +89,9 @@ def test_valid_buckets(bucket: str) -> None:
     assert validate_bucket(bucket) == bucket
 
 
-@pytest.mark.parametrize("bucket", ["", "ab", "..", "a..b", "Upper", "a/b", "-abc", "x" * 64, None])
+@pytest.mark.parametrize(
+    "bucket", ["", "ab", "..", "a..b", "Upper", "a/b", "-abc", "x" * 64, None, "abc\n", "abc\n\n"]
+)
 def test_invalid_buckets(bucket: object) -> None:
     with pytest.raises(InvalidSessionIdError, match="bucket"):
         validate_bucket(bucket)

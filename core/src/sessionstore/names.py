@@ -14,7 +14,9 @@ from sessionstore.errors import InvalidSessionIdError
 MAX_NAME_BYTES = 255
 """The longest name, in UTF-8 bytes: a file name on common file systems."""
 
-_WINDOWS_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$")
+_WINDOWS_RESERVED = re.compile(
+    r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$"
+)
 # Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), and the line and
 # paragraph separators that break line-oriented tools.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -26,7 +28,7 @@ dots, at most 255 characters (so bytes), not starting like a device name."""
 _PLAIN_DIRECTORIES = re.compile(f"(?:{_PLAIN.pattern}/\n)*+")
 """Listing entries of plain directory names, each as ``name/`` and ended by a newline.
 Possessive: a greedy ``*`` would keep a backtracking record per entry (~300 bytes)."""
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
 
 
 def validate_name(name: object, kind: str = "session id") -> str:
@@ -133,7 +135,7 @@ def validate_bucket(bucket: object) -> str:
     ``..``), else raise :class:`InvalidSessionIdError`. This keeps bucket names
     from reaching outside the storage root; each backend enforces its service's
     stricter rules (Azure, for one, refuses ``.`` and ``_``)."""
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket) or ".." in bucket:
         raise InvalidSessionIdError(
             f"bucket {bucket!r} is not a valid bucket name: use 3-63 characters of "
             "a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit"

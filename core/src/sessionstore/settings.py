@@ -52,20 +52,28 @@ converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(bool, _structure_bool)
 
 
+MIN_TTL = 1e-6
+"""The shortest TTL, in seconds: one microsecond, the resolution of stored times."""
+
+
 def ttl_seconds(ttl: timedelta | float | int) -> float:
     """A time-to-live in seconds, from seconds or a :class:`~datetime.timedelta`.
 
-    Raises :class:`ValueError` unless it is a finite number greater than zero: a
-    zero or negative TTL would write a file that is already gone.
+    Raises :class:`ValueError` unless it is a finite number of at least one
+    microsecond (the resolution of stored times): a shorter, zero or negative TTL
+    would write a file that is already gone.
     """
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
         or not math.isfinite(seconds)
-        or seconds <= 0
+        or seconds < MIN_TTL
     ):
-        raise ValueError(f"a ttl must be a number of seconds (or a timedelta) > 0, got {ttl!r}")
+        raise ValueError(
+            f"a ttl must be a number of seconds (or a timedelta) of at least one "
+            f"microsecond, got {ttl!r}"
+        )
     return float(seconds)
 
 

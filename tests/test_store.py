@@ -211,6 +211,42 @@ async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: s.list_sessions_page(limit=0), ValueError, "limit must be at least 1"),
+        (lambda s: s.list_sessions_page(limit=1.5), TypeError, "limit must be an int"),
+        (lambda s: s.list_sessions_page(limit="2"), TypeError, "limit must be an int"),
+        (lambda s: s.list_sessions_page(limit=True), TypeError, "limit must be an int"),
+        (lambda s: s.list_sessions_page(cursor=5), TypeError, "cursor must be a string"),
+        (lambda s: s.store_raw("s", "state.json", "{}"), TypeError, "takes bytes, got str"),
+        (lambda s: s.update_session("s", dict, max_attempts=0), ValueError, "at least 1, got 0"),
+        (lambda s: s.update_session("s", dict, max_attempts=2.0), TypeError, "must be an int"),
+    ],
+    ids=[
+        "limit-0",
+        "limit-float",
+        "limit-str",
+        "limit-bool",
+        "cursor",
+        "raw-str",
+        "tries-0",
+        "tries-float",
+    ],
+)
+async def test_wrong_arguments_are_caller_errors_and_touch_nothing(
+    store: SessionStore, call: Any, error: type[Exception], message: str
+) -> None:
+    """Not a StorageUnavailableError from deep in a backend, nor a ConflictError
+    for an update that never tried: the caller's mistake, named, before any I/O."""
+    await store.store_session("s", {"v": 1})
+    before = await store.load_raw("s")
+    with pytest.raises(error, match=message) as caught:
+        await call(store)
+    assert not isinstance(caught.value, (StorageUnavailableError, ConflictError))
+    assert await store.load_raw("s") == before
+
+
+@pytest.mark.parametrize(
     "bad_state", [{"s": {1}}, {"f": float("nan")}, ["not", "a", "dict"]], ids=["set", "nan", "list"]
 )
 async def test_unserialisable_state_writes_nothing(store: SessionStore, bad_state: Any) -> None:

@@ -270,6 +270,9 @@ class SessionStore:
         and start again on a conflict. ``None`` when ``rewrite`` gave ``None``."""
         if ttl is not None:
             ttl_seconds(ttl)  # refuse a bad ttl before reading, not only when writing
+        _check_int("max_attempts", max_attempts)
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         for attempt in range(max_attempts):
             read = await self._read(session_id, filename, codec.decode)
             version = None if read is None else read[1].version
@@ -460,6 +463,8 @@ class SessionStore:
         session document, so no store ever holds a file it cannot read."""
         if if_match is not None and create_only:
             raise ValueError("if_match and create_only exclude each other")
+        if not isinstance(data, bytes):
+            raise TypeError(f"store_raw takes bytes, got {type(data).__name__}")
         path = session_path(session_id, filename)
         codec.decode(data, path)
         storage = await self._ensure_ready()
@@ -494,8 +499,12 @@ class SessionStore:
         """One page of session ids; pass the returned ``cursor`` to get the next.
         A page may hold fewer than ``limit`` ids; ``cursor is None`` marks the end."""
         validate_prefix(prefix)
-        if limit is not None and limit < 1:
-            raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
+        if limit is not None:
+            _check_int("limit", limit)
+            if limit < 1:
+                raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
+        if cursor is not None and not isinstance(cursor, str):
+            raise TypeError(f"cursor must be a string from a previous page, got {cursor!r}")
         storage = await self._ensure_ready()
         page = await storage.list(prefix, cursor, limit)
         ids = valid_directory_names(page.entries)
@@ -569,6 +578,12 @@ class SessionStore:
             format_version=envelope.format if envelope else None,
             expires_at=envelope.expires_at if envelope else None,
         )
+
+
+def _check_int(name: str, value: object) -> None:
+    """Raise :class:`TypeError` unless ``value`` is an ``int`` (``True`` is not a count)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
 
 
 def _expired(envelope: codec.Envelope | None) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import struct
 import sys
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -180,6 +182,23 @@ def test_unserialisable_states_raise_serialization_error(state: dict[str, Any]) 
     with pytest.raises(SerializationError) as caught:
         encode(state, ENVELOPE)
     assert isinstance(caught.value, ValueError)
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+    DEPTH = 8
+
+
+def test_uuids_and_enum_members_are_written_as_their_json_values() -> None:
+    """As documented (using-sessions.md): orjson converts these itself, and refusing
+    them would mean walking every state in Python. What loads back is the value."""
+    state = {"id": uuid.UUID(int=1), "colour": _Colour.RED, "depth": [_Colour.DEPTH]}
+    loaded = decode(encode(state, ENVELOPE), "p").state
+    assert loaded == {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "colour": "red",
+        "depth": [8],
+    }
 
 
 @pytest.mark.parametrize(

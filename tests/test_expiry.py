@@ -14,6 +14,7 @@ import pytest
 
 from sessionstore import (
     ConfigurationError,
+    ConflictError,
     SessionStore,
     StoragePermissionError,
     StoredObject,
@@ -116,6 +117,52 @@ async def test_touch_of_a_file_without_expiry_gives_it_one(
     assert touched.expires_at == fake_clock.time + timedelta(seconds=30)
     fake_clock.advance(30)
     assert await store.load_session("s") is None
+
+
+async def test_create_only_writes_over_an_expired_file_only(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """An expired file reads as absent (load, session_exists), so it does not block
+    a create; a live one does, and so does one that cannot be decoded."""
+    await store.store_session("s", {"v": 1}, ttl=10)
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": 2}, create_only=True)
+    fake_clock.advance(10)
+    assert not await store.session_exists("s")
+    created = await store.store_session("s", {"v": 3}, create_only=True)
+    assert await store.load_session_with_metadata("s") == ({"v": 3}, created)
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": 4}, create_only=True)
+    await store.store_raw("s", "state.json", b"{}")  # a plain object: never expires
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": 5}, create_only=True)
+    assert await store.load_session("s") == {}
+
+
+async def test_create_only_over_an_expired_file_loses_to_a_writer_in_between(
+    store: SessionStore, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write over the expired file is conditional on the version read: a writer
+    refreshing the file meanwhile wins, and the create fails."""
+    await store.store_session("s", {"v": 1}, ttl=1)
+    fake_clock.advance(2)
+    storage = await store._ensure_ready()
+    download: Callable[[str], Awaitable[StoredObject]] = storage.download
+
+    refreshes: list[str] = []
+
+    async def download_then_refresh(path: str) -> StoredObject:
+        stored = await download(path)
+        if not refreshes:
+            refreshes.append(path)
+            await store.store_session("s", {"refreshed": True}, ttl=60)
+        return stored
+
+    monkeypatch.setattr(storage, "download", download_then_refresh)
+    with pytest.raises(ConflictError):
+        await store.store_session("s", {"v": 2}, create_only=True)
+    assert refreshes == ["s/state.json"]
+    assert await store.load_session("s") == {"refreshed": True}
 
 
 async def test_purge_spares_a_session_refreshed_while_it_runs(

@@ -161,7 +161,8 @@ class SessionStore:
         """Store ``state`` (a JSON object) as ``filename`` of the session.
 
         ``if_match`` writes only over exactly that version; ``create_only`` only
-        if the file does not exist; otherwise :class:`ConflictError`. ``ttl``
+        if the file does not exist or has expired (as :meth:`session_exists` sees
+        it); otherwise :class:`ConflictError`. ``ttl``
         (seconds or a timedelta, at least 1 µs; default: the store's ``default_ttl``) makes
         the file read as absent once it has passed. Returns the metadata of the
         version written. Raises :class:`SerializationError` (writing nothing)
@@ -182,8 +183,39 @@ class SessionStore:
         data = codec.encode(state, envelope)
         # The hot paths (this and _download) skip awaiting _ensure_ready once ready.
         storage = self._storage if self._ready else await self._ensure_ready()
-        info = await storage.upload(path, data, if_match=if_match, create_only=create_only)
+        try:
+            info = await storage.upload(path, data, if_match=if_match, create_only=create_only)
+        except ConflictError as conflict:
+            if not create_only:
+                raise
+            info = await self._create_over_expired(path, data, conflict)
         return self._metadata(session_id, filename, info, envelope)
+
+    async def _create_over_expired(
+        self, path: str, data: bytes, conflict: ConflictError
+    ) -> ObjectInfo:
+        """Finish a ``create_only`` write that found a file: write over exactly that
+        version if it has expired (an expired file reads as absent everywhere, so it
+        must not block a create), else raise the ``conflict``. Costs requests only
+        on this conflict path."""
+        for _ in range(MAX_ATTEMPTS):
+            stored = await self._download(path)
+            over = None  # deleted meanwhile: create again
+            if stored is not None:
+                try:
+                    expired = _expired(codec.decode_envelope(stored.data, path))
+                except CorruptSessionError:
+                    expired = False  # undecodable counts as existing (see session_exists)
+                if not expired:
+                    break
+                over = stored.info.version
+            try:
+                return await self._storage.upload(
+                    path, data, if_match=over, create_only=over is None
+                )
+            except ConflictError:
+                continue  # another writer got in between: look again
+        raise conflict
 
     async def load_session(self, session_id: str, filename: str = DEFAULT_FILENAME) -> State | None:
         """Return the stored state exactly as it was stored, or ``None`` if absent.

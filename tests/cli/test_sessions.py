@@ -187,11 +187,12 @@ def test_touch_extends_expiry(run: Run, url: str, fake_clock: FakeClock) -> None
     assert run("touch", "abc", "--url", url).exit_code == USAGE  # no ttl, no default_ttl
 
 
-@pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x"])
+@pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x", "0.0000001", "99999999999999w"])
 def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
     outcome = run("put", "abc", "--ttl", ttl, "--url", url, input="{}")
     assert outcome.exit_code == USAGE
     assert "duration" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
     assert run("ls", "--url", url).stdout == ""
 
 

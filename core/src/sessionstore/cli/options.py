@@ -104,6 +104,12 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> t
     if value is None:
         return None
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)
-    if found is None or float(found.group(1)) <= 0:
+    if found is None:
         raise click.BadParameter(f"{value!r} is not a duration like 90, 90s, 15m, 2h or 7d")
-    return timedelta(seconds=float(found.group(1)) * UNITS[found.group(2) or "s"])
+    try:
+        span = timedelta(seconds=float(found.group(1)) * UNITS[found.group(2) or "s"])
+    except OverflowError:
+        raise click.BadParameter(f"{value!r} is a duration beyond any date") from None
+    if span < timedelta(microseconds=1):
+        raise click.BadParameter(f"{value!r} is a duration under a microsecond")
+    return span

@@ -162,9 +162,9 @@ class SessionStore:
 
         ``if_match`` writes only over exactly that version; ``create_only`` only
         if the file does not exist or has expired (as :meth:`session_exists` sees
-        it); otherwise :class:`ConflictError`. ``ttl``
-        (seconds or a timedelta, at least 1 µs; default: the store's ``default_ttl``) makes
-        the file read as absent once it has passed. Returns the metadata of the
+        it); otherwise :class:`ConflictError`. ``ttl`` (seconds or a timedelta, at
+        least 1 µs; default: the store's ``default_ttl``) makes the file read as
+        absent once it has passed. Returns the metadata of the
         version written. Raises :class:`SerializationError` (writing nothing)
         when the state is not JSON.
         """

@@ -12,6 +12,7 @@ import attrs
 import click
 from rich.console import Console
 from rich.filesize import decimal
+from rich.highlighter import JSONHighlighter
 from rich.table import Table
 from rich.text import Text
 
@@ -24,9 +25,30 @@ def console() -> Console:
     return Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
 
 
-def dumps(value: Any) -> str:
-    """One line of JSON; datetimes as ISO 8601, attrs classes as objects."""
-    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON, on one line unless ``indent``; datetimes as ISO 8601, attrs classes as
+    objects. Every place that prints a state writes it with this.
+
+    Characters beyond ASCII are written as they are, unless the text holds one
+    that UTF-8 cannot encode (a lone surrogate, which a state may hold: the store
+    keeps and returns it): then all of them are ``\\uXXXX`` escapes, the same JSON
+    in ASCII, which ``put`` takes back unchanged.
+    """
+    text = json.dumps(value, default=_jsonable, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, default=_jsonable, ensure_ascii=True, indent=indent)
+    return text
+
+
+def json_text(text: str) -> Text:
+    """JSON text (from :func:`dumps`) for rich to print: coloured on a terminal as
+    rich's ``JSON`` renderable colours it, and not wrapped."""
+    highlighted = JSONHighlighter()(text)
+    highlighted.no_wrap = True
+    highlighted.overflow = None
+    return highlighted
 
 
 def emit_json(value: Any) -> None:

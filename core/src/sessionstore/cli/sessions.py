@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import click
-from rich.json import JSON
 from rich.text import Text
 
 from sessionstore.bulk import PAGE_SIZE
@@ -160,6 +159,7 @@ def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -
         if as_json:
             output.emit_json({"metadata": output.metadata_json(meta), "state": state})
             return
+        pretty = output.dumps(state, indent=2)
         console = output.console()
         console.print(
             Text(
@@ -169,13 +169,9 @@ def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -
             )
             + output.expiry(meta)
         )
-        console.print(JSON.from_data(state, indent=2) if console.is_terminal else _pretty(state))
+        console.print(output.json_text(pretty) if console.is_terminal else pretty)
 
     run(main)
-
-
-def _pretty(state: Any) -> str:
-    return json.dumps(state, indent=2, ensure_ascii=False)
 
 
 @cli.command("get")
@@ -215,7 +211,7 @@ def get_command(
         if as_json:
             document = {"metadata": output.metadata_json(loaded[1]), "state": loaded[0]}
             return output.dumps(document).encode() + b"\n"
-        return json.dumps(loaded[0], ensure_ascii=False).encode() + b"\n"
+        return output.dumps(loaded[0]).encode() + b"\n"
 
     destination.write(run(main))
 

@@ -1,0 +1,70 @@
+"""What ``get`` and ``show`` print of a state: any state the store keeps, printed
+as it is."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from .conftest import Run
+
+LONE_SURROGATE = {"s": "\ud800", "t": "é ✓", "\udfff key": ["\udc80"]}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _put(run: Run, url: str, state: object) -> None:
+    # As a script would send it: JSON escapes, which put reads back to the state.
+    outcome = run("put", "abc", "--url", url, input=json.dumps(state))
+    assert outcome.exit_code == 0, outcome.stderr
+
+
+def _shown_state(stdout: str) -> object:
+    """The state ``show`` printed after its line of metadata."""
+    header, _, pretty = ANSI.sub("", stdout).partition("\n")
+    assert header.startswith("abc/state.json")
+    return json.loads(pretty)
+
+
+def test_get_prints_a_state_holding_a_lone_surrogate(run: Run, url: str) -> None:
+    _put(run, url, LONE_SURROGATE)
+
+    got = run("get", "abc", "--url", url)
+    assert got.exit_code == 0, got.stderr
+    assert json.loads(got.stdout) == LONE_SURROGATE
+    assert got.stdout.isascii()  # the surrogate (and so every other) as an escape
+    # What get prints, put takes back unchanged.
+    assert run("put", "copy", "--url", url, input=got.stdout).exit_code == 0
+    assert json.loads(run("get", "copy", "--url", url).stdout) == LONE_SURROGATE
+
+    document = run("get", "abc", "--json", "--url", url)
+    assert document.exit_code == 0, document.stderr
+    assert document.json()["state"] == LONE_SURROGATE
+
+    # Without a lone surrogate, text beyond ASCII is printed as it is.
+    _put(run, url, {"t": "é ✓"})
+    assert run("get", "abc", "--url", url).stdout == '{"t": "é ✓"}\n'
+
+
+def test_show_prints_a_state_holding_a_lone_surrogate(run: Run, url: str) -> None:
+    _put(run, url, LONE_SURROGATE)
+
+    as_json = run("show", "abc", "--json", "--url", url)
+    assert as_json.exit_code == 0, as_json.stdout
+    assert as_json.json()["state"] == LONE_SURROGATE
+
+    shown = run("show", "abc", "--url", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert _shown_state(shown.stdout) == LONE_SURROGATE
+
+
+def test_show_on_a_terminal_prints_a_lone_surrogate(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _put(run, url, LONE_SURROGATE)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich colours as on a terminal
+
+    shown = run("show", "abc", "--url", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert _shown_state(shown.stdout) == LONE_SURROGATE

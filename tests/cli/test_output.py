@@ -68,3 +68,20 @@ def test_show_on_a_terminal_prints_a_lone_surrogate(
     shown = run("show", "abc", "--url", url)
     assert shown.exit_code == 0, shown.stderr
     assert _shown_state(shown.stdout) == LONE_SURROGATE
+
+
+@pytest.mark.parametrize("note", ["see [bold]this[/bold] :smile:", "[/red] oops"])
+def test_show_prints_brackets_in_a_state_as_they_are(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch, note: str
+) -> None:
+    _put(run, url, {"note": note})
+
+    shown = run("show", "abc", "--url", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert f'"note": "{note}"' in shown.stdout
+    assert "Traceback" not in shown.stdout + shown.stderr
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich colours as on a terminal
+    shown = run("show", "abc", "--url", url)
+    assert shown.exit_code == 0, shown.stderr
+    assert _shown_state(shown.stdout) == {"note": note}

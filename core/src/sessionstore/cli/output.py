@@ -43,8 +43,9 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
 
 
 def json_text(text: str) -> Text:
-    """JSON text (from :func:`dumps`) for rich to print: coloured on a terminal as
-    rich's ``JSON`` renderable colours it, and not wrapped."""
+    """JSON text (from :func:`dumps`) for rich to print as it is: never read as
+    markup or emoji codes (a state's ``[bold]`` is printed, not applied), coloured
+    on a terminal as rich's ``JSON`` renderable colours it, and not wrapped."""
     highlighted = JSONHighlighter()(text)
     highlighted.no_wrap = True
     highlighted.overflow = None

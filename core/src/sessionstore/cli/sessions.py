@@ -169,7 +169,7 @@ def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -
             )
             + output.expiry(meta)
         )
-        console.print(output.json_text(pretty) if console.is_terminal else pretty)
+        console.print(output.json_text(pretty))  # a Text: no markup read in the state
 
     run(main)
 

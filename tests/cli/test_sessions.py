@@ -176,6 +176,34 @@ def test_put_with_ttl_expires(run: Run, url: str, fake_clock: FakeClock) -> None
     assert "(expired)" in run("ls", "--long", "--url", url).stdout
 
 
+def test_files_long_says_which_files_have_expired(
+    run: Run, url: str, store: SessionStore, fake_clock: FakeClock
+) -> None:
+    sync(store, "store_session", "abc", {"n": 1}, ttl=3600)
+    sync(store, "store_session", "abc", {"n": 0}, "checkpoint-1.json", ttl=60)
+    sync(store, "store_session", "abc", {"n": 0}, "checkpoint-2.json")  # never expires
+    fake_clock.advance(61)
+
+    files = run("files", "abc", "--long", "--json", "--url", url).json()["files"]
+    by_name = {file["filename"]: file for file in files}
+    expired = {
+        name: (file["expired"], file["expires_at"] is None) for name, file in by_name.items()
+    }
+    assert expired == {
+        "checkpoint-1.json": (True, False),
+        "checkpoint-2.json": (False, True),  # never expires
+        "state.json": (False, False),
+    }
+    # Each file as stat describes it: expiry, format and time stored included.
+    for name, file in by_name.items():
+        assert file == run("stat", "abc", "-f", name, "--json", "--url", url).json()
+
+    header, *rows = run("files", "abc", "--long", "--url", url).stdout.splitlines()
+    assert header.split() == ["FILE", "SIZE", "MODIFIED", "EXPIRES"]
+    assert [row.split()[0] for row in rows if row.endswith("(expired)")] == ["checkpoint-1.json"]
+    assert rows[1].endswith("never")
+
+
 def test_touch_extends_expiry(run: Run, url: str, fake_clock: FakeClock) -> None:
     run("put", "abc", "--ttl", "60", "--url", url, input='{"kept": true}')
     touched = run("touch", "abc", "--ttl", "2h", "--json", "--url", url)

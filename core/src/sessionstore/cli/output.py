@@ -68,6 +68,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def metadata_json(meta: SessionMetadata) -> dict[str, Any]:
+    """``meta``'s fields and whether it has expired. ``meta`` must have been read
+    with the file's content (``full=True``): without it ``expires_at`` is ``None``
+    whatever the file's expiry, and ``expired`` would say false."""
     fields = attrs.asdict(meta)
     fields["expired"] = expired(meta)
     return fields

@@ -28,7 +28,7 @@ from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
 
 LONG_CONCURRENCY = 16
-"""Sessions whose metadata ``ls --long`` reads at a time."""
+"""Files whose metadata ``ls --long`` and ``files --long`` read at a time."""
 
 file_option = click.option(
     "-f",
@@ -75,7 +75,11 @@ def ls_command(
     async def main() -> None:
         async with open_store(**target) as store:
             ids, next_cursor = await _list(store, prefix, cursor, limit, page_size, long_)
-            metas = await _metadata_of(store, ids) if long_ else None
+            metas = (
+                await _metadata_of(store, [(sid, DEFAULT_FILENAME) for sid in ids])
+                if long_
+                else None
+            )
         if as_json:
             sessions: list[Any] = (
                 ids
@@ -126,18 +130,22 @@ def ls_command(
     run(main)
 
 
-async def _metadata_of(store: SessionStore, ids: list[str]) -> list[SessionMetadata | None]:
-    """Each session's state metadata (expiry included), a few at a time."""
-    found: list[SessionMetadata | None] = [None] * len(ids)
+async def _metadata_of(
+    store: SessionStore, files: list[tuple[str, str]]
+) -> list[SessionMetadata | None]:
+    """The full metadata (expiry included) of each (session id, filename), a few at a
+    time; ``None`` for a file deleted meanwhile."""
+    found: list[SessionMetadata | None] = [None] * len(files)
     limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
 
     async def one(index: int) -> None:
+        session_id, filename = files[index]
         async with limiter:
-            found[index] = await store.get_session_metadata(ids[index], full=True)
+            found[index] = await store.get_session_metadata(session_id, filename, full=True)
 
     with first_failure():
         async with anyio.create_task_group() as group:
-            for index in range(len(ids)):
+            for index in range(len(files)):
                 group.start_soon(one, index)
     return found
 
@@ -371,7 +379,7 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
 
 @cli.command("files")
 @click.argument("session_id")
-@click.option("-l", "--long", "long_", is_flag=True, help="Size and modified time of each.")
+@click.option("-l", "--long", "long_", is_flag=True, help="Size, modified and expiry of each.")
 @target_options
 @json_option
 def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) -> None:
@@ -380,10 +388,8 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
     async def main() -> tuple[list[str], list[SessionMetadata | None]]:
         async with open_store(**target) as store:
             names = await store.list_files(session_id)
-            metas: list[SessionMetadata | None] = []
-            if long_:
-                for name in names:
-                    metas.append(await store.get_session_metadata(session_id, name))
+            # Expiry is in each file's envelope: read it, as ls --long and stat do.
+            metas = await _metadata_of(store, [(session_id, n) for n in names]) if long_ else []
             return names, metas
 
     names, metas = run(main)
@@ -395,12 +401,13 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
         )
         output.emit_json({"session_id": session_id, "files": files})
     elif long_:
-        table = output.table("FILE", "SIZE", "MODIFIED")
+        table = output.table("FILE", "SIZE", "MODIFIED", "EXPIRES")
         for name, meta in zip(names, metas, strict=True):
             table.add_row(
                 Text(name),
                 output.size(meta.size if meta else None),
                 output.when(meta.modified if meta else None),
+                output.expiry(meta),
             )
         output.print_table(table)
     else:

@@ -322,6 +322,50 @@ def test_corrupt_stored_file_exits_5_naming_it(run: Run, url: str, tmp_path: Pat
     assert run("get", "abc", "--raw", "--url", url).stdout == "[1, 2"
 
 
+def test_long_listings_show_a_corrupt_file_and_exit_5_after_the_rest(
+    run: Run, url: str, store: SessionStore, tmp_path: Path
+) -> None:
+    """One bad file does not hide the others: ls -l and files -l list every row,
+    mark the corrupt one, and exit 5 naming it once all is printed."""
+    sync(store, "store_session", "bad", {"v": 1})
+    sync(store, "store_session", "bad", {"v": 2}, "cp.json")
+    sync(store, "store_session", "good", {"v": 3})
+    [path] = (tmp_path / "root").rglob("bad/state.json")
+    path.write_bytes(b"[1, 2")
+
+    listed = run("ls", "-l", "--url", url)
+    assert listed.exit_code == CORRUPT
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert rows["bad"].endswith("corrupt")
+    assert "5 bytes" in rows["bad"]
+    assert rows["good"].endswith("never")
+    assert "bad/state.json" in listed.stderr
+    assert len(listed.stderr.splitlines()) == 1
+
+    entries = run("ls", "-l", "--json", "--url", url)
+    assert entries.exit_code == CORRUPT
+    bad, good = entries.json()["sessions"]
+    assert (bad["session_id"], bad["state"]["size"], bad["state"]["expired"]) == ("bad", 5, None)
+    assert bad["state"]["error"]["type"] == "CorruptSessionError"
+    assert "bad/state.json" in bad["state"]["error"]["message"]
+    assert "error" not in good["state"]
+    assert good["state"]["expired"] is False
+    assert entries.stderr == ""
+
+    files = run("files", "bad", "-l", "--json", "--url", url)
+    assert files.exit_code == CORRUPT
+    checkpoint, state = files.json()["files"]
+    assert (checkpoint["filename"], "error" in checkpoint) == ("cp.json", False)
+    assert (state["filename"], state["error"]["exit_code"]) == ("state.json", CORRUPT)
+    table = run("files", "bad", "-l", "--url", url)
+    assert table.exit_code == CORRUPT
+    assert [line.split()[0] for line in table.stdout.splitlines()] == [
+        "FILE",
+        "cp.json",
+        "state.json",
+    ]
+
+
 def test_rm_asks_and_refuses_without_a_terminal(run: Run, url: str, store: SessionStore) -> None:
     sync(store, "store_session", "abc", {})
     outcome = run("rm", "abc", "--url", url)

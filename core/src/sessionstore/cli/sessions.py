@@ -9,13 +9,21 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
+import attrs
 import click
 from rich.text import Text
 
 from sessionstore.bulk import PAGE_SIZE
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
-from sessionstore.cli.failures import UNAVAILABLE, USAGE, Failure, from_error, not_found
+from sessionstore.cli.failures import (
+    CORRUPT,
+    UNAVAILABLE,
+    USAGE,
+    Failure,
+    from_error,
+    not_found,
+)
 from sessionstore.cli.options import (
     concurrency_option,
     duration,
@@ -23,7 +31,12 @@ from sessionstore.cli.options import (
     open_store,
     target_options,
 )
-from sessionstore.errors import SessionStoreError, StoragePermissionError, first_failure
+from sessionstore.errors import (
+    CorruptSessionError,
+    SessionStoreError,
+    StoragePermissionError,
+    first_failure,
+)
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
 
@@ -85,8 +98,8 @@ def ls_command(
                 ids
                 if metas is None
                 else [
-                    {"session_id": sid, "state": None if m is None else output.metadata_json(m)}
-                    for sid, m in zip(ids, metas, strict=True)
+                    {"session_id": sid, "state": read.as_json()}
+                    for sid, read in zip(ids, metas, strict=True)
                 ]
             )
             output.emit_json({"sessions": sessions, "next": next_cursor})
@@ -94,14 +107,11 @@ def ls_command(
             pass  # printed as they came
         else:
             table = output.table("SESSION", "SIZE", "MODIFIED", "EXPIRES")
-            for sid, meta in zip(ids, metas, strict=True):
-                table.add_row(
-                    Text(sid),
-                    output.size(meta.size if meta else None),
-                    output.when(meta.modified if meta else None),
-                    output.expiry(meta),
-                )
+            for sid, read in zip(ids, metas, strict=True):
+                table.add_row(Text(sid), *read.cells())
             output.print_table(table)
+        if metas is not None:
+            _fail_if_corrupt(metas, as_json)
 
     async def _list(
         store: SessionStore,
@@ -130,18 +140,71 @@ def ls_command(
     run(main)
 
 
-async def _metadata_of(
-    store: SessionStore, files: list[tuple[str, str]]
-) -> list[SessionMetadata | None]:
+@attrs.frozen
+class _Read:
+    """What a long listing learnt of one file: its full metadata (``None`` if it was
+    deleted meanwhile), or, for a file that is not a session document, what the
+    storage knows (size, times) and the error."""
+
+    meta: SessionMetadata | None
+    corrupt: CorruptSessionError | None = None
+
+    def cells(self) -> tuple[str, str, Text]:
+        """SIZE, MODIFIED and EXPIRES of a table row."""
+        meta = self.meta
+        expiry = Text("corrupt", style="red") if self.corrupt else output.expiry(meta)
+        return (
+            output.size(meta.size if meta else None),
+            output.when(meta.modified if meta else None),
+            expiry,
+        )
+
+    def as_json(self) -> dict[str, Any] | None:
+        """The metadata as ``stat --json`` writes it; a corrupt file's adds the error
+        and leaves ``expired`` unknown (``null``)."""
+        if self.meta is None:
+            return None
+        fields = output.metadata_json(self.meta)
+        if self.corrupt is not None:
+            fields["expired"] = None
+            fields["error"] = from_error(self.corrupt).json_error()
+        return fields
+
+
+def _fail_if_corrupt(reads: list[_Read], as_json: bool) -> None:
+    """After a long listing is printed in full: exit 5 if a file in it is corrupt
+    (with ``--json`` each such entry holds its ``error`` already)."""
+    corrupt = [read.corrupt for read in reads if read.corrupt is not None]
+    if not corrupt:
+        return
+    if as_json:
+        raise SystemExit(CORRUPT)
+    paths = ", ".join(str(error.path) for error in corrupt[:3])
+    more = f" and {len(corrupt) - 3} more" if len(corrupt) > 3 else ""
+    raise Failure(
+        f"{len(corrupt)} file(s) listed are not session documents: {paths}{more}",
+        exit_code=CORRUPT,
+        hint="`sessionstore get --raw` shows one",
+        kind="CorruptSessionError",
+    )
+
+
+async def _metadata_of(store: SessionStore, files: list[tuple[str, str]]) -> list[_Read]:
     """The full metadata (expiry included) of each (session id, filename), a few at a
-    time; ``None`` for a file deleted meanwhile."""
-    found: list[SessionMetadata | None] = [None] * len(files)
+    time, listing corrupt files rather than stopping at them."""
+    found: list[_Read] = [_Read(None)] * len(files)
     limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
 
     async def one(index: int) -> None:
         session_id, filename = files[index]
         async with limiter:
-            found[index] = await store.get_session_metadata(session_id, filename, full=True)
+            try:
+                found[index] = _Read(
+                    await store.get_session_metadata(session_id, filename, full=True)
+                )
+            except CorruptSessionError as error:
+                meta = await store.get_session_metadata(session_id, filename)
+                found[index] = _Read(meta, error)
 
     with first_failure():
         async with anyio.create_task_group() as group:
@@ -385,7 +448,7 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
 def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) -> None:
     """List a session's files: its state and its checkpoints."""
 
-    async def main() -> tuple[list[str], list[SessionMetadata | None]]:
+    async def main() -> tuple[list[str], list[_Read]]:
         async with open_store(**target) as store:
             names = await store.list_files(session_id)
             # Expiry is in each file's envelope: read it, as ls --long and stat do.
@@ -396,23 +459,17 @@ def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) ->
     if not names:
         raise not_found(f"session {session_id!r} has no files")
     if as_json:
-        files: list[Any] = (
-            [None if m is None else output.metadata_json(m) for m in metas] if long_ else names
-        )
+        files: list[Any] = [read.as_json() for read in metas] if long_ else names
         output.emit_json({"session_id": session_id, "files": files})
     elif long_:
         table = output.table("FILE", "SIZE", "MODIFIED", "EXPIRES")
-        for name, meta in zip(names, metas, strict=True):
-            table.add_row(
-                Text(name),
-                output.size(meta.size if meta else None),
-                output.when(meta.modified if meta else None),
-                output.expiry(meta),
-            )
+        for name, read in zip(names, metas, strict=True):
+            table.add_row(Text(name), *read.cells())
         output.print_table(table)
     else:
         for name in names:
             click.echo(name)
+    _fail_if_corrupt(metas, as_json)
 
 
 @cli.command("purge")

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sessionstore.errors import ConflictError, InvalidSessionIdError
+from sessionstore import SessionStore
+from sessionstore.errors import ConflictError, InvalidSessionIdError, StoragePermissionError
 from sessionstore.names import validate_name
 from sessionstore_file import FileBackend
 
@@ -110,14 +111,40 @@ async def test_symlinked_file_is_refused(
 
 
 async def test_symlinks_are_never_listed(backend: FileBackend, outside: Path) -> None:
+    """In the bucket directory a symlink is no session: skipped. Inside a session's
+    directory it stands where an object would: refused, at every page size, so that
+    deleting the session cannot report success and leave it listed for good."""
     await backend.sessionstore_upload(
         bucket=BUCKET, path="s/real", data=b"x", if_match=None, create_only=False
     )
     (bucket_dir(backend) / "evil").symlink_to(outside, target_is_directory=True)
+    list_hook = partial(backend.sessionstore_list, bucket=BUCKET, cursor=None)
+    for limit in (None, 1):
+        assert (await list_hook(prefix="", limit=limit)).entries == ("s/",)
+    assert (await list_hook(prefix="s/", limit=None)).entries == ("s/real",)
     (bucket_dir(backend) / "s" / "link").symlink_to(outside / "state.json")
-    list_hook = partial(backend.sessionstore_list, bucket=BUCKET, cursor=None, limit=None)
-    assert (await list_hook(prefix="")).entries == ("s/",)
-    assert (await list_hook(prefix="s/")).entries == ("s/real",)
+    for limit in (None, 1):
+        with pytest.raises(PermissionError, match="symlink") as caught:
+            await list_hook(prefix="s/", limit=limit)
+        assert caught.value.filename.endswith(f"{BUCKET}/s/link")
+    assert snapshot(outside) == {"state.json": b"secret"}
+
+
+async def test_a_symlink_planted_in_a_session_stops_its_delete_loudly(
+    tmp_path: Path, outside: Path
+) -> None:
+    """Before, delete_session skipped the link, returned False and the session stayed
+    listed with no files; now the store says why and deletes nothing."""
+    store = SessionStore(backend="file", root=tmp_path / "root")
+    await store.store_session("s", {"v": 1})
+    await store.store_session("s", {"v": 2}, "cp.json")
+    (tmp_path / "root" / "sessions" / "s" / "zz").symlink_to(outside / "state.json")
+    for operation in (store.delete_session("s"), store.list_files("s")):
+        with pytest.raises(StoragePermissionError, match="symlink"):
+            await operation
+    assert await store.load_session("s", "cp.json") == {"v": 2}
+    assert await store.list_sessions() == ["s"]
+    assert snapshot(outside) == {"state.json": b"secret"}
 
 
 async def test_symlinked_bucket_is_refused(tmp_path: Path, outside: Path) -> None:

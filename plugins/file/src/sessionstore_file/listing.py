@@ -1,8 +1,11 @@
 """The blocking listing: one page of a directory, S3-style with delimiter ``/``.
 
 One ``os.scandir`` of the listed directory, no ``stat`` per entry (the entry type
-comes with the directory read). Hidden names (temporary files) and symlinks are
-skipped. Entries compare as their names, plus ``/`` for directories, which orders
+comes with the directory read). Hidden names (temporary files) are skipped. A
+symlink in the bucket directory is skipped (it is no session), but one inside a
+session's directory, where an object would be, is refused with
+:class:`PermissionError`: skipped, it would keep the session listed after every
+file of it was deleted. Entries compare as their names, plus ``/`` for directories, which orders
 them exactly as their full paths. A whole listing sorts every name and cuts out
 what it must skip, each a contiguous run of the sorted names; a limited page keeps
 only the smallest names past the cursor (a heap), so paging a large bucket never
@@ -21,7 +24,8 @@ import os
 from collections.abc import Iterator
 
 from sessionstore.objects import ListPage
-from sessionstore_file.dirs import open_existing
+from sessionstore_file.dirs import DirChain, open_existing
+from sessionstore_file.entries import symlink_refused
 from sessionstore_file.paths import split_prefix
 
 
@@ -39,13 +43,25 @@ def list_page(
     if chain is None:
         return ListPage(entries=())
     with chain, os.scandir(chain.fd) as scan:
+        found = _refusing_symlinks(scan, chain) if segments else scan
         if limit is None:
-            page, more = _all_keys(scan, name_prefix, after), False
+            page, more = _all_keys(found, name_prefix, after), False
         else:
-            page = heapq.nsmallest(limit + 1, _keys(scan, name_prefix, after))
+            page = heapq.nsmallest(limit + 1, _keys(found, name_prefix, after))
             page, more = page[:limit], len(page) > limit
     entries = tuple(directory + key for key in page) if directory else tuple(page)
     return ListPage(entries=entries, cursor=entries[-1] if more else None)
+
+
+def _refusing_symlinks(
+    scan: Iterator[os.DirEntry[str]], chain: DirChain
+) -> Iterator[os.DirEntry[str]]:
+    """The entries of a directory below the bucket's, raising at a symlink that is
+    not hidden (hidden names are the backend's own)."""
+    for entry in scan:
+        if entry.is_symlink() and entry.name[:1] != ".":
+            raise symlink_refused(chain.where(entry.name))
+        yield entry
 
 
 def _key(entry: os.DirEntry[str]) -> str:

@@ -31,8 +31,8 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
 
     Characters beyond ASCII are written as they are, unless the text holds one
     that UTF-8 cannot encode (a lone surrogate, which a state may hold: the store
-    keeps and returns it): then all of them are ``\\uXXXX`` escapes, the same JSON
-    in ASCII, which ``put`` takes back unchanged.
+    keeps and returns it): then all of them are escaped (``\\u00e9`` for ``é``),
+    the same JSON in ASCII, which ``put`` takes back unchanged.
     """
     text = json.dumps(value, default=_jsonable, ensure_ascii=False, indent=indent)
     try:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY
+from sessionstore.settings import MIN_TTL
 from sessionstore.store import SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,6 +111,6 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> t
         span = timedelta(seconds=float(found.group(1)) * UNITS[found.group(2) or "s"])
     except OverflowError:
         raise click.BadParameter(f"{value!r} is a duration beyond any date") from None
-    if span < timedelta(microseconds=1):
+    if span.total_seconds() < MIN_TTL:
         raise click.BadParameter(f"{value!r} is a duration under a microsecond")
     return span

@@ -453,10 +453,12 @@ async def test_hidden_and_temporary_files_are_never_listed(backend: FileBackend)
     (bucket_dir(backend) / ".tmp-0011").write_bytes(b"")
     (bucket_dir(backend) / ".hidden").mkdir()
     (bucket_dir(backend) / "s" / ".tmp-abcd").write_bytes(b"torn")
-    os.mkfifo(bucket_dir(backend) / "s" / "fifo")
+    os.mkfifo(bucket_dir(backend) / "fifo")
+    os.mkfifo(bucket_dir(backend) / "s" / ".fifo")
     assert await list_all(backend) == ["s/"]
     assert await list_all(backend, "s/") == ["s/f"]
     assert await list_all(backend, "s/.") == []
+    os.mkfifo(bucket_dir(backend) / "s" / "fifo")
     assert await exists(backend, "s/fifo") is False
     with pytest.raises(FileNotFoundError):
         await get(backend, "s/fifo")

@@ -5,6 +5,7 @@ real thread concurrency."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import uuid
 from collections.abc import Awaitable, Callable
@@ -145,6 +146,42 @@ async def test_a_symlink_planted_in_a_session_stops_its_delete_loudly(
     assert await store.load_session("s", "cp.json") == {"v": 2}
     assert await store.list_sessions() == ["s"]
     assert snapshot(outside) == {"state.json": b"secret"}
+
+
+def plant_special_file(directory: Path, name: str, kind: str) -> None:
+    """A FIFO or a bound unix socket named ``name`` in ``directory`` (bound by a
+    relative name: socket paths are short)."""
+    if kind == "fifo":
+        os.mkfifo(directory / name)
+        return
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(name)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+async def test_a_special_file_planted_in_a_session_is_refused_never_skipped(
+    tmp_path: Path, kind: str
+) -> None:
+    """As for a symlink: skipped, a FIFO or socket would keep its session listed
+    after every real file was deleted (delete_session returned False, purge counted
+    it). In the bucket directory it is no session, and is skipped."""
+    store = SessionStore(backend="file", root=tmp_path / "root")
+    await store.store_session("s", {"v": 1})
+    bucket = tmp_path / "root" / "sessions"
+    plant_special_file(bucket, "stray", kind)
+    assert await store.list_sessions() == ["s"]
+    plant_special_file(bucket / "s", "zz", kind)
+    for operation in (store.delete_session("s"), store.list_files("s")):
+        with pytest.raises(StoragePermissionError, match="special file") as caught:
+            await operation
+        assert str(bucket / "s" / "zz") in str(caught.value)
+    assert await store.load_session("s") == {"v": 1}
+    assert await store.list_sessions() == ["s"]
 
 
 async def test_symlinked_bucket_is_refused(tmp_path: Path, outside: Path) -> None:

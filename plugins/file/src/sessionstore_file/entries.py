@@ -1,7 +1,8 @@
 """What a name inside an open directory is, found without following symlinks.
 
 A symlink anywhere below a bucket directory is refused with :class:`PermissionError`
-naming it: following it could read or write outside the root.
+naming it: following it could read or write outside the root. So is a FIFO, socket
+or device inside a session's folder, when listed: the backend never makes one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ def symlink_refused(where: str) -> PermissionError:
     return PermissionError(
         errno.EACCES,
         "refusing to follow a symlink below the bucket directory (the file backend never does)",
+        where,
+    )
+
+
+def special_file_refused(where: str) -> PermissionError:
+    """The error for a FIFO, socket or device found at ``where``, where only
+    objects and folders belong."""
+    return PermissionError(
+        errno.EACCES,
+        "refusing a special file (FIFO, socket or device) inside a session's folder"
+        " (the file backend never writes one; remove it)",
         where,
     )
 

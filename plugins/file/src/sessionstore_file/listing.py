@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from sessionstore.objects import ListPage
 from sessionstore_file.dirs import DirChain, open_existing
-from sessionstore_file.entries import symlink_refused
+from sessionstore_file.entries import special_file_refused, symlink_refused
 from sessionstore_file.paths import split_prefix
 
 
@@ -43,7 +43,7 @@ def list_page(
     if chain is None:
         return ListPage(entries=())
     with chain, os.scandir(chain.fd) as scan:
-        found = _refusing_symlinks(scan, chain) if segments else scan
+        found = _refusing_non_objects(scan, chain) if segments else scan
         if limit is None:
             page, more = _all_keys(found, name_prefix, after), False
         else:
@@ -53,14 +53,18 @@ def list_page(
     return ListPage(entries=entries, cursor=entries[-1] if more else None)
 
 
-def _refusing_symlinks(
+def _refusing_non_objects(
     scan: Iterator[os.DirEntry[str]], chain: DirChain
 ) -> Iterator[os.DirEntry[str]]:
-    """The entries of a directory below the bucket's, raising at a symlink that is
-    not hidden (hidden names are the backend's own)."""
+    """The entries of a directory below the bucket's, raising at a symlink or
+    special file that is not hidden (hidden names are the backend's own)."""
     for entry in scan:
-        if entry.is_symlink() and entry.name[:1] != ".":
-            raise symlink_refused(chain.where(entry.name))
+        if entry.name[:1] != "." and not (
+            entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False)
+        ):
+            if entry.is_symlink():
+                raise symlink_refused(chain.where(entry.name))
+            raise special_file_refused(chain.where(entry.name))
         yield entry
 
 

@@ -242,3 +242,14 @@ def test_the_backends_command_says_why_a_plugin_is_broken(
     used = runner.invoke(cli, ["ls", "--backend", "broken"])
     assert used.exit_code == 2
     assert "broken-dist" in used.stderr
+
+
+def test_the_backends_table_prints_plugin_metadata_as_it_is(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """A distribution's name and version come from its metadata, not from us: the
+    table must print them, not read them as rich markup (which dropped ``[red]``)."""
+    install_plugin("odd", working_backend, distribution="[red]odd-dist")
+    table = CliRunner().invoke(cli, ["backends"], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "[red]odd-dist" in table.stdout

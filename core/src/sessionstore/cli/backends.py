@@ -31,9 +31,9 @@ def backends_command(check: bool, as_json: bool) -> None:
     table = output.table("NAME", "DISTRIBUTION", "VERSION", "STATUS", "PROBLEM")
     for info in backends:
         table.add_row(
-            info.name,
-            info.distribution,
-            info.version,
+            Text(info.name),  # Text: plugin metadata is printed, never read as markup
+            Text(info.distribution),
+            Text(info.version),
             Text(info.status, style=STATUS_STYLE.get(info.status, "")),
             Text(info.error or ""),
         )

@@ -433,7 +433,7 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
         ("expires", output.expiry(meta)),
         ("version", Text(meta.version)),
         ("format", str(meta.format_version) if meta.format_version else "seed (no envelope)"),
-        ("backend", meta.backend),
+        ("backend", Text(meta.backend)),
     ]
     for label, value in rows:
         table.add_row(label, value)

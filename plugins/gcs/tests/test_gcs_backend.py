@@ -14,6 +14,7 @@ measured here and in the README:
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -23,11 +24,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from emulators.sockets import connections_left, has_proc, open_connections
 from sessionstore import (
     ConfigurationError,
     ConflictError,
@@ -244,6 +247,27 @@ async def test_missing_bucket_is_a_clear_error(
     assert "create_bucket=true" in str(caught.value)
     assert f"gcloud storage buckets create gs://{missing}" in str(caught.value)
     assert json_api.call("GET", f"/storage/v1/b/{missing}")[0] == 404
+
+
+async def test_bucket_deleted_after_first_use_is_an_error_not_an_absent_session(
+    store: SessionStore, json_api: JsonApi
+) -> None:
+    """The JSON API answers an object read in a missing bucket with the same 404 as
+    a missing object (fake-gcs-server even with the same body): load_session gave
+    ``None``, session_exists ``False`` and delete_session ``False``, as if the
+    session had merely not been written."""
+    await store.store_session("s", {"a": 1})
+    for path in (f"/storage/v1/b/{store.bucket}/o/s%2Fstate.json", f"/storage/v1/b/{store.bucket}"):
+        assert json_api.call("DELETE", path)[0] in (200, 204)
+    for operation in (
+        store.load_session("s"),
+        store.session_exists("s"),
+        store.get_session_metadata("s"),
+        store.delete_session("s", "state.json"),
+    ):
+        with pytest.raises(StorageUnavailableError, match="does not exist") as caught:
+            await operation
+        assert isinstance(caught.value.__cause__, BucketNotFoundError)
 
 
 async def test_create_bucket(make_store: StoreFactory, json_api: JsonApi, proxy: Proxy) -> None:
@@ -482,3 +506,43 @@ def test_batch_answers_are_matched_by_content_id() -> None:
 )
 def test_rfc3339_times(text: str, expected: datetime) -> None:
     assert _timestamp(text) == expected
+
+
+@pytest.mark.skipif(not has_proc(), reason="counts connections through /proc")
+async def test_aclose_closes_the_connections(make_store: StoreFactory, proxy: Proxy) -> None:
+    """gcsfs closes its aiohttp session only when the filesystem is garbage
+    collected: a closed store kept its pooled connections open."""
+    store = make_store(endpoint_url=proxy.url)
+    port = urlsplit(proxy.url).port
+    assert port is not None
+    await store.store_session("s", {"a": 1})
+    assert open_connections(port) >= 1
+    await store.aclose()
+    assert connections_left(port) == 0
+    assert await store.load_session("s") == {"a": 1}  # usable again, on a new session
+    await store.aclose()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_its_own_transport(store: SessionStore) -> None:
+    """A store used before fork() (a preloading server, multiprocessing) failed in
+    the child with gcsfs's "This class is not fork-safe": it builds its own."""
+    anyio.run(store.store_session, "s", {"n": 1})
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it loaded, never return into pytest
+        code = 1
+        try:
+            os.write(write, json.dumps(anyio.run(store.load_session, "s")).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        reported = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert json.loads(reported) == {"n": 1}
+    assert anyio.run(store.load_session, "s") == {"n": 1}
+    anyio.run(store.aclose)

@@ -132,26 +132,40 @@ async def insert(
     raise fail(response, f"uploading {name!r}")
 
 
+async def _check_bucket(transport: Transport, bucket: str, what: str) -> None:
+    """After a 404 on an object: raise :class:`BucketNotFoundError` if the bucket
+    itself is gone. An object request answers a missing bucket with the same 404 as
+    a missing object (fake-gcs-server with the same body too), so without this
+    check a deleted bucket would read as an absent session."""
+    if not await bucket_exists(transport, bucket):
+        raise BucketNotFoundError(f"{what}: bucket {bucket!r} does not exist")
+
+
 async def get_media(transport: Transport, bucket: str, name: str) -> Response:
     """Download the current bytes of ``name``; the response headers carry their
     generation (``x-goog-generation``) and ``Last-Modified``.
 
-    Raises :class:`FileNotFoundError` if there is no such object.
+    Raises :class:`FileNotFoundError` if there is no such object (one more request
+    tells that from a missing bucket, :class:`BucketNotFoundError`).
     """
     url = object_url(transport.base, bucket, name)
     response = await transport.request("GET", url, params={"alt": "media"})
     if response.status == 200:
         return response
+    if response.status == 404:
+        await _check_bucket(transport, bucket, f"downloading {name!r}")
     raise fail(response, f"downloading {name!r}")
 
 
 async def get_metadata(transport: Transport, bucket: str, name: str) -> dict[str, Any] | None:
-    """The object resource of ``name``, or ``None`` if there is no such object."""
+    """The object resource of ``name``, or ``None`` if there is no such object
+    (one more request tells that from a missing bucket, :class:`BucketNotFoundError`)."""
     url = object_url(transport.base, bucket, name)
     response = await transport.request("GET", url, params={"fields": OBJECT_FIELDS})
     if response.status == 200:
         return dict(response.json())
     if response.status == 404:
+        await _check_bucket(transport, bucket, f"reading the metadata of {name!r}")
         return None
     raise fail(response, f"reading the metadata of {name!r}")
 

@@ -143,6 +143,7 @@ class GCSBackend:
     read_timeout: float = attrs.field(default=60.0, validator=_positive)
     retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     _transport: Transport | None = attrs.field(default=None, init=False, repr=False)
+    _transport_pid: int = attrs.field(default=0, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
     # -- plumbing ------------------------------------------------------------------
@@ -152,9 +153,11 @@ class GCSBackend:
 
     def _connect(self) -> Transport:
         """The transport, built on first use (in a worker thread: building gcsfs
-        credentials may read files or ask the metadata server)."""
+        credentials may read files or ask the metadata server), and built again in
+        a forked child: the parent's filesystem refuses to run there ("not
+        fork-safe"), and its pooled sockets are the parent's."""
         with self._lock:
-            if self._transport is None:
+            if self._transport is None or self._transport_pid != os.getpid():
                 gcsfs = import_gcsfs()
                 options: dict[str, Any] = {
                     "token": dict(self.token) if isinstance(self.token, Mapping) else self.token,
@@ -172,6 +175,7 @@ class GCSBackend:
                     retries=self.retries,
                     user_agent=f"sessionstore-gcs/{__version__} gcsfs/{gcsfs.__version__}",
                 )
+                self._transport_pid = os.getpid()
             return self._transport
 
     async def _run(self, operation: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -184,6 +188,16 @@ class GCSBackend:
         return await anyio.to_thread.run_sync(blocking)
 
     # -- hooks ---------------------------------------------------------------------
+
+    @hookimpl
+    async def sessionstore_close(self) -> None:
+        """Close the HTTP session and its connections; the next operation builds a
+        new transport. A transport inherited through fork is the parent's: dropped,
+        never touched."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None and self._transport_pid == os.getpid():
+            await anyio.to_thread.run_sync(transport.run, transport.close)
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

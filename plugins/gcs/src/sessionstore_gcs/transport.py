@@ -173,6 +173,15 @@ class Transport:
             f"connect_timeout={connect_timeout:g}s, read_timeout={read_timeout:g}s"
         )
 
+    async def close(self) -> None:
+        """Close the filesystem's aiohttp session and its pooled connections (on
+        fsspec's loop). gcsfs closes it only when the filesystem is garbage
+        collected, so without this a closed store kept its sockets open."""
+        session = self.fs._session
+        self.fs._session = None
+        if session is not None and not session.closed:
+            await session.close()
+
     def run(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """Run ``function(*args)`` on fsspec's loop and wait for it (blocking).
 

@@ -260,13 +260,13 @@ async def test_bucket_deleted_after_first_use_is_an_error_not_an_absent_session(
     for path in (f"/storage/v1/b/{store.bucket}/o/s%2Fstate.json", f"/storage/v1/b/{store.bucket}"):
         assert json_api.call("DELETE", path)[0] in (200, 204)
     for operation in (
-        store.load_session("s"),
-        store.session_exists("s"),
-        store.get_session_metadata("s"),
-        store.delete_session("s", "state.json"),
+        lambda: store.load_session("s"),
+        lambda: store.session_exists("s"),
+        lambda: store.get_session_metadata("s"),
+        lambda: store.delete_session("s", "state.json"),
     ):
         with pytest.raises(StorageUnavailableError, match="does not exist") as caught:
-            await operation
+            await operation()
         assert isinstance(caught.value.__cause__, BucketNotFoundError)
 
 

@@ -304,6 +304,30 @@ async def test_missing_bucket_without_create_bucket(make_store: StoreFactory) ->
     assert await store.load_session("s") == {"n": 1}  # now it exists: no error
 
 
+async def test_bucket_deleted_after_first_use_is_an_error_not_an_absent_session(
+    store: SessionStore,
+) -> None:
+    """HeadObject's 404 has no body, so no code telling a missing bucket from a
+    missing key: get_session_metadata gave ``None`` and delete_session ``False``
+    in a bucket deleted under the store, as if the file had merely not been
+    written."""
+    storage = await store._ensure_ready()
+    await store.store_session("s", {"a": 1})
+    await storage.delete(["s/state.json"])
+    backend = store._storage.plugin
+    assert isinstance(backend, S3Backend)
+    await backend._call(lambda client: client.delete_bucket(Bucket=store.bucket))
+    for operation in (
+        lambda: store.get_session_metadata("s"),
+        lambda: store.delete_session("s", "state.json"),
+        lambda: store.load_session("s"),
+        lambda: store.session_exists("s"),
+    ):
+        with pytest.raises(StorageUnavailableError, match="does not exist") as caught:
+            await operation()
+        assert isinstance(caught.value.__cause__, BucketNotFoundError)
+
+
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
 async def test_create_bucket_in_a_region(make_store: StoreFactory, region: str) -> None:
     """us-east-1 must not be sent as a LocationConstraint (S3 refuses it); other

@@ -456,20 +456,41 @@ class S3Backend:
         return await self._call(operation)
 
     async def _head(self, bucket: str, path: str) -> ObjectInfo:
+        """One HeadObject; after a 404, one HeadBucket.
+
+        A HEAD answer has no body, so no error code: a missing bucket gives the
+        same bare 404 as a missing key, and get_session_metadata would report an
+        absent file (delete_session ``False``) in a bucket deleted under the store.
+        """
         where = self._where(bucket, path)
 
         async def operation(client: Any) -> ObjectInfo:
             try:
                 response = await client.head_object(Bucket=bucket, Key=self._key(path))
             except ClientError as error:
-                raise _translate(error, where) from error
+                translated = _translate(error, where)
+                if isinstance(translated, FileNotFoundError):
+                    await self._check_bucket(client, bucket, where)
+                raise translated from error
             return _info(path, int(response["ContentLength"]), response)
 
         return await self._call(operation)
 
+    @staticmethod
+    async def _check_bucket(client: Any, bucket: str, where: str) -> None:
+        """Raise :class:`BucketNotFoundError` if HeadBucket finds no bucket."""
+        try:
+            await client.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            code, status = _code(error)
+            if status == 404 or code in ("NoSuchBucket", "NotFound"):
+                raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
+            raise _translate(error, f"bucket {bucket!r}") from error
+
     @hookimpl
     async def sessionstore_exists(self, bucket: str, path: str) -> bool:
-        """One HeadObject; "not found" is False, any other failure raises."""
+        """One HeadObject (and a HeadBucket when it is absent); "not found" is
+        False, any other failure raises."""
         try:
             await self._head(bucket, path)
         except FileNotFoundError:
@@ -478,7 +499,7 @@ class S3Backend:
 
     @hookimpl
     async def sessionstore_stat(self, bucket: str, path: str) -> ObjectInfo:
-        """One HeadObject."""
+        """One HeadObject (and a HeadBucket when it is absent)."""
         return await self._head(bucket, path)
 
     @hookimpl

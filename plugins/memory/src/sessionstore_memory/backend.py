@@ -5,9 +5,12 @@ list of its entry names (``"name"`` for an object, ``"name/"`` for a sub-directo
 Sorting those names sorts the entries' full paths, so a listing page is two bisects
 and a slice: O(log N + page) however many sessions a bucket holds.
 
-Operations never await anything that yields, so each one is atomic with respect to
-other tasks; each also holds a :class:`threading.Lock`, so it is atomic with respect
-to other threads too. Nothing hops to a worker thread: an operation costs
+Each operation first passes one checkpoint (:func:`anyio.lowlevel.checkpoint`), as
+a storage round trip would: there it can be cancelled, having done nothing, and
+other tasks get to run, so a loop of operations neither starves them nor ignores a
+deadline. The step after it never yields, so each operation is atomic with respect
+to other tasks; it also holds a :class:`threading.Lock`, so it is atomic with
+respect to other threads too. Nothing hops to a worker thread: an operation costs
 microseconds, far less than the hop would.
 """
 
@@ -19,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from itertools import takewhile
 
+import anyio.lowlevel
 import attrs
 
 from sessionstore.errors import ConflictError
@@ -118,6 +122,7 @@ class MemoryBackend:
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:
         """Create ``bucket`` if it does not exist yet."""
+        await anyio.lowlevel.checkpoint()
         with self._lock:
             self._buckets.setdefault(bucket, _Dir())
 
@@ -129,7 +134,8 @@ class MemoryBackend:
         *parents, name = segments = path.split("/")
         if "" in segments:
             raise ValueError(f"cannot write {path!r}: the path has an empty segment")
-        data = bytes(data)
+        data = bytes(data)  # before the checkpoint: the caller's buffer as it was passed
+        await anyio.lowlevel.checkpoint()
         with self._lock:
             node = _walk(self._buckets.get(bucket), parents)
             current = None if node is None else node.objects.get(name)
@@ -158,6 +164,7 @@ class MemoryBackend:
     @hookimpl
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
         """The bytes and info of the current version of ``path``."""
+        await anyio.lowlevel.checkpoint()
         with self._lock:
             stored = self._lookup(bucket, path)
         if stored is None:
@@ -167,6 +174,7 @@ class MemoryBackend:
     @hookimpl
     async def sessionstore_exists(self, bucket: str, path: str) -> bool:
         """Whether an object (not merely a directory) is at ``path``."""
+        await anyio.lowlevel.checkpoint()
         with self._lock:
             return self._lookup(bucket, path) is not None
 
@@ -180,6 +188,7 @@ class MemoryBackend:
         self, bucket: str, paths: Sequence[str], if_match: str | None
     ) -> None:
         """Delete ``paths`` in one atomic step; absent ones are skipped."""
+        await anyio.lowlevel.checkpoint()
         if isinstance(paths, str):
             raise TypeError("paths must be a sequence of paths, not one string")
         if if_match is not None and len(paths) != 1:
@@ -202,6 +211,7 @@ class MemoryBackend:
         The cursor is the full path of the page's last entry, so the next page
         starts strictly after it even if that entry has been deleted since.
         """
+        await anyio.lowlevel.checkpoint()
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be a positive number or None, got {limit!r}")
         cut = prefix.rfind("/") + 1

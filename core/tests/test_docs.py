@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,21 @@ def test_nav_pages_exist() -> None:
     assert pages, "found no pages in mkdocs.yml's nav"
     missing = [page for page in pages if not (DOCS / page).is_file()]
     assert not missing, f"mkdocs.yml's nav names pages missing from docs/: {missing}"
+
+
+def test_the_example_backend_runs_its_tests_as_its_readme_says() -> None:
+    """``python -m pytest examples/sessionstore-sqlite`` from the repository root, in
+    an environment with only the example's ``[test]`` extra: the repository's own
+    pytest settings (which name pytest-timeout's ``timeout``) must not apply, or
+    pytest stops with "Unknown config option". ``-p no:timeout`` stands in for that
+    environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:timeout", "-p", "no:cacheprovider", "-q"]
+        + ["examples/sessionstore-sqlite", "-k", "test_entry_point_loads_the_backend"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout

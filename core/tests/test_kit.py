@@ -4,14 +4,17 @@ covers every hook, and cannot be silently switched off."""
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 
 import pytest
 
 from sessionstore import hookspecs
 from sessionstore.contract import HOOK_NAMES, OPTIONAL_HOOKS
+from sessionstore.objects import ListPage
 from sessionstore.storage import Storage
-from sessionstore.testing import BackendTests, override
+from sessionstore.testing import BackendTests, all_pages, override
+from sessionstore.testing.listing import MAX_PAGES, ListPageFn
 
 BROKEN = {
     "wrong_bytes": """
@@ -32,11 +35,37 @@ BROKEN = {
             )
             return ListPage(entries=(*page.entries, prefix + ".tmp-1"), cursor=page.cursor)
     """,
+    "download_returns_bytes": """
+        async def sessionstore_download(self, bucket, path):
+            return (await super().sessionstore_download(bucket=bucket, path=path)).data
+    """,
+    "int_version": """
+        async def sessionstore_stat(self, bucket, path):
+            info = await super().sessionstore_stat(bucket=bucket, path=path)
+            return attrs.evolve(info, version=int(info.version))
+    """,
+    "ignores_cursor": """
+        async def sessionstore_list(self, bucket, prefix, cursor, limit):
+            return await super().sessionstore_list(
+                bucket=bucket, prefix=prefix, cursor=None, limit=limit
+            )
+    """,
+    "unordered_pages": """
+        async def sessionstore_list(self, bucket, prefix, cursor, limit):
+            page = await super().sessionstore_list(
+                bucket=bucket, prefix=prefix, cursor=cursor, limit=limit
+            )
+            return ListPage(entries=tuple(reversed(page.entries)), cursor=page.cursor)
+    """,
 }
 
 
 def run_kit(
-    pytester: pytest.Pytester, name: str, methods: str, preamble: str = ""
+    pytester: pytest.Pytester,
+    name: str,
+    methods: str,
+    preamble: str = "",
+    base: str = "MemoryBackend",
 ) -> pytest.RunResult:
     """Install a backend derived from the memory backend with ``methods`` replaced,
     as a real distribution with an entry point, and run the kit against it."""
@@ -46,10 +75,11 @@ def run_kit(
     )
     pytester.makepyfile(
         **{
-            module: "from sessionstore import hookimpl, ListPage, StoredObject\n"
+            module: "import attrs\n"
+            "from sessionstore import hookimpl, ListPage, StoredObject\n"
             "from sessionstore_memory import MemoryBackend\n\n"
             + preamble
-            + "class Backend(MemoryBackend):\n"
+            + f"class Backend({base}):\n"
             + body,
             "test_kit_run": f"""
                 import pytest
@@ -85,6 +115,65 @@ def test_broken_backend_fails_the_clause_it_breaks(
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 2  # the clause, on asyncio and on trio
     result.stdout.fnmatch_lines([f"FAILED *::TestIt::{failing}*"])
+
+
+@pytest.mark.parametrize(
+    ("name", "failing", "message"),
+    [
+        (
+            "download_returns_bytes",
+            "test_hooks_return_the_documented_types",
+            "*sessionstore_download returned bytes *not a sessionstore.StoredObject*",
+        ),
+        (
+            "int_version",
+            "test_hooks_return_the_documented_types",
+            "*sessionstore_stat returned an ObjectInfo whose version is int *not a non-empty str*",
+        ),
+        (
+            "ignores_cursor",
+            "test_list_pages_have_no_duplicates_or_gaps",
+            "*sessionstore_list returned a ListPage with the cursor it was given*",
+        ),
+        (
+            "unordered_pages",
+            "test_list_pages_have_no_duplicates_or_gaps",
+            "*sessionstore_list: page 1 (cursor=None) is not in ascending order*",
+        ),
+    ],
+)
+def test_a_hook_breaking_the_contract_fails_with_the_reason(
+    pytester: pytest.Pytester, name: str, failing: str, message: str
+) -> None:
+    """A wrong return type or a cursor that never ends fails (rather than hanging
+    or raising an AttributeError later) with the hook's name and what is wrong."""
+    result = run_kit(pytester, name, BROKEN[name])
+    result.stdout.fnmatch_lines([f"FAILED *::TestIt::{failing}*"])
+    result.stdout.fnmatch_lines([message])
+
+
+def delegating_methods() -> str:
+    """Required hookimpls that defer to a MemoryBackend held by the instance."""
+    methods = []
+    for hook in HOOK_NAMES:
+        if hook in OPTIONAL_HOOKS:
+            continue
+        params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+        passed = ", ".join(f"{p}={p}" for p in params)
+        methods.append(
+            f"async def {hook}(self{''.join(', ' + p for p in params)}):\n"
+            f"    return await self.impl.{hook}({passed})\n"
+        )
+    return "\n".join(methods)
+
+
+def test_a_backend_ignoring_unknown_options_fails(pytester: pytest.Pytester) -> None:
+    """A plain class whose ``__init__`` swallows ``**kwargs`` accepts a misspelt option."""
+    init = "def __init__(self, timeout=5.0, **ignored):\n    self.impl = MemoryBackend()\n"
+    result = run_kit(pytester, "lax", init + delegating_methods(), base="object")
+    result.stdout.fnmatch_lines(["FAILED *::TestIt::test_unknown_option_is_refused*"])
+    result.stdout.fnmatch_lines(["*ignores options it does not know*"])
+    assert result.parseoutcomes().get("failed") == 2  # only that test, on both loops
 
 
 def test_wrong_bytes_failure_says_what_went_wrong(pytester: pytest.Pytester) -> None:
@@ -139,3 +228,50 @@ def test_override_with_a_reason_is_allowed() -> None:
     assert "test_conditional_delete" in vars(TestHonest)
     with pytest.raises(ValueError, match="needs a reason"):
         override(" ")
+
+
+def listing(pages: dict[str | None, ListPage]) -> ListPageFn:
+    """A listing answering each cursor with a fixed page, as a backend would."""
+
+    async def list_page(cursor: str | None) -> ListPage:
+        return pages[cursor]
+
+    return list_page
+
+
+async def test_all_pages_follows_cursors_to_the_end() -> None:
+    pages = {None: ListPage(("a/", "b/"), "b/"), "b/": ListPage(("c",), None)}
+    assert await all_pages(listing(pages), limit=2) == [("a/", "b/"), ("c",)]
+
+
+@pytest.mark.parametrize(
+    ("pages", "message"),
+    [
+        # The cursor is ignored: the first page again, forever.
+        (
+            {None: ListPage(("a/", "b/"), "b/"), "b/": ListPage(("a/", "b/"), "c/")},
+            "page 2 (cursor='b/') starts with 'a/', which does not sort after 'b/'",
+        ),
+        # An empty last page that hands its cursor back, forever.
+        (
+            {None: ListPage(("a/",), "a/"), "a/": ListPage((), "a/")},
+            "an empty page with the cursor it was given ('a/')",
+        ),
+        ({None: ListPage(("b/", "a/"), None)}, "not in ascending order: 'a/' comes after 'b/'"),
+    ],
+    ids=["ignored-cursor", "endless-empty-pages", "unordered"],
+)
+async def test_all_pages_fails_with_the_reason_instead_of_looping(
+    pages: dict[str | None, ListPage], message: str
+) -> None:
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        await all_pages(listing(pages))
+
+
+async def test_all_pages_gives_up_on_a_listing_that_never_ends() -> None:
+    async def endless(cursor: str | None) -> ListPage:
+        following = f"{int(cursor or 0) + 1:08}"
+        return ListPage((), following)
+
+    with pytest.raises(AssertionError, match=f"{MAX_PAGES} pages without cursor=None"):
+        await all_pages(endless)

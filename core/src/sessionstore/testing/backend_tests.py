@@ -17,12 +17,13 @@ import attrs
 import pytest
 
 from sessionstore import clock
-from sessionstore.errors import ConflictError
-from sessionstore.objects import ObjectInfo
+from sessionstore.errors import ConfigurationError, ConflictError
+from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.storage import Storage
 from sessionstore.store import SessionStore
 from sessionstore.testing.guard import check_overrides
-from sessionstore.testing.listing import all_pages
+from sessionstore.testing.listing import PageOrder, all_pages
+from sessionstore.testing.returns import check_returns
 
 PAYLOADS = {
     "empty": b"",
@@ -97,6 +98,14 @@ class BackendTests:
         """The store's bound backend, initialised (``sessionstore_init`` called)."""
         return await store._ensure_ready()
 
+    @pytest.fixture(autouse=True)
+    def _hook_returns_checked(self, request: pytest.FixtureRequest) -> None:
+        """In every test using ``store``, a hook returning the wrong type fails with
+        the hook's name and the type it must return (not an AttributeError later).
+        Tests that do not ask for ``store`` do not get one built for this."""
+        if "store" in request.fixturenames:
+            check_returns(request.getfixturevalue("store")._storage)
+
     @pytest.fixture
     def fake_clock(self, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
         """Stands in for ``sessionstore.clock.now`` for one test."""
@@ -128,7 +137,58 @@ class BackendTests:
         await storage.init()
         assert (await storage.download("s/f")).data == b"kept"
 
+    async def test_unknown_option_is_refused(self, store: SessionStore) -> None:
+        """Building a store with an option the backend does not have raises
+        ConfigurationError naming it, so a misspelt option (``timout=3``) fails
+        at once instead of being ignored.
+
+        Troubleshooting: make the backend an attrs class (its ``init`` fields are
+        its options, checked by the core), or give a plain class's ``__init__``
+        named parameters only: no ``**kwargs`` that swallow unknown options.
+        """
+        refused: ConfigurationError | None = None
+        try:
+            SessionStore(
+                backend=store.backend,
+                bucket=store.bucket,
+                **{**store.settings.options, "kit_no_such_option": "1"},
+            )
+        except ConfigurationError as error:
+            refused = error
+        if refused is None:
+            pytest.fail(
+                f"SessionStore(backend={store.backend!r}, kit_no_such_option='1') was "
+                "accepted: the backend ignores options it does not know, so a misspelt "
+                "one goes unnoticed. Make it an attrs class, or drop **kwargs from "
+                "its __init__"
+            )
+        assert "kit_no_such_option" in str(refused), f"the error does not name it: {refused}"
+
     # -- upload / download ---------------------------------------------------------
+
+    async def test_hooks_return_the_documented_types(self, storage: Storage) -> None:
+        """Each hook returns what its specification says: ``upload`` and ``stat`` an
+        ObjectInfo (str path and version, int size, aware datetimes), ``download``
+        a StoredObject of bytes and ObjectInfo, ``exists`` a bool, ``list`` a
+        ListPage of str entries and a str or None cursor.
+
+        Troubleshooting: import the types from ``sessionstore`` and build them in
+        every hook: ``return ObjectInfo(path=path, size=len(data), modified=now,
+        created=now, version=str(generation))``, never a dict, a tuple, the bare
+        bytes or the storage's own response object.
+        """
+        written = await storage.upload("s/f", b"abc")
+        assert isinstance(written, ObjectInfo)
+        assert isinstance(written.version, str)
+        assert isinstance(await storage.stat("s/f"), ObjectInfo)
+        stored = await storage.download("s/f")
+        assert isinstance(stored, StoredObject)
+        assert isinstance(stored.data, bytes)
+        assert type(await storage.exists("s/f")) is bool
+        page = await storage.list("", None, None)
+        assert isinstance(page, ListPage)
+        assert list(page.entries) == ["s/"]
+        assert page.cursor is None
 
     @pytest.mark.parametrize("payload", list(PAYLOADS), ids=list(PAYLOADS))
     async def test_round_trip_bytes(self, storage: Storage, payload: str) -> None:
@@ -448,10 +508,12 @@ class BackendTests:
         for session_id in stable:
             await storage.upload(f"{session_id}/state.json", b"x")
         seen: list[str] = []
+        order = PageOrder()
         cursor = None
         churn = 0
         while True:
             page = await storage.list("", cursor, 5)
+            order.check(cursor, page)
             seen.extend(page.entries)
             if page.cursor is None:
                 break

@@ -4,12 +4,17 @@ and a store is not bound to one task or one event loop."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
-from sessionstore import SessionStore
+from sessionstore import SessionStore, StorageUnavailableError
+from sessionstore.testing.backend_tests import FakeClock
 
 
 async def test_a_call_in_a_cancelled_scope_is_cancelled_and_writes_nothing(
@@ -62,3 +67,34 @@ async def test_a_deadline_ends_a_loop_of_operations(store: SessionStore) -> None
     assert loaded is not None
     # Cancelled before or after its write, never halfway: one more at most.
     assert loaded["n"] in (written, written + 1)
+
+
+async def test_an_error_while_a_deadline_cancels_a_purge_is_raised_not_swallowed(
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge is cancelled (as by a deadline) while it deletes session ``a``
+    (shielded, so that goes on) and the other worker is cancelled; then deleting
+    ``a``'s checkpoint fails. The failure must reach the caller, who would not
+    know the session is half-deleted otherwise: the cancellation beside it in the
+    task group must not hide it."""
+    store = SessionStore(backend="file", root=tmp_path)
+    await store.store_session("a", {}, ttl=1)
+    for index in range(20):
+        await store.store_session(f"b{index:02d}", {}, ttl=3600)
+    # A symlink where a checkpoint should be: the file backend refuses it.
+    os.symlink(tmp_path / "elsewhere", tmp_path / "sessions" / "a" / "checkpoint.json")
+    fake_clock.advance(2)
+    real_run_sync = anyio.to_thread.run_sync
+    scope = anyio.CancelScope()
+
+    async def cancelling_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if args[2:3] == ("a/",):  # listing a's files, after its state.json is gone
+            await anyio.sleep(0.05)  # shielded: the other worker is cancelled meanwhile
+        result = await real_run_sync(function, *args, **kwargs)
+        if args[2:3] == (["a/state.json"],):
+            scope.cancel()
+        return result
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", cancelling_run_sync)
+    with pytest.raises(StorageUnavailableError, match="symlink"), scope:
+        await store.purge_expired(concurrency=2)

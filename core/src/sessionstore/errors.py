@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import anyio
+
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
@@ -84,13 +86,17 @@ class StoragePermissionError(StorageUnavailableError, PermissionError):
 @contextmanager
 def first_failure() -> Iterator[None]:
     """Around a task group: re-raise the first error inside the exception group it
-    raises when a task fails, as a sequential operation would have raised it."""
+    raises when a task fails, as a sequential operation would have raised it.
+
+    A cancellation in the group is passed over for a real error beside it: when a
+    deadline cancels the other tasks while one fails, raising the cancellation
+    would let the scope that cancelled swallow the error unseen."""
     try:
         yield
     except BaseExceptionGroup as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup) and error.exceptions:
-            error = error.exceptions[0]
+        cancelled = anyio.get_cancelled_exc_class()
+        leaves = list(_leaves(group))
+        error = next((leaf for leaf in leaves if not isinstance(leaf, cancelled)), leaves[0])
         # Raising here makes the group the error's context; keep the one it had
         # (say, the storage error an ``on_error`` callback raised from).
         context = error.__context__
@@ -98,3 +104,12 @@ def first_failure() -> Iterator[None]:
             raise error
         finally:
             error.__context__ = context
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    """The exceptions inside ``group`` and its nested groups, in order."""
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error

@@ -81,8 +81,10 @@ def test_the_example_backend_runs_its_tests_as_its_readme_says() -> None:
     pytest stops with "Unknown config option". ``-p no:timeout`` stands in for that
     environment."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:timeout", "-p", "no:cacheprovider", "-q"]
-        + ["examples/sessionstore-sqlite", "-k", "test_entry_point_loads_the_backend"],
+        [
+            *(sys.executable, "-m", "pytest", "-p", "no:timeout", "-p", "no:cacheprovider"),
+            *("-q", "examples/sessionstore-sqlite", "-k", "test_entry_point_loads_the_backend"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -90,3 +92,41 @@ def test_the_example_backend_runs_its_tests_as_its_readme_says() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "1 passed" in done.stdout
+
+
+def guide_blocks(language: str) -> list[str]:
+    """The code blocks of the backend guide in ``language``, as written."""
+    text = WRITING_A_BACKEND.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def test_the_guide_s_backend_passes_the_kit_as_the_guide_runs_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """Copy-paste the guide: its pyproject's entry point, its backend class, its kit
+    test file and its override example, installed as a distribution, pass the kit."""
+    pyproject = next(block for block in guide_blocks("toml") if "[project]" in block)
+    distribution = re.search(r'^name = "(.+)"$', pyproject, re.MULTILINE)
+    entry_point = re.search(r'^(\w+) = "(\w+):(\w+)"$', pyproject, re.MULTILINE)
+    assert distribution, "the guide's pyproject.toml lost its name"
+    assert entry_point, "the guide's pyproject.toml lost its entry point"
+    backend_name, module, _ = entry_point.groups()
+    python = guide_blocks("python")
+    backend = next(block for block in python if "@hookimpl" in block and "class " in block)
+    kit = next(block for block in python if block.startswith("# tests/test_kit.py"))
+    override = next(block for block in python if "@override(" in block)
+    # The override example is written for a backend called "tiny".
+    override = override.replace('backend="tiny"', f'backend="{backend_name}"')
+    pytester.makepyfile(**{module: backend, "test_kit": kit, "test_override": override})
+    info = pytester.mkdir(f"{module}-0.1.0.dist-info")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution.group(1)}\nVersion: 0.1.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        f"[sessionstore.backends]\n{entry_point.group(0).replace(chr(34), '')}\n"
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-k", "not 10MB")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert outcomes.get("passed", 0) > 100

@@ -4,12 +4,16 @@ and a store is not bound to one task or one event loop."""
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 from collections.abc import Callable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -98,3 +102,40 @@ async def test_an_error_while_a_deadline_cancels_a_purge_is_raised_not_swallowed
     monkeypatch.setattr(anyio.to_thread, "run_sync", cancelling_run_sync)
     with pytest.raises(StorageUnavailableError, match="symlink"), scope:
         await store.purge_expired(concurrency=2)
+
+
+async def test_breaking_out_of_iter_sessions_leaves_nothing_to_finalise(
+    store: SessionStore,
+) -> None:
+    # trio warns (ResourceWarning) about each async generator dropped unfinished.
+    for index in range(3):
+        await store.store_session(f"s{index}", {})
+    seen = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async for session_id in store.iter_sessions(page_size=2):
+            seen.append(session_id)
+            break
+        gc.collect()
+        await anyio.lowlevel.checkpoint()  # where trio would close a dropped generator
+    assert seen == ["s0"]
+    assert [str(warning.message) for warning in caught] == []
+
+
+async def test_iter_sessions_closes_early_and_stops(store: SessionStore) -> None:
+    for index in range(3):
+        await store.store_session(f"s{index}", {})
+    async with aclosing(store.iter_sessions(page_size=1)) as ids:
+        assert [await anext(ids), await anext(ids)] == ["s0", "s1"]
+        await ids.aclose()
+        assert [session_id async for session_id in ids] == []
+    ids = store.iter_sessions()
+    assert await ids.asend(None) == "s0"
+    with pytest.raises(KeyError):
+        await ids.athrow(KeyError("stop"))
+    assert [session_id async for session_id in ids] == []
+    assert [session_id async for session_id in store.iter_sessions(page_size=1)] == [
+        "s0",
+        "s1",
+        "s2",
+    ]

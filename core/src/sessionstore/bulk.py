@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 import anyio
@@ -45,6 +46,65 @@ async def pages(
         del page
         if cursor is None:
             return
+
+
+class SessionIds(AsyncGenerator[str, None]):
+    """The ids of the sessions starting with ``prefix``, fetched a page at a time
+    (what :meth:`SessionStore.iter_sessions` returns).
+
+    An async generator would do, but trio warns about every one that is dropped
+    before it is exhausted (a ``break`` out of the loop): this iterator holds
+    nothing to clean up, so it may be dropped at any point, on any event loop.
+    ``aclose`` (as :func:`contextlib.aclosing` calls it) ends it early."""
+
+    def __init__(self, store: SessionStore, prefix: str, page_size: int | None) -> None:
+        self._store = store
+        self._prefix = prefix
+        self._page_size = page_size
+        self._page: Iterator[str] = iter(())
+        self._cursor: str | None = None
+        self._more = True
+
+    def __aiter__(self) -> SessionIds:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            for session_id in self._page:
+                return session_id
+            if not self._more:
+                raise StopAsyncIteration
+            # The last page is let go before the next is fetched (see pages).
+            self._page = iter(())
+            page = await self._store.list_sessions_page(
+                self._prefix, cursor=self._cursor, limit=self._page_size
+            )
+            self._cursor = page.cursor
+            self._more = page.cursor is not None
+            self._page = iter(page.session_ids)
+
+    async def asend(self, value: None) -> str:
+        """The next id, as ``__anext__`` gives it (nothing is sent in)."""
+        return await self.__anext__()
+
+    async def athrow(
+        self,
+        typ: type[BaseException] | BaseException,
+        val: object = None,
+        tb: TracebackType | None = None,
+        /,
+    ) -> str:
+        """End the iteration and raise the exception given, as a generator would."""
+        await self.aclose()
+        if isinstance(typ, BaseException):
+            raise typ
+        if isinstance(val, BaseException):
+            raise val
+        raise typ() if val is None else typ(val)
+
+    async def aclose(self) -> None:
+        """End the iteration: no more pages are fetched."""
+        self._page, self._more = iter(()), False
 
 
 async def for_each_session(

@@ -134,10 +134,15 @@ class SessionStore:
 
     async def aclose(self) -> None:
         """Let the backend release its connections. The store stays usable: the
-        next operation prepares the bucket again."""
+        next operation prepares the bucket again; closing again does nothing.
+
+        Shielded from cancellation (within the storage's timeouts): closing is what
+        an ``async with`` whose body was cancelled does on its way out, and a
+        close cut off at its first await would leak the backend's connections."""
         if self._ready:
             self._ready = False
-            await self._storage.close()
+            with anyio.CancelScope(shield=True):
+                await self._storage.close()
 
     async def _ensure_ready(self) -> Storage:
         if not self._ready:

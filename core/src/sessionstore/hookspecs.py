@@ -141,6 +141,9 @@ async def sessionstore_list(
         that exist for the whole listing appear exactly once.
     :param limit: the most entries to return (``None``: no limit). A page may be
         shorter; only ``cursor is None`` marks the end.
+    :return: a :class:`~sessionstore.ListPage`; its ``cursor`` is ``None`` on the
+        last page, and never ``""`` nor the cursor it was given, with which paging
+        would not end.
     """
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -139,3 +139,104 @@ async def test_iter_sessions_closes_early_and_stops(store: SessionStore) -> None
         "s1",
         "s2",
     ]
+
+
+def test_a_store_serves_successive_event_loops(store: SessionStore) -> None:
+    """A command line tool or a test suite may call ``anyio.run`` again and again,
+    on either library, with one store: it holds nothing bound to one loop."""
+
+    async def bump() -> dict[str, Any]:
+        async with store:
+            state = await store.update_session(
+                "s", lambda state: {"n": (state or {"n": 0})["n"] + 1}
+            )
+            assert [session_id async for session_id in store.iter_sessions()] == ["s"]
+            return state
+
+    assert [anyio.run(bump, backend=name)["n"] for name in ["asyncio", "trio"] * 2] == [1, 2, 3, 4]
+
+
+Operation = Callable[[SessionStore], Awaitable[object]]
+
+
+def _update(state: dict[str, Any] | None) -> dict[str, Any]:
+    return {"v": 2}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "store_session": lambda store: store.store_session("s", {"v": 2}),
+    "update_session": lambda store: store.update_session("s", _update),
+    "touch_session": lambda store: store.touch_session("s", ttl=3600),
+    "delete_session": lambda store: store.delete_session("s"),
+    "delete_one_file": lambda store: store.delete_session("s", "state.json"),
+    "purge_expired": lambda store: store.purge_expired(),
+}
+
+
+BOTH = ["checkpoint.json", "state.json"]
+EXPECTED: dict[str, list[tuple[dict[str, Any] | None, list[str]]]] = {
+    "store_session": [({"v": 1}, BOTH), ({"v": 2}, BOTH)],
+    "update_session": [({"v": 1}, BOTH), ({"v": 2}, BOTH)],
+    "touch_session": [({"v": 1}, BOTH)],
+    "delete_session": [({"v": 1}, BOTH), (None, [])],  # one batch: all or nothing
+    "delete_one_file": [({"v": 1}, BOTH), (None, ["checkpoint.json"])],
+    "purge_expired": [(None, BOTH), (None, [])],  # expired, then purged whole
+}
+"""What a cancelled call may leave: (the state loaded, the session's files)."""
+
+
+def _hidden_names(root: Path) -> list[str]:
+    """Names starting with a dot below ``root``: the file backend's temporary files."""
+    return [path.name for path in root.rglob(".*")]
+
+
+async def _cancel_after_hop(
+    root: Path, monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, name: str, stop: int
+) -> bool:
+    """Run the operation ``name`` cancelled at its ``stop``-th thread hop and check
+    what it left; whether it was cancelled (``False``: it made fewer hops)."""
+    store = SessionStore(backend="file", root=root)
+    await store.store_session("s", {"v": 1}, ttl=1)
+    await store.store_session("s", {"c": 1}, "checkpoint.json")
+    if name == "purge_expired":
+        fake_clock.advance(2)
+    real_run_sync = anyio.to_thread.run_sync
+    hops = 0
+    scope = anyio.CancelScope()
+
+    async def cancelling_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        if hops == stop:
+            scope.cancel()  # arrives as the hop starts: after the one before it
+        return await real_run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", cancelling_run_sync)
+    with scope:
+        await OPERATIONS[name](store)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", real_run_sync)
+    if not scope.cancelled_caught:
+        return False
+    with anyio.fail_after(10):  # a lock left held would hang here
+        state = await store.load_session("s")
+        files = await store.list_files("s")
+        await store.store_session("t", {})
+        await store.delete_session("t")
+    assert _hidden_names(root) == [], stop
+    assert (state, files) in EXPECTED[name], (stop, state, files)
+    return True
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+async def test_cancelled_at_any_thread_hop_the_files_are_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, name: str
+) -> None:
+    """Cancelled at each of the file backend's thread hops in turn (where a
+    cancellation reaches it), the call raises the cancellation and leaves every
+    file whole and unlocked: the old state or the new, no temporary file."""
+    for stop in range(1, 20):
+        if not await _cancel_after_hop(tmp_path / str(stop), monkeypatch, fake_clock, name, stop):
+            break  # the call ended before its stop-th hop: every hop was tried
+    else:
+        pytest.fail(f"{name} made more thread hops than the test tries")
+    assert stop > 1

@@ -17,7 +17,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from sessionstore import SessionStore, StorageUnavailableError
+from sessionstore import ConflictError, SessionStore, StorageUnavailableError
 from sessionstore.testing.backend_tests import FakeClock
 
 
@@ -240,3 +240,37 @@ async def test_cancelled_at_any_thread_hop_the_files_are_whole(
     else:
         pytest.fail(f"{name} made more thread hops than the test tries")
     assert stop > 1
+
+
+async def test_update_session_gives_up_without_a_last_back_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its last attempt, ``update_session`` raises at once, not after one
+    more back-off (up to 0.25 s). Seen without timing: the scope is cancelled as
+    the last write fails, so a back-off would be cancelled, hiding the error."""
+    store = SessionStore(backend="file", root=tmp_path)
+    await store.store_session("s", {"n": 0})
+
+    async def meddle(state: dict[str, Any] | None) -> dict[str, Any]:
+        await store.store_session("s", {"n": -1})  # another writer gets in between
+        return {"n": 1}
+
+    real_run_sync = anyio.to_thread.run_sync
+    scope = anyio.CancelScope()
+    writes = 0
+
+    async def cancel_at_the_last_write(
+        function: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        nonlocal writes
+        try:
+            return await real_run_sync(function, *args, **kwargs)
+        finally:
+            if function.__name__ == "upload":
+                writes += 1
+                if writes == 4:  # the second attempt's write (each meddles first)
+                    scope.cancel()
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", cancel_at_the_last_write)
+    with pytest.raises(ConflictError, match="2 attempts"), scope:
+        await store.update_session("s", meddle, max_attempts=2)

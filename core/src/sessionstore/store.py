@@ -328,8 +328,9 @@ class SessionStore:
                     ttl=ttl,
                 )
             except ConflictError:
-                # Full-jitter exponential back-off spreads contending writers apart.
-                await anyio.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
+                if attempt + 1 < max_attempts:  # no waiting before giving up
+                    # Full-jitter exponential back-off spreads contending writers apart.
+                    await anyio.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
                 continue
             return new, meta
         raise ConflictError(

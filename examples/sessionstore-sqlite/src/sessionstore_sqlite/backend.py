@@ -85,9 +85,10 @@ class SQLiteBackend:
         between operations. That costs about 50 µs per operation while another
         connection to the file is open, and a few hundred when the one closing is
         the file's last (SQLite then checkpoints the WAL into the database). A
-        per-thread cache would save it, but the contract has no hook to close
-        connections when a store is done, and a connection left to the garbage
-        collector is a ResourceWarning on Python 3.13+.
+        per-thread cache would save it, but ``sessionstore_close`` runs on the
+        event loop's thread, where sqlite3 refuses to close another thread's
+        connection, and a connection left to the garbage collector is a
+        ResourceWarning on Python 3.13+.
         """
 
         def work() -> T:

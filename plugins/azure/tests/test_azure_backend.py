@@ -311,6 +311,14 @@ async def test_container_deleted_after_init(azurite: Azurite, azure_store: Sessi
         ({"retries": -1}, "'retries' must be >= 0"),
         ({"read_timeout": 0}, "'read_timeout' must be > 0"),
         ({"connect_timeout": "-1"}, "'connect_timeout' must be > 0"),
+        # The SDK put https:// before it and failed at the first request.
+        ({"endpoint_url": "127.0.0.1:10000/devstoreaccount1"}, "endpoint_url must be an http"),
+        ({"endpoint_url": "ftp://127.0.0.1/devstoreaccount1"}, "endpoint_url must be an http"),
+        # A key with an unencoded '+' in a URL (read as a space) was refused at
+        # the first request, as if the key were wrong.
+        ({"account_key": "Eby8vdM02xNOcq FlqUwJ=="}, "account_key is not valid base64"),
+        ({"prefix": "a/../b"}, "empty, '.' or '..' segment"),
+        ({"prefix": "a//b"}, "empty, '.' or '..' segment"),
     ],
 )
 def test_invalid_options_fail_when_the_store_is_built(
@@ -485,7 +493,7 @@ async def test_sas_signature_never_shows_in_debug_logs(
 @pytest.mark.parametrize(
     ("credential", "secret"),
     [
-        ({"account_name": "acct", "account_key": "key-secret-1234"}, "key-secret-1234"),
+        ({"account_name": "acct", "account_key": "a2V5LXNlY3JldC0xMjM0IQ=="}, "a2V5LXNlY3Jl"),
         ({"connection_string": "AccountName=acct;AccountKey=conn-1234"}, "conn-1234"),
         ({"account_name": "acct", "sas_token": "sv=1&sig=sas-secret-1234"}, "sas-secret-1234"),
     ],

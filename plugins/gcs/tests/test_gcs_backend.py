@@ -342,6 +342,15 @@ async def test_prefixes_keep_stores_apart(make_store: StoreFactory) -> None:
     assert await two.load_session("s") == {"store": 2}
 
 
+@pytest.mark.parametrize("endpoint", ["10.9.8.7:4443", "ftp://10.9.8.7:4443", "http://"])
+def test_endpoint_without_http_scheme_or_host_is_refused_when_built(endpoint: str) -> None:
+    """It failed only at the first request, after every retry, as a storage
+    failure; the value stays out of the message (a URL may carry credentials)."""
+    with pytest.raises(ConfigurationError, match="endpoint_url must be an http") as caught:
+        SessionStore(backend="gcs", bucket="b-1", endpoint_url=endpoint, token="anon")
+    assert "10.9.8.7" not in str(caught.value)
+
+
 def test_bad_options_are_configuration_errors() -> None:
     for options in [
         {"retries": "-1"},

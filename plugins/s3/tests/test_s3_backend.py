@@ -119,6 +119,9 @@ def test_options_from_strings_and_their_checks() -> None:
         ({"key": "only-the-key"}, "both key and secret"),
         ({"token": "a-session-token"}, "needs key and secret"),
         ({"bucket_name": "typo"}, "unknown option"),
+        # botocore refused these only at the first request, as a storage failure.
+        ({"endpoint_url": "localhost:9000"}, "endpoint_url must be an http"),
+        ({"endpoint_url": "ftp://localhost:9000"}, "endpoint_url must be an http"),
     ):
         with pytest.raises(ConfigurationError, match=re.escape(message)):
             SessionStore(backend="s3", bucket="some-bucket", **bad)

@@ -10,12 +10,14 @@ committed as a block list.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import attrs
@@ -66,6 +68,45 @@ def _required(path: str, header: str, value: T | None) -> T:
     return value
 
 
+def _clean_prefix(value: str) -> str:
+    """``value`` without surrounding ``/``; refused with an empty, ``.`` or ``..``
+    segment, as the other cloud backends refuse it (``a/../b`` would name blobs
+    that URL normalisation may fold into ``b``)."""
+    prefix = value.strip("/")
+    if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
+        raise ValueError(
+            f"prefix {value!r} has an empty, '.' or '..' segment; "
+            "use '/'-separated names such as 'apps/sessions'"
+        )
+    return prefix
+
+
+def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """An ``http(s)://host/...`` URL. The SDK puts ``https://`` before a URL without
+    a scheme (Azurite's ``127.0.0.1:10000/devstoreaccount1`` then fails at the first
+    request, as "storage unavailable", over TLS it never asked for)."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "endpoint_url must be an http:// or https:// URL with a host, such as "
+                "http://127.0.0.1:10000/devstoreaccount1 (value not shown: a URL may "
+                "carry a SAS)"
+            )
+
+
+def _account_key(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """A base64 key: anything else failed at the first request, as a refusal."""
+    if value:
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError(
+                "account_key is not valid base64 (value not shown: it is a secret); in a "
+                "URL, percent-encode its '+', '/' and '=' (%2B, %2F, %3D)"
+            ) from None
+
+
 @attrs.define(eq=False)
 class AzureBackend:
     """Stores each object as a block blob ``<prefix>/<path>`` in the container named
@@ -80,11 +121,11 @@ class AzureBackend:
     """
 
     account_name: str | None = None
-    account_key: str | None = attrs.field(default=None, repr=False)
+    account_key: str | None = attrs.field(default=None, repr=False, validator=_account_key)
     connection_string: str | None = attrs.field(default=None, repr=False)
     sas_token: str | None = attrs.field(default=None, repr=False)
-    endpoint_url: str | None = None
-    prefix: str = ""
+    endpoint_url: str | None = attrs.field(default=None, validator=_endpoint)
+    prefix: str = attrs.field(default="", converter=_clean_prefix)
     create_bucket: bool = False
     connect_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
     read_timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
@@ -110,8 +151,7 @@ class AzureBackend:
             if key.strip().lower() in {"accountkey", "sharedaccesssignature"}:
                 secrets.append(value)
         self._scrubber = Scrubber(secrets)
-        prefix = self.prefix.strip("/")
-        self._base = f"{prefix}/" if prefix else ""
+        self._base = f"{self.prefix}/" if self.prefix else ""
 
     # -- plumbing ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import attrs
@@ -46,6 +47,18 @@ def _normalize_prefix(value: str) -> str:
 
 def _strip_url(value: str | None) -> str | None:
     return None if value is None else str(value).rstrip("/")
+
+
+def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """An ``http(s)://host`` URL: anything else failed only at the first request,
+    after every retry, as "storage unavailable"."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "endpoint_url must be an http:// or https:// URL with a host, such as "
+                "http://127.0.0.1:4443 (value not shown: a URL may carry credentials)"
+            )
 
 
 def _check_token(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
@@ -136,7 +149,7 @@ class GCSBackend:
     prefix: str = attrs.field(default="", converter=_normalize_prefix)
     project: str | None = None
     token: Any = attrs.field(default=None, repr=False, validator=_check_token)
-    endpoint_url: str | None = attrs.field(default=None, converter=_strip_url)
+    endpoint_url: str | None = attrs.field(default=None, converter=_strip_url, validator=_endpoint)
     create_bucket: bool = False
     location: str | None = None
     connect_timeout: float = attrs.field(default=5.0, validator=_positive)

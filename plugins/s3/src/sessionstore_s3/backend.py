@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio.to_thread
@@ -97,6 +98,18 @@ def _clean_prefix(value: str) -> str:
                     "use '/'-separated names such as 'apps/sessions'"
                 )
     return prefix
+
+
+def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """An ``http(s)://host`` URL: botocore would refuse anything else only at the
+    first request (a "storage unavailable" error for a typo in the configuration)."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "endpoint_url must be an http:// or https:// URL with a host, such as "
+                "http://127.0.0.1:9000 (value not shown: a URL may carry credentials)"
+            )
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -254,7 +267,7 @@ class S3Backend:
     """
 
     prefix: str = attrs.field(default="", converter=_clean_prefix)
-    endpoint_url: str | None = None
+    endpoint_url: str | None = attrs.field(default=None, validator=_endpoint)
     region: str | None = None
     key: str | None = attrs.field(default=None, repr=False)
     secret: str | None = attrs.field(default=None, repr=False)

@@ -175,6 +175,25 @@ def test_missing_hook_is_refused(install_plugin: InstallPlugin, working_backend:
         load_backend("partial")
 
 
+def test_every_contract_problem_is_named_at_once(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """An unfinished backend learns all it lacks from one error, not one per fix."""
+    source = (
+        working_backend.replace("@hookimpl\n        async def sessionstore_stat", "async def x")
+        .replace("@hookimpl\n        async def sessionstore_delete", "async def y")
+        .replace("async def sessionstore_exists", "def sessionstore_exists")
+        .replace("async def sessionstore_list", "def sessionstore_list")
+    )
+    install_plugin("unfinished", source)
+    with pytest.raises(BackendLoadError) as caught:
+        load_backend("unfinished")
+    assert str(caught.value).endswith(
+        "it does not implement sessionstore_stat, sessionstore_delete; "
+        "its sessionstore_exists, sessionstore_list are not an async def"
+    )
+
+
 @pytest.mark.parametrize("name", FIRST_PARTY)
 def test_missing_first_party_backend_names_the_pip_command(name: str) -> None:
     # Every first-party backend is installed in this workspace, so ask for the

@@ -25,21 +25,13 @@ def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
     after checking it implements every hook, each as a coroutine function."""
     manager = pluggy.PluginManager("sessionstore")
     manager.add_hookspecs(hookspecs)
-    problem = None
     try:
         manager.register(plugin, name=info.name)
         manager.check_pending()
     except pluggy.PluginValidationError as error:
         problem = str(error)
     else:
-        for hook_name in HOOK_NAMES:
-            impls = getattr(manager.hook, hook_name).get_hookimpls()
-            if not impls and hook_name not in OPTIONAL_HOOKS:
-                problem = f"it does not implement {hook_name}"
-            elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
-                problem = f"its {hook_name} is not an async def"
-            if problem:
-                break
+        problem = _contract_problems(manager)
     if problem:
         raise BackendLoadError(
             f"backend {info.name!r} from {info.distribution} {info.version} does not fit the "
@@ -48,3 +40,22 @@ def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
             distribution=info.distribution,
         )
     return manager
+
+
+def _contract_problems(manager: pluggy.PluginManager) -> str:
+    """Every missing required hook and every hook that is not an ``async def``,
+    named at once (``""`` if none): an unfinished backend is fixed in one pass."""
+    missing, not_async = [], []
+    for hook_name in HOOK_NAMES:
+        impls = getattr(manager.hook, hook_name).get_hookimpls()
+        if not impls and hook_name not in OPTIONAL_HOOKS:
+            missing.append(hook_name)
+        elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
+            not_async.append(hook_name)
+    problems = []
+    if missing:
+        problems.append(f"it does not implement {', '.join(missing)}")
+    if not_async:
+        verb = "is" if len(not_async) == 1 else "are"
+        problems.append(f"its {', '.join(not_async)} {verb} not an async def")
+    return "; ".join(problems)

@@ -29,6 +29,7 @@ def backends_command(check: bool, as_json: bool) -> None:
         output.emit_json({"backends": [_as_json(info) for info in backends]})
         return
     table = output.table("NAME", "DISTRIBUTION", "VERSION", "STATUS", "PROBLEM")
+    table.columns[-1].overflow = "fold"  # wrapped whole: the module names it is about
     for info in backends:
         table.add_row(
             Text(info.name),  # Text: plugin metadata is printed, never read as markup

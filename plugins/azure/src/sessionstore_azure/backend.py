@@ -107,6 +107,21 @@ def _account_key(_instance: object, _attribute: attrs.Attribute[Any], value: str
             ) from None
 
 
+_ENTITY_TAG = re.compile(r'"[\x21\x23-\x7e]+"')
+"""A strong HTTP entity tag, as Azure writes every ETag: quoted, no spaces inside."""
+
+
+def _check_version(token: str, path: str) -> None:
+    """Raise :class:`ConflictError` for an ``if_match`` that cannot be an ETag.
+
+    Sent as they are, ``*`` (and Azurite's ``"*"``) matches any blob, which made the
+    write or delete unconditional; an empty one is no condition either, and one
+    with whitespace or a newline broke the request.
+    """
+    if not _ENTITY_TAG.fullmatch(token) or token == '"*"':
+        raise ConflictError(f"cannot write or delete {path!r}: {token!r} is no version (ETag)")
+
+
 @attrs.define(eq=False)
 class AzureBackend:
     """Stores each object as a block blob ``<prefix>/<path>`` in the container named
@@ -251,10 +266,9 @@ class AzureBackend:
     ) -> ObjectInfo:
         """Put the blob with its condition in the same request (or, above 64 MiB, in the
         Put Block List that commits it); the info comes from the write's response."""
-        if if_match == "":
-            raise ConflictError(f"cannot write {path!r}: the empty string is no version")
         conditions: dict[str, Any] = {}
         if if_match is not None:
+            _check_version(if_match, path)
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
 
         def upload(container: ContainerClient) -> ObjectInfo:
@@ -334,8 +348,7 @@ class AzureBackend:
         if if_match is not None:
             if len(names) != 1:
                 raise ValueError(f"if_match needs exactly one path, got {len(names)}")
-            if if_match == "":
-                raise ConflictError(f"cannot delete {paths[0]!r}: the empty string is no version")
+            _check_version(if_match, paths[0])
 
             def delete_if_match(container: ContainerClient) -> None:
                 container.get_blob_client(names[0]).delete_blob(

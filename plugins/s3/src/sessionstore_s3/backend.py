@@ -30,6 +30,7 @@ import asyncio
 import io
 import os
 import random
+import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -155,6 +156,20 @@ def _translate(error: Exception, where: str, *, if_match: str | None = None) -> 
     if status in (401, 403) or code in _PERMISSION_CODES:
         return PermissionError(f"S3 refused access to {where}: {code or status}")
     return error
+
+
+_ENTITY_TAG = re.compile(r'"[\x21\x23-\x7e]+"')
+"""A strong HTTP entity tag, as S3 writes every ETag: quoted, no spaces inside."""
+
+
+def _check_version(token: str, where: str) -> None:
+    """Raise :class:`ConflictError` for an ``if_match`` that cannot be an ETag.
+
+    Sent as they are, such tokens made the write unconditional: botocore sends an
+    empty or blank ``If-Match``, which S3 ignores, and ``*`` matches any object.
+    """
+    if not _ENTITY_TAG.fullmatch(token) or token == '"*"':
+        raise ConflictError(f"{where}: {token!r} is not the version (ETag) of any object")
 
 
 def _time(value: object) -> datetime | None:
@@ -424,11 +439,12 @@ class S3Backend:
                 "to 5 GiB"
             )
         params: dict[str, Any] = {"Bucket": bucket, "Key": self._key(path)}
+        where = self._where(bucket, path)
         if if_match is not None:
+            _check_version(if_match, where)
             params["IfMatch"] = if_match
         if create_only:
             params["IfNoneMatch"] = "*"
-        where = self._where(bucket, path)
 
         async def operation(client: Any) -> ObjectInfo:
             try:
@@ -527,6 +543,8 @@ class S3Backend:
             raise ValueError(f"if_match needs exactly one path, got {len(paths)}")
         if not paths:
             return
+        if if_match is not None:
+            _check_version(if_match, self._where(bucket, paths[0]))
         keys = [self._key(path) for path in paths]
 
         async def operation(client: Any) -> None:

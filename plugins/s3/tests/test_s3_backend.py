@@ -472,6 +472,16 @@ async def test_no_credentials_at_all_is_a_permission_error(
         await store.load_session("s")
 
 
+async def test_a_missing_profile_is_a_permission_error(s3_options: dict[str, Any]) -> None:
+    """botocore's ProfileNotFound came out as StorageUnavailableError, a storage
+    failure worth retrying; it is missing credentials (the test environment points
+    the config files at /dev/null)."""
+    options = {name: value for name, value in s3_options.items() if name not in ("key", "secret")}
+    store = SessionStore(backend="s3", bucket="some-bucket", profile="no-such-profile", **options)
+    with pytest.raises(StoragePermissionError, match="no-such-profile"):
+        await store.load_session("s")
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_its_own_client(make_store: StoreFactory) -> None:

@@ -50,6 +50,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     IncompleteReadError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
 )
 
 from sessionstore.errors import ConflictError
@@ -344,6 +345,12 @@ class S3Backend:
                 raise PermissionError(
                     f"no usable S3 credentials: {error}. Pass key and secret, or configure "
                     "the standard AWS chain (environment, profile, instance role)"
+                ) from error
+            except ProfileNotFound as error:
+                # Missing credentials too, not a storage failure worth retrying.
+                raise PermissionError(
+                    f"no usable S3 credentials: {error} (in AWS_CONFIG_FILE / "
+                    "AWS_SHARED_CREDENTIALS_FILE, by default ~/.aws/config and ~/.aws/credentials)"
                 ) from error
 
         return cast(T, fsspec.asyn.sync(fs.loop, call))

@@ -38,6 +38,8 @@ from sessionstore_azure import AzureBackend
 
 from .conftest import Azurite, free_port
 
+NO_ACCOUNT = {"account_name": None, "account_key": None, "endpoint_url": None}
+"""Options that leave a connection string the only account setting."""
 WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk+/Wrong+Key/Never=="
 
 
@@ -339,6 +341,17 @@ async def test_container_deleted_after_init(azurite: Azurite, azure_store: Sessi
         # the first request, as if the key were wrong.
         ({"account_key": "Eby8vdM02xNOcq FlqUwJ=="}, "account_key is not valid base64"),
         ({"prefix": "a/../b"}, "empty, '.' or '..' segment"),
+        # Connection strings were parsed only by the first request's client.
+        ({"connection_string": "garbage", **NO_ACCOUNT}, "connection_string is malformed"),
+        ({"connection_string": "Protocol=http", **NO_ACCOUNT}, "names no storage account"),
+        (
+            {"connection_string": "AccountName=a;AccountKey=not base64!", **NO_ACCOUNT},
+            "AccountKey of connection_string is not valid base64",
+        ),
+        (
+            {"connection_string": "AccountName=a;BlobEndpoint=127.0.0.1:1/a", **NO_ACCOUNT},
+            "BlobEndpoint of connection_string must be an http",
+        ),
         ({"prefix": "a//b"}, "empty, '.' or '..' segment"),
     ],
 )
@@ -515,7 +528,7 @@ async def test_sas_signature_never_shows_in_debug_logs(
     ("credential", "secret"),
     [
         ({"account_name": "acct", "account_key": "a2V5LXNlY3JldC0xMjM0IQ=="}, "a2V5LXNlY3Jl"),
-        ({"connection_string": "AccountName=acct;AccountKey=conn-1234"}, "conn-1234"),
+        ({"connection_string": "AccountName=acct;AccountKey=Y29ubi0xMjM0"}, "Y29ubi0xMjM0"),
         ({"account_name": "acct", "sas_token": "sv=1&sig=sas-secret-1234"}, "sas-secret-1234"),
     ],
 )

@@ -3,9 +3,11 @@ transport with its timeouts and connection pool, and a short retry policy."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import AzureSasCredential, TokenCredential
@@ -78,6 +80,58 @@ def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTran
     )
 
 
+def _check_endpoint(value: str, what: str) -> None:
+    """An ``http(s)://host/...`` URL. The SDK puts ``https://`` before a URL without
+    a scheme (Azurite's ``127.0.0.1:10000/devstoreaccount1`` then failed at the first
+    request, as "storage unavailable", over TLS it never asked for)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{what} must be an http:// or https:// URL with a host, such as "
+            "http://127.0.0.1:10000/devstoreaccount1 (value not shown: a URL may carry a SAS)"
+        )
+
+
+def _check_account_key(value: str, what: str) -> None:
+    """A base64 key: anything else failed at the first request, as a refusal."""
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ValueError(
+            f"{what} is not valid base64 (value not shown: it is a secret); in a URL, "
+            "percent-encode its '+', '/' and '=' (%2B, %2F, %3D)"
+        ) from None
+
+
+def _check_connection_string(value: str) -> None:
+    """``Name=value`` parts separated by ``;``, naming an account (or the
+    development storage), with a base64 key and an http(s) blob endpoint if given.
+    The SDK parses it only when the first request builds the client, so a malformed
+    one was a storage failure there."""
+    settings: dict[str, str] = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        name, equals, setting = part.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(
+                "connection_string is malformed: it must be Name=value parts separated "
+                "by ';' (value not shown: it holds a secret)"
+            )
+        settings[name.strip().lower()] = setting.strip()
+    if settings.get("usedevelopmentstorage", "").lower() == "true":
+        return
+    if not (settings.get("accountname") or settings.get("blobendpoint")):
+        raise ValueError(
+            "connection_string names no storage account: it needs AccountName or "
+            "BlobEndpoint (or UseDevelopmentStorage=true)"
+        )
+    if settings.get("accountkey"):
+        _check_account_key(settings["accountkey"], "the AccountKey of connection_string")
+    if settings.get("blobendpoint"):
+        _check_endpoint(settings["blobendpoint"], "the BlobEndpoint of connection_string")
+
+
 def check_account_options(
     *,
     account_name: str | None,
@@ -87,7 +141,8 @@ def check_account_options(
     endpoint_url: str | None,
 ) -> None:
     """Raise :class:`ValueError` unless the options name one storage account and at
-    most one credential (checked when the store is built, before any request)."""
+    most one credential, each well-formed (checked when the store is built, before
+    any request)."""
     given = [
         name
         for name, value in [
@@ -109,6 +164,12 @@ def check_account_options(
             "the azure backend needs account_name (or endpoint_url, or connection_string) "
             "to know which storage account to use"
         )
+    if connection_string:
+        _check_connection_string(connection_string)
+    if endpoint_url:
+        _check_endpoint(endpoint_url, "endpoint_url")
+    if account_key:
+        _check_account_key(account_key, "account_key")
 
 
 def build_service_client(

@@ -11,8 +11,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import anyio
-
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
@@ -94,6 +92,8 @@ def first_failure() -> Iterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
+        import anyio  # here, not above: listing backends imports this module, not anyio
+
         cancelled = anyio.get_cancelled_exc_class()
         leaves = list(_leaves(group))
         error = next((leaf for leaf in leaves if not isinstance(leaf, cancelled)), leaves[0])

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import anyio
 import pluggy
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
@@ -440,6 +441,30 @@ async def test_silent_server_hits_the_read_timeout(azurite: Azurite, container: 
         with pytest.raises(StorageUnavailableError):
             await store.session_exists("s")
         assert time.monotonic() - started < 4
+
+
+async def test_cancelled_during_a_request_raises_the_cancellation(
+    azurite: Azurite, container: str
+) -> None:
+    """Cancelled while its request waits on a silent server: the caller got the
+    request's timeout as a StorageUnavailableError, which the cancelled scope let
+    through, instead of the cancellation (the worker thread cannot be interrupted,
+    so the cancellation is delivered when the request ends)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        options = azurite.options(
+            endpoint_url=f"http://127.0.0.1:{port}/{azurite.account_name}",
+            read_timeout=0.5,
+            retries=0,
+        )
+        store = SessionStore(backend="azure", bucket=container, **options)
+        store._ready = True  # straight to the request: no container check
+        with anyio.move_on_after(0.1) as scope:
+            await store.load_session("s")
+        assert scope.cancelled_caught
+        await store.aclose()
 
 
 async def test_answer_cut_after_its_status_line_is_unavailable(

@@ -236,6 +236,26 @@ async def test_silent_server_times_out(make_store: StoreFactory) -> None:
         listener.close()
 
 
+async def test_cancelled_during_a_request_raises_the_cancellation(
+    make_store: StoreFactory,
+) -> None:
+    """Cancelled while its request waits on a silent server: the caller got the
+    request's timeout as a StorageUnavailableError, which the cancelled scope let
+    through, instead of the cancellation (the worker thread cannot be interrupted,
+    so the cancellation is delivered when the request ends)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = listener.getsockname()[1]
+        store = make_store(endpoint_url=f"http://127.0.0.1:{port}", retries=0, read_timeout=0.5)
+        store._ready = True  # straight to the request: no bucket check
+        with anyio.move_on_after(0.1) as scope:
+            await store.load_session("s")
+        assert scope.cancelled_caught
+        await store.aclose()
+    finally:
+        listener.close()
+
+
 async def test_missing_bucket_is_a_clear_error(
     make_store: StoreFactory, json_api: JsonApi, proxy: Proxy
 ) -> None:

@@ -404,6 +404,32 @@ async def test_silent_server_times_out(aws_environment: None) -> None:
         assert time.monotonic() - started < 5
 
 
+async def test_cancelled_during_a_request_raises_the_cancellation(
+    aws_environment: None,
+) -> None:
+    """Cancelled while its request waits on a silent server: the caller got the
+    request's timeout as a StorageUnavailableError, which the cancelled scope let
+    through, instead of the cancellation (the worker thread cannot be interrupted,
+    so the cancellation is delivered when the request ends)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        store = SessionStore(
+            backend="s3",
+            bucket="some-bucket",
+            endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            key="AKIAEXAMPLE",
+            secret=SECRET,
+            read_timeout=0.5,
+            retries=0,
+        )
+        store._ready = True  # straight to the request: no bucket check
+        with anyio.move_on_after(0.1) as scope:
+            await store.load_session("s")
+        assert scope.cancelled_caught
+        await store.aclose()
+
+
 async def test_upload_to_a_server_gone_silent_times_out(make_store: StoreFactory) -> None:
     """A server that stops answering mid-session (accepts, reads, never replies):
     PutObject too ends at the read timeout. botocore sent file bodies with

@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 from azure.core import MatchConditions
@@ -181,7 +182,13 @@ class AzureBackend:
                 conflict=conflict,
             )
 
-        return await anyio.to_thread.run_sync(blocking)
+        try:
+            return await anyio.to_thread.run_sync(blocking)
+        except Exception:
+            # Cancelled while the request ran: the caller gets the cancellation, not
+            # the storage error (say, a timeout) the cancelled scope would let through.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            raise
 
     def _info(self, path: str, properties: BlobProperties, size: int) -> ObjectInfo:
         modified: datetime = _required(path, "Last-Modified", properties.last_modified)

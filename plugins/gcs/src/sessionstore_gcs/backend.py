@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -198,7 +199,13 @@ class GCSBackend:
             transport = self._connect()
             return transport.run(operation, transport, *args)
 
-        return await anyio.to_thread.run_sync(blocking)
+        try:
+            return await anyio.to_thread.run_sync(blocking)
+        except Exception:
+            # Cancelled while the request ran: the caller gets the cancellation, not
+            # the storage error (say, a timeout) the cancelled scope would let through.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            raise
 
     # -- hooks ---------------------------------------------------------------------
 

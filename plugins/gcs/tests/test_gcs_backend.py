@@ -371,6 +371,16 @@ def test_endpoint_without_http_scheme_or_host_is_refused_when_built(endpoint: st
     assert "10.9.8.7" not in str(caught.value)
 
 
+def test_a_prefix_leaving_no_room_for_the_longest_names_is_refused() -> None:
+    """Cloud Storage refuses object names over 1024 bytes (fake-gcs-server does
+    not): a longer prefix worked in tests and failed in production at the first
+    long session id, as a storage failure."""
+    with pytest.raises(ConfigurationError, match="at most 512 leave room"):
+        SessionStore(backend="gcs", bucket="b-1", prefix="p" * 513)
+    longest = SessionStore(backend="gcs", bucket="b-1", prefix="p" * 512)
+    assert len(f"{backend_of(longest).prefix}/{'i' * 255}/{'f' * 255}") == 1024
+
+
 def test_bad_options_are_configuration_errors() -> None:
     for options in [
         {"retries": "-1"},

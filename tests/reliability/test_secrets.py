@@ -12,6 +12,7 @@ so), the secret is never there.
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 import traceback
@@ -198,7 +199,7 @@ async def _failures(credential: Credential) -> dict[str, BaseException]:
     options = {**credential.options, "create_bucket": False}
     await attempt("missing bucket", target.make_store(bucket=missing, **options))
     if isinstance(target, AzureTarget) and credential.options.get("account_key"):
-        wrong = "V3Jvbmc" + secrets.token_urlsafe(40).replace("-", "+").replace("_", "/") + "=="
+        wrong = base64.b64encode(secrets.token_bytes(64)).decode()  # well formed, wrong
         credential.secrets.append(wrong)
         await attempt("wrong key", credential.store(account_key=wrong))
     return errors

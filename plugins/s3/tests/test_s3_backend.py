@@ -11,12 +11,14 @@ with a throw-away certificate (see conftest.py).
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import logging
 import mmap
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
@@ -475,6 +477,41 @@ async def test_a_body_that_fails_to_arrive_is_read_again(
                     await store.load_session("s")
                 assert proxy.connections - before == 1
             await store.aclose()
+
+
+async def test_an_endpoint_that_is_no_s3_api_fails_the_listing(
+    s3_options: dict[str, Any],
+) -> None:
+    """A server answering 200 with a web page (a storage console's port, say):
+    botocore parsed the page as an empty ListObjectsV2 result, so list_sessions
+    returned [] as if the bucket were empty."""
+
+    class WebPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page = b"<html><body>Console</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *_args: Any) -> None:
+            """No access log on stderr."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        store = SessionStore(backend="s3", bucket="b-1", **{**s3_options, "endpoint_url": endpoint})
+        store._ready = True  # the listing itself: HeadBucket has no body to check
+        with pytest.raises(StorageUnavailableError, match="not an S3 listing"):
+            await store.list_sessions()
+        await store.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 async def test_refused_credentials_raise_permission_error(

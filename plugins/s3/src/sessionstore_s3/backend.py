@@ -643,6 +643,13 @@ class S3Backend:
                 if _code(error)[0] == "NoSuchBucket":
                     raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
                 raise _translate(error, where) from error
+            if "IsTruncated" not in response:
+                # botocore parses a 200 answer that is no S3 XML (a web page, say,
+                # from a console's port) as an empty listing: it read as no sessions.
+                raise OSError(
+                    f"listing {where}: the answer is not an S3 listing; is endpoint_url "
+                    f"({self.endpoint_url or 'AWS'}) the S3 API of the store?"
+                )
             names = [item["Key"] for item in response.get("Contents", [])]
             # Keys ending in "/" are "folder" markers other tools create: not objects.
             names = [name for name in names if not name.endswith("/")]

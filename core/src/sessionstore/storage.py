@@ -144,12 +144,20 @@ class Storage:
 
     async def list(self, prefix: str, cursor: str | None, limit: int | None) -> ListPage:
         try:
-            return await self._list(  # type: ignore[no-any-return]
+            page: ListPage = await self._list(
                 bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit
             )
         except Exception as error:
             self._raise_mapped(error, prefix or "/")
             raise
+        if page.cursor is not None and page.cursor in ("", cursor):
+            # Every walk pages on until the cursor is None: it would never end.
+            stuck = RuntimeError(
+                f"sessionstore_list returned the cursor {page.cursor!r} for a page asked "
+                f"after {cursor!r}, so paging would never end (a bug in the backend)"
+            )
+            self._raise_mapped(stuck, prefix or "/")
+        return page
 
     async def close(self) -> None:
         """Let the backend release its clients; backends without ``sessionstore_close``

@@ -47,14 +47,20 @@ WHY: dict[str, str] = {
         "the store and the backend, validation and two attrs objects: ~9 us measured, "
         "spread thin (no single step above ~1.5 us under a profiler). Caching the "
         "validated paths saved ~1 us a pair but made a purge hold more memory, so it "
-        "was taken out again."
+        "was taken out again. Since 2026-12-04 each memory operation also passes one "
+        "checkpoint (a yield to the event loop, as any storage round trip makes), so "
+        "that it can be cancelled and cannot starve other tasks: ~3 us a call on "
+        "asyncio and ~7 us on trio here, two per pair."
     ),
     "memory.pair.time": (
         "Per pair: encode with the envelope and the NaN probe (~6 us), typed decode "
         "(~4.7 us), the backend (~3 us, attrs objects included), store and storage "
         "(~4 us): within a few percent of 20 us, on either side of it with the host "
         "the machine runs on (19.2 us and 22.1 us for the same code on two hosts; "
-        "28-30 us on a slower one, where the bare codec pair alone took ~13 us)."
+        "28-30 us on a slower one, where the bare codec pair alone took ~13 us). "
+        "The two checkpoints that make memory operations cancellable add ~6 us on "
+        "asyncio and ~14 us on trio (see memory.pair.ratio): correct behaviour in "
+        "the backend applications test with comes first."
     ),
     "file.list_all": (
         "Pages are ordered, so a listing sorts: os.scandir + sorting the names alone "

@@ -15,6 +15,7 @@ from sessionstore.names import (
     _PLAIN_DIRECTORIES,
     _check_name,
     _is_valid,
+    key_prefix,
     session_path,
     valid_directory_names,
     validate_bucket,
@@ -156,3 +157,26 @@ def test_the_page_check_holds_no_memory_per_entry() -> None:
         assert tracemalloc.get_traced_memory()[1] - before < 100_000
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", ""), ("/", ""), ("/apps/sessions/", "apps/sessions"), ("é" * 256, "é" * 256)],
+)
+def test_key_prefix_strips_slashes(value: str, expected: str) -> None:
+    assert key_prefix(value, service="S3") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a//b", "empty, '.' or '..' segment"),
+        ("a/../b", "empty, '.' or '..' segment"),
+        ("./a", "empty, '.' or '..' segment"),
+        # 1024 - 2 * (255 + 1) = 512 bytes leave room for the longest id and name.
+        ("é" * 256 + "x", "prefix is 513 bytes long in UTF-8; at most 512 leave room under S3's"),
+    ],
+)
+def test_key_prefix_refuses_what_could_escape_or_overflow(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        key_prefix(value, service="S3")

@@ -119,6 +119,33 @@ def validate_prefix(prefix: object) -> str:
     return prefix
 
 
+def key_prefix(value: str, *, service: str, key_limit: int = 1024) -> str:
+    """``value`` without surrounding ``/``, checked as the prefix of object keys
+    ``<prefix>/<session_id>/<filename>`` that ``service`` limits to ``key_limit``
+    UTF-8 bytes (a cloud backend's ``prefix`` option).
+
+    Raises :class:`ValueError` for an empty, ``.`` or ``..`` segment (URL
+    normalisation may fold ``a/../b`` into ``b``), or for a prefix leaving no room
+    for the longest session id and file name: emulators accept such keys, the
+    services refuse them, as a storage failure at the first long id.
+    """
+    prefix = value.strip("/")
+    if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
+        raise ValueError(
+            f"prefix {value!r} has an empty, '.' or '..' segment; "
+            "use '/'-separated names such as 'apps/sessions'"
+        )
+    size = len(prefix.encode("utf-8", "surrogatepass"))
+    longest = key_limit - 2 * (MAX_NAME_BYTES + 1)
+    if size > longest:
+        raise ValueError(
+            f"prefix is {size} bytes long in UTF-8; at most {longest} leave room under "
+            f"{service}'s {key_limit}-byte name limit for the longest session id and "
+            f"file name ({MAX_NAME_BYTES} bytes each)"
+        )
+    return prefix
+
+
 def _check_characters(name: str, kind: str) -> None:
     if "/" in name or "\\" in name:
         raise InvalidSessionIdError(f"{kind} {name!r} must not contain '/' or '\\'")

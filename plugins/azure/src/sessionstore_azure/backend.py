@@ -26,7 +26,7 @@ from azure.storage.blob import BlobPrefix, BlobProperties, BlobServiceClient, Co
 
 from sessionstore.errors import ConfigurationError, ConflictError
 from sessionstore.hookspecs import hookimpl
-from sessionstore.names import MAX_NAME_BYTES
+from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore_azure.client import build_service_client, check_account_options
 from sessionstore_azure.errors import (
@@ -68,32 +68,8 @@ def _required(path: str, header: str, value: T | None) -> T:
     return value
 
 
-MAX_KEY_BYTES = 1024
-"""The longest blob name Azure accepts, in UTF-8 bytes."""
-MAX_PREFIX_BYTES = MAX_KEY_BYTES - 2 * (MAX_NAME_BYTES + 1)
-"""The longest prefix under which every valid ``<session_id>/<filename>`` fits. The
-emulators accept longer names; the services refuse them, as a storage failure at
-the first long id."""
-
-
 def _clean_prefix(value: str) -> str:
-    """``value`` without surrounding ``/``; refused with an empty, ``.`` or ``..``
-    segment, as the other cloud backends refuse it (``a/../b`` would name blobs
-    that URL normalisation may fold into ``b``)."""
-    prefix = value.strip("/")
-    if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
-        raise ValueError(
-            f"prefix {value!r} has an empty, '.' or '..' segment; "
-            "use '/'-separated names such as 'apps/sessions'"
-        )
-    size = len(prefix.encode("utf-8", "surrogatepass"))
-    if size > MAX_PREFIX_BYTES:
-        raise ValueError(
-            f"prefix is {size} bytes long in UTF-8; at most {MAX_PREFIX_BYTES} leave room "
-            f"under Azure's {MAX_KEY_BYTES}-byte blob name limit for the "
-            f"longest session id and file name ({MAX_NAME_BYTES} bytes each)"
-        )
-    return prefix
+    return key_prefix(value, service="Azure")
 
 
 _ENTITY_TAG = re.compile(r'"[\x21\x23-\x7e]+"')

@@ -23,7 +23,7 @@ import attrs
 
 from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
-from sessionstore.names import MAX_NAME_BYTES
+from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore_gcs import api
 from sessionstore_gcs.transport import Transport, import_gcsfs
@@ -38,28 +38,8 @@ _RFC3339 = re.compile(
 )
 
 
-MAX_KEY_BYTES = 1024
-"""The longest object name Cloud Storage accepts, in UTF-8 bytes."""
-MAX_PREFIX_BYTES = MAX_KEY_BYTES - 2 * (MAX_NAME_BYTES + 1)
-"""The longest prefix under which every valid ``<session_id>/<filename>`` fits. The
-emulators accept longer names; the services refuse them, as a storage failure at
-the first long id."""
-
-
 def _normalize_prefix(value: str) -> str:
-    prefix = value.strip("/")
-    if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
-        raise ValueError(
-            f"prefix {value!r} must be '/'-separated names, without empty, '.' or '..' parts"
-        )
-    size = len(prefix.encode("utf-8", "surrogatepass"))
-    if size > MAX_PREFIX_BYTES:
-        raise ValueError(
-            f"prefix is {size} bytes long in UTF-8; at most {MAX_PREFIX_BYTES} leave room "
-            f"under Cloud Storage's {MAX_KEY_BYTES}-byte object name limit for the "
-            f"longest session id and file name ({MAX_NAME_BYTES} bytes each)"
-        )
-    return prefix
+    return key_prefix(value, service="Cloud Storage")
 
 
 def _strip_url(value: str | None) -> str | None:

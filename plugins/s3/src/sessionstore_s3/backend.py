@@ -56,7 +56,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
-from sessionstore.names import MAX_NAME_BYTES
+from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 
 T = TypeVar("T")
@@ -92,31 +92,8 @@ class BucketNotFoundError(LookupError):
     """The store's bucket does not exist (and the backend may not create it)."""
 
 
-MAX_KEY_BYTES = 1024
-"""The longest key S3 accepts, in UTF-8 bytes."""
-MAX_PREFIX_BYTES = MAX_KEY_BYTES - 2 * (MAX_NAME_BYTES + 1)
-"""The longest prefix under which every valid ``<session_id>/<filename>`` fits. The
-emulators accept longer names; the services refuse them, as a storage failure at
-the first long id."""
-
-
 def _clean_prefix(value: str) -> str:
-    prefix = value.strip("/")
-    if prefix:
-        for segment in prefix.split("/"):
-            if segment in ("", ".", ".."):
-                raise ValueError(
-                    f"prefix {value!r} has an empty, '.' or '..' segment; "
-                    "use '/'-separated names such as 'apps/sessions'"
-                )
-    size = len(prefix.encode("utf-8", "surrogatepass"))
-    if size > MAX_PREFIX_BYTES:
-        raise ValueError(
-            f"prefix is {size} bytes long in UTF-8; at most {MAX_PREFIX_BYTES} leave room "
-            f"under S3's {MAX_KEY_BYTES}-byte key limit for the "
-            f"longest session id and file name ({MAX_NAME_BYTES} bytes each)"
-        )
-    return prefix
+    return key_prefix(value, service="S3")
 
 
 def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:

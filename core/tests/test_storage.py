@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import anyio
 import pytest
 
@@ -35,3 +37,32 @@ async def test_a_listing_that_would_never_end_is_a_storage_error(
             await walk()
         assert "sessionstore_list" in str(caught.value)
         assert "never end" in str(caught.value)
+
+
+_FAILING_WHILE_CANCELLED = """
+    import anyio
+
+    SCOPES: list[anyio.CancelScope] = []
+"""
+
+
+@pytest.mark.parametrize("failure", ["OSError('disk gone')", "PermissionError('refused')"])
+async def test_a_hook_failing_while_a_cancel_is_pending_raises_the_cancellation(
+    install_plugin: InstallPlugin, working_backend: str, failure: str
+) -> None:
+    """A thread hop or request that ends in an error after the caller cancelled
+    (a deadline passed meanwhile) must raise the cancellation, not a storage error
+    the caller would take for an outage."""
+    download = "async def sessionstore_download(self, bucket, path):"
+    source = _FAILING_WHILE_CANCELLED + working_backend.replace(
+        download, f"{download}\n            SCOPES[-1].cancel()\n            raise {failure}"
+    )
+    module = install_plugin("failing", source)
+    store = SessionStore(backend="failing", bucket="sessions")
+    await store.store_session("s", {"v": 1})
+    with anyio.CancelScope() as scope:
+        sys.modules[module].SCOPES.append(scope)
+        await store.load_session("s")
+    assert scope.cancelled_caught
+    with pytest.raises(StorageUnavailableError, match=r"disk gone|refused"):
+        await store.load_session("s")  # cancelling a finished scope: the error itself

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio.lowlevel
 import attrs
 import cattrs
 
@@ -94,7 +95,7 @@ class Storage:
         try:
             await self._init(bucket=self.bucket)
         except Exception as error:
-            self._raise_mapped(error, None)
+            await self._raise_mapped(error, None)
             raise
 
     async def upload(
@@ -109,28 +110,28 @@ class Storage:
                 create_only=create_only,
             )
         except Exception as error:
-            self._raise_mapped(error, path)
+            await self._raise_mapped(error, path)
             raise
 
     async def download(self, path: str) -> StoredObject:
         try:
             return await self._download(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
         except Exception as error:
-            self._raise_mapped(error, path, may_be_missing=True)
+            await self._raise_mapped(error, path, may_be_missing=True)
             raise
 
     async def exists(self, path: str) -> bool:
         try:
             return await self._exists(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
         except Exception as error:
-            self._raise_mapped(error, path)
+            await self._raise_mapped(error, path)
             raise
 
     async def stat(self, path: str) -> ObjectInfo:
         try:
             return await self._stat(bucket=self.bucket, path=path)  # type: ignore[no-any-return]
         except Exception as error:
-            self._raise_mapped(error, path, may_be_missing=True)
+            await self._raise_mapped(error, path, may_be_missing=True)
             raise
 
     async def delete(self, paths: Sequence[str], *, if_match: str | None = None) -> None:
@@ -139,7 +140,9 @@ class Storage:
         try:
             await self._delete(bucket=self.bucket, paths=paths, if_match=if_match)
         except Exception as error:
-            self._raise_mapped(error, paths[0] if len(paths) == 1 else f"{len(paths)} objects")
+            await self._raise_mapped(
+                error, paths[0] if len(paths) == 1 else f"{len(paths)} objects"
+            )
             raise
 
     async def list(self, prefix: str, cursor: str | None, limit: int | None) -> ListPage:
@@ -148,7 +151,7 @@ class Storage:
                 bucket=self.bucket, prefix=prefix, cursor=cursor, limit=limit
             )
         except Exception as error:
-            self._raise_mapped(error, prefix or "/")
+            await self._raise_mapped(error, prefix or "/")
             raise
         if page.cursor is not None and page.cursor in ("", cursor):
             # Every walk pages on until the cursor is None: it would never end.
@@ -156,7 +159,7 @@ class Storage:
                 f"sessionstore_list returned the cursor {page.cursor!r} for a page asked "
                 f"after {cursor!r}, so paging would never end (a bug in the backend)"
             )
-            self._raise_mapped(stuck, prefix or "/")
+            await self._raise_mapped(stuck, prefix or "/")
         return page
 
     async def close(self) -> None:
@@ -167,7 +170,7 @@ class Storage:
             if pending is not None:
                 await pending
         except Exception as error:
-            self._raise_mapped(error, None)
+            await self._raise_mapped(error, None)
             raise
 
     async def sweep(self) -> int:
@@ -178,10 +181,10 @@ class Storage:
             pending = self._hook.sessionstore_sweep(bucket=self.bucket)
             return 0 if pending is None else int(await pending or 0)
         except Exception as error:
-            self._raise_mapped(error, None)
+            await self._raise_mapped(error, None)
             raise
 
-    def _raise_mapped(
+    async def _raise_mapped(
         self, error: Exception, path: str | None, *, may_be_missing: bool = False
     ) -> None:
         """Raise the sessionstore error for a hook's failure, or return (and the
@@ -189,10 +192,15 @@ class Storage:
         and FileNotFoundError where ``may_be_missing`` (download and stat report
         absent objects that way); elsewhere it is a backend failure. Each method
         catches for itself rather than awaiting a shared wrapper: one coroutine
-        less per operation."""
-        if isinstance(error, SessionStoreError) or (
-            may_be_missing and isinstance(error, FileNotFoundError)
-        ):
+        less per successful operation.
+
+        A cancellation pending when the hook failed is raised instead: the caller
+        asked to stop, and a thread hop or request that ended in an error
+        meanwhile must not turn that into a storage error."""
+        if may_be_missing and isinstance(error, FileNotFoundError):
+            return
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        if isinstance(error, SessionStoreError):
             return
         if isinstance(error, PermissionError):
             kind: type[StorageUnavailableError] = StoragePermissionError

@@ -17,7 +17,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio.lowlevel
 import anyio.to_thread
 import attrs
 from azure.core import MatchConditions
@@ -174,13 +173,7 @@ class AzureBackend:
                 conflict=conflict,
             )
 
-        try:
-            return await anyio.to_thread.run_sync(blocking)
-        except Exception:
-            # Cancelled while the request ran: the caller gets the cancellation, not
-            # the storage error (say, a timeout) the cancelled scope would let through.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            raise
+        return await anyio.to_thread.run_sync(blocking)
 
     def _info(self, path: str, properties: BlobProperties, size: int) -> ObjectInfo:
         modified: datetime = _required(path, "Last-Modified", properties.last_modified)

@@ -17,7 +17,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -195,13 +194,7 @@ class GCSBackend:
             transport = self._connect()
             return transport.run(operation, transport, *args)
 
-        try:
-            return await anyio.to_thread.run_sync(blocking)
-        except Exception:
-            # Cancelled while the request ran: the caller gets the cancellation, not
-            # the storage error (say, a timeout) the cancelled scope would let through.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            raise
+        return await anyio.to_thread.run_sync(blocking)
 
     # -- hooks ---------------------------------------------------------------------
 

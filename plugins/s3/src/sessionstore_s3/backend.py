@@ -39,7 +39,6 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiohttp
-import anyio.lowlevel
 import anyio.to_thread
 import attrs
 import botocore.handlers  # type: ignore[import-untyped]
@@ -350,17 +349,10 @@ class S3Backend:
         return cast(T, fsspec.asyn.sync(fs.loop, call))
 
     async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        """One thread hop for one whole operation.
-
-        A cancelled caller waits for the request (bounded by the timeouts); if it
-        failed meanwhile (typically: timed out), the caller gets its cancellation,
-        not a storage error the cancelled scope would let through.
-        """
-        try:
-            return await anyio.to_thread.run_sync(self._run, operation)
-        except Exception:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            raise
+        """One thread hop for one whole operation. (A cancelled caller waits for the
+        request, bounded by the timeouts; if it failed meanwhile, the core raises
+        the cancellation rather than the storage error.)"""
+        return await anyio.to_thread.run_sync(self._run, operation)
 
     def _key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path

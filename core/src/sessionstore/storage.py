@@ -194,14 +194,15 @@ class Storage:
         catches for itself rather than awaiting a shared wrapper: one coroutine
         less per successful operation.
 
-        A cancellation pending when the hook failed is raised instead: the caller
-        asked to stop, and a thread hop or request that ended in an error
-        meanwhile must not turn that into a storage error."""
-        if may_be_missing and isinstance(error, FileNotFoundError):
+        A cancellation pending when the hook failed is raised instead of a backend
+        failure: the caller asked to stop, and a thread hop or request that ended
+        in an error meanwhile must not read as storage being down. (Outcomes such
+        as a conflict or an absent object are still reported.)"""
+        if isinstance(error, SessionStoreError) or (
+            may_be_missing and isinstance(error, FileNotFoundError)
+        ):
             return
         await anyio.lowlevel.checkpoint_if_cancelled()
-        if isinstance(error, SessionStoreError):
-            return
         if isinstance(error, PermissionError):
             kind: type[StorageUnavailableError] = StoragePermissionError
             what = "was refused access"

@@ -156,28 +156,6 @@ async def test_stale_if_match_conflicts_and_changes_nothing(store: SessionStore)
     assert not await storage.exists("s/absent")
 
 
-@pytest.mark.parametrize(
-    "token", ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
-)
-async def test_a_token_that_is_no_etag_conflicts_and_writes_nothing(
-    store: SessionStore, token: str
-) -> None:
-    """Sent as they were, an empty or blank If-Match was no condition at all on S3,
-    ``*`` matches any object on some stores: a version taken from a client's request
-    made store_session and a conditional delete silently unconditional, even over
-    an absent object."""
-    storage = await store._ensure_ready()
-    await storage.upload("s/f", b"kept")
-    with pytest.raises(ConflictError):
-        await storage.upload("s/f", b"lost", if_match=token)
-    with pytest.raises(ConflictError):
-        await storage.upload("s/absent", b"lost", if_match=token)
-    with pytest.raises(ConflictError):
-        await storage.delete(["s/f"], if_match=token)
-    assert (await storage.download("s/f")).data == b"kept"
-    assert not await storage.exists("s/absent")
-
-
 async def test_create_only_conflicts(store: SessionStore) -> None:
     await store.store_session("s", {"n": 1}, create_only=True)
     with pytest.raises(ConflictError, match="already exists"):

@@ -47,6 +47,10 @@ ALLOWED_NAMES = [
 ]
 """Names the core accepts that a backend must store, list and load unchanged."""
 
+NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
+"""``if_match`` tokens no backend gives out: blank, wildcards, a bare MD5 (an S3
+ETag without its quotes)."""
+
 
 @attrs.define
 class FakeClock:
@@ -420,6 +424,30 @@ class BackendTests:
         await storage.upload("s/f", b"v3", if_match=v2.version)
         with pytest.raises(ConflictError):
             await storage.upload("s/absent", b"x", if_match=v2.version)
+        assert not await storage.exists("s/absent")
+
+    @pytest.mark.parametrize("token", NOT_VERSIONS, ids=range(len(NOT_VERSIONS)))
+    async def test_a_token_that_is_no_version_conflicts_and_changes_nothing(
+        self, storage: Storage, token: str
+    ) -> None:
+        """``if_match`` with a token the backend never gave out (blank, a wildcard, a
+        bare hash) raises ConflictError, for a write, a write over an absent object
+        and a delete, and changes nothing. Tokens often come from a client's
+        If-Match header: a storage that reads ``""`` as no condition, or ``*`` as
+        any version, wrote and deleted unconditionally.
+
+        Troubleshooting: check the token's form before sending it as the
+        precondition, and raise ConflictError for one your storage would read as
+        a wildcard or as no condition at all.
+        """
+        await storage.upload("s/f", b"kept")
+        with pytest.raises(ConflictError):
+            await storage.upload("s/f", b"lost", if_match=token)
+        with pytest.raises(ConflictError):
+            await storage.upload("s/absent", b"lost", if_match=token)
+        with pytest.raises(ConflictError):
+            await storage.delete(["s/f"], if_match=token)
+        assert (await storage.download("s/f")).data == b"kept"
         assert not await storage.exists("s/absent")
 
     async def test_conditional_writes_have_one_winner(self, storage: Storage) -> None:

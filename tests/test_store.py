@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,34 @@ async def test_checkpoints_are_listed_and_deleted_with_the_session(store: Sessio
     assert await store.list_sessions() == ["other"]
     assert await store.load_session("s", "checkpoint_001.json") is None
     assert await store.delete_session("s") is False
+
+
+async def test_a_delete_cut_off_part_way_leaves_the_session_loadable(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``state.json`` is deleted last, whatever the checkpoints are called: a
+    backend deleting one path at a time that fails part-way leaves a session that
+    loads, not checkpoints without their state."""
+    await store.store_session("s", {"main": True})
+    await store.store_session("s", {}, "tool-output.json")  # sorts after state.json
+    await store.store_session("s", {}, "a-checkpoint.json")
+    storage = store._storage
+    delete = storage.delete
+
+    async def delete_one_then_fail(paths: Sequence[str], *, if_match: str | None = None) -> None:
+        await delete(paths[:1], if_match=if_match)
+        raise StorageUnavailableError(
+            "the connection dropped after one delete", backend=store.backend, bucket="sessions"
+        )
+
+    monkeypatch.setattr(storage, "delete", delete_one_then_fail)
+    for _ in range(2):
+        with pytest.raises(StorageUnavailableError):
+            await store.delete_session("s")
+        assert await store.load_session("s") == {"main": True}
+    monkeypatch.undo()
+    assert await store.delete_session("s") is True
+    assert await store.list_files("s") == []
 
 
 async def test_delete_one_file(store: SessionStore) -> None:

@@ -434,10 +434,15 @@ class SessionStore:
         return True
 
     async def _delete_files(self, session_id: str, keep: str | None) -> bool:
-        """Delete every file of the session but ``keep``; whether there were any."""
+        """Delete every file of the session but ``keep``; whether there were any.
+
+        ``state.json`` goes last: a delete that fails or is cut off part-way
+        leaves a session that still loads and lists (and a retry finishes it),
+        never checkpoints without their state."""
         validate_name(session_id)
         storage = await self._ensure_ready()
         names = await self.list_files(session_id)
+        names.sort(key=lambda name: name == DEFAULT_FILENAME)
         paths = [f"{session_id}/{name}" for name in names if name != keep]
         for start in range(0, len(paths), DELETE_BATCH):
             await storage.delete(paths[start : start + DELETE_BATCH])

@@ -37,6 +37,8 @@ async def test_a_listing_that_would_never_end_is_a_storage_error(
             await walk()
         assert "sessionstore_list" in str(caught.value)
         assert "never end" in str(caught.value)
+        # The bucket's top level is named "sessions/", not "sessions//".
+        assert "stuck backend failed on sessions/: RuntimeError" in str(caught.value)
 
 
 _FAILING_WHILE_CANCELLED = """

@@ -216,7 +216,8 @@ class Storage:
         ) from error
 
     def _describe(self, what: str, path: str | None, error: BaseException) -> str:
-        where = f"{self.bucket}/{path}" if path else self.bucket
+        # A listing of the bucket's top level has the path "/": no "bucket//".
+        where = f"{self.bucket}/{path.lstrip('/')}" if path else self.bucket
         return f"{self.name} backend {what} on {where}: {type(error).__name__}: {error}"
 
     def __repr__(self) -> str:

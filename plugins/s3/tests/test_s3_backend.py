@@ -459,39 +459,61 @@ async def test_a_body_that_fails_to_arrive_is_read_again(
             await store.aclose()
 
 
-async def test_an_endpoint_that_is_no_s3_api_fails_the_listing(
-    s3_options: dict[str, Any],
-) -> None:
-    """A server answering 200 with a web page (a storage console's port, say):
-    botocore parsed the page as an empty ListObjectsV2 result, so list_sessions
-    returned [] as if the bucket were empty."""
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    """A server answering every request with 200 and a web page, as a storage
+    console's port does."""
 
-    class WebPage(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            page = b"<html><body>Console</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        page = b"<html><body>Console</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if self.command != "HEAD":
             self.wfile.write(page)
 
-        def log_message(self, *_args: Any) -> None:
-            """No access log on stderr."""
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    def log_message(self, *_args: Any) -> None:
+        """No access log on stderr."""
+
+
+@pytest.fixture
+def web_page() -> Iterator[str]:
+    """The URL of a :class:`_WebPage` server."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.server_port}"
-        store = SessionStore(backend="s3", bucket="b-1", **{**s3_options, "endpoint_url": endpoint})
-        store._ready = True  # the listing itself: HeadBucket has no body to check
-        with pytest.raises(StorageUnavailableError, match="not an S3 listing"):
-            await store.list_sessions()
-        await store.aclose()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        pytest.param(lambda store: store.list_sessions(), id="list"),
+        pytest.param(lambda store: store.store_session("s", {}), id="store"),
+        pytest.param(lambda store: store.load_session("s"), id="load"),
+        pytest.param(lambda store: store.session_exists("s"), id="exists"),
+        pytest.param(lambda store: store.get_session_metadata("s"), id="metadata"),
+        pytest.param(lambda store: store.delete_session("s", "state.json"), id="delete"),
+    ],
+)
+async def test_an_endpoint_that_is_no_s3_api_is_named_as_the_problem(
+    s3_options: dict[str, Any], web_page: str, operation: Callable[[SessionStore], Any]
+) -> None:
+    """botocore parses a 200 web page into an empty result: a listing read as an
+    empty bucket (list_sessions returned []), the other operations failed with a
+    bare ``KeyError: 'ETag'``."""
+    store = SessionStore(backend="s3", bucket="b-1", **{**s3_options, "endpoint_url": web_page})
+    store._ready = True  # the operation itself: HeadBucket has no body to check
+    with pytest.raises(StorageUnavailableError, match="the answer is not from S3") as caught:
+        await operation(store)
+    assert web_page in str(caught.value)
+    await store.aclose()
 
 
 async def test_refused_credentials_raise_permission_error(

@@ -184,21 +184,12 @@ def _backoff(attempts: int) -> float:
     return random.random() * min(20.0, 2.0 ** (attempts - 1))
 
 
-def _info(path: str, size: int, response: Mapping[str, Any]) -> ObjectInfo:
-    """An ObjectInfo from a HeadObject/GetObject/PutObject response.
-
-    S3 keeps no creation time: ``created`` is when this version was written.
-    PutObject answers with no Last-Modified on AWS, so its Date header stands in.
-    """
-    headers: Mapping[str, str] = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    modified = (
-        _time(response.get("LastModified"))
-        or _time(headers.get("last-modified"))
-        or _time(headers.get("date"))
-        or datetime.now(timezone.utc)
-    )
-    return ObjectInfo(
-        path=path, size=size, modified=modified, created=modified, version=response["ETag"]
+def _not_s3(what: str, endpoint_url: str | None) -> OSError:
+    """The error for a 200 answer that is not S3's (a web page, say, from a
+    console's port): botocore parses it into an empty, or incomplete, result."""
+    return OSError(
+        f"{what}: the answer is not from S3; is endpoint_url ({endpoint_url or 'AWS'}) "
+        "the S3 API of the store?"
     )
 
 
@@ -360,6 +351,31 @@ class S3Backend:
     def _where(self, bucket: str, path: str) -> str:
         return f"s3://{bucket}/{self._key(path)}"
 
+    def _info(
+        self, path: str, size: int | None, response: Mapping[str, Any], where: str
+    ) -> ObjectInfo:
+        """An ObjectInfo from a HeadObject/GetObject/PutObject response (``size``
+        ``None``: its Content-Length).
+
+        S3 keeps no creation time: ``created`` is when this version was written.
+        PutObject answers with no Last-Modified on AWS, so its Date header stands in.
+        """
+        version = response.get("ETag")
+        if size is None:
+            size = response.get("ContentLength")
+        if version is None or size is None:  # S3 always sends both
+            raise _not_s3(where, self.endpoint_url)
+        headers: Mapping[str, str] = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        modified = (
+            _time(response.get("LastModified"))
+            or _time(headers.get("last-modified"))
+            or _time(headers.get("date"))
+            or datetime.now(timezone.utc)
+        )
+        return ObjectInfo(
+            path=path, size=int(size), modified=modified, created=modified, version=version
+        )
+
     # -- hooks ---------------------------------------------------------------------
 
     @hookimpl
@@ -453,7 +469,7 @@ class S3Backend:
                 response = await client.put_object(Body=_BytesReader(data), **params)
             except ClientError as error:
                 raise _translate(error, where, if_match=if_match) from error
-            return _info(path, size, response)
+            return self._info(path, size, response, where)
 
         return await self._call(operation)
 
@@ -482,7 +498,7 @@ class S3Backend:
                         raise
                     await asyncio.sleep(_backoff(attempts))
                     continue
-                return StoredObject(data=data, info=_info(path, len(data), response))
+                return StoredObject(data=data, info=self._info(path, len(data), response, where))
 
         return await self._call(operation)
 
@@ -503,7 +519,7 @@ class S3Backend:
                 if isinstance(translated, FileNotFoundError):
                     await self._check_bucket(client, bucket, where)
                 raise translated from error
-            return _info(path, int(response["ContentLength"]), response)
+            return self._info(path, None, response, where)
 
         return await self._call(operation)
 
@@ -612,13 +628,8 @@ class S3Backend:
                 if _code(error)[0] == "NoSuchBucket":
                     raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
                 raise _translate(error, where) from error
-            if "IsTruncated" not in response:
-                # botocore parses a 200 answer that is no S3 XML (a web page, say,
-                # from a console's port) as an empty listing: it read as no sessions.
-                raise OSError(
-                    f"listing {where}: the answer is not an S3 listing; is endpoint_url "
-                    f"({self.endpoint_url or 'AWS'}) the S3 API of the store?"
-                )
+            if "IsTruncated" not in response:  # it read as no sessions
+                raise _not_s3(f"listing {where}", self.endpoint_url)
             names = [item["Key"] for item in response.get("Contents", [])]
             # Keys ending in "/" are "folder" markers other tools create: not objects.
             names = [name for name in names if not name.endswith("/")]

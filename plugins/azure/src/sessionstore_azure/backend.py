@@ -10,6 +10,7 @@ committed as a block list.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -112,6 +113,8 @@ class AzureBackend:
 
     _service: BlobServiceClient | None = attrs.field(default=None, init=False, repr=False)
     _containers: dict[str, ContainerClient] = attrs.field(factory=dict, init=False, repr=False)
+    _pid: int = attrs.field(factory=os.getpid, init=False, repr=False)
+    """The process the clients above belong to."""
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
     _scrubber: Scrubber = attrs.field(init=False, repr=False)
     _base: str = attrs.field(init=False, repr=False)
@@ -135,8 +138,11 @@ class AzureBackend:
     # -- plumbing ------------------------------------------------------------------
 
     def _container(self, bucket: str) -> ContainerClient:
-        """The container's client, building the service client on first use."""
+        """The container's client, building the service client on first use, and
+        again in a forked child: two processes sharing the parent's pooled
+        connections read each other's answers (one session's state for another's)."""
         with self._lock:
+            self._drop_if_forked()
             container = self._containers.get(bucket)
             if container is None:
                 if self._service is None:
@@ -152,6 +158,13 @@ class AzureBackend:
                     )
                 container = self._containers[bucket] = self._service.get_container_client(bucket)
             return container
+
+    def _drop_if_forked(self) -> None:
+        """Forget, without closing, clients inherited through fork: their sockets
+        are still the parent's to use. Called holding the lock."""
+        if self._pid != os.getpid():
+            self._service, self._pid = None, os.getpid()
+            self._containers.clear()
 
     async def _run(
         self,
@@ -393,6 +406,7 @@ class AzureBackend:
     async def sessionstore_close(self) -> None:
         """Close the HTTP connection pool; the next operation builds a new client."""
         with self._lock:
+            self._drop_if_forked()
             service, self._service = self._service, None
             self._containers.clear()
         if service is not None:

@@ -14,7 +14,6 @@ measured here and in the README:
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -560,28 +559,3 @@ async def test_aclose_closes_the_connections(make_store: StoreFactory, proxy: Pr
     assert connections_left(port) == 0
     assert await store.load_session("s") == {"a": 1}  # usable again, on a new session
     await store.aclose()
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_a_forked_child_gets_its_own_transport(store: SessionStore) -> None:
-    """A store used before fork() (a preloading server, multiprocessing) failed in
-    the child with gcsfs's "This class is not fork-safe": it builds its own."""
-    anyio.run(store.store_session, "s", {"n": 1})
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report what it loaded, never return into pytest
-        code = 1
-        try:
-            os.write(write, json.dumps(anyio.run(store.load_session, "s")).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        reported = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert json.loads(reported) == {"n": 1}
-    assert anyio.run(store.load_session, "s") == {"n": 1}
-    anyio.run(store.aclose)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import logging
 import mmap
 import os
@@ -548,30 +547,6 @@ async def test_a_missing_profile_is_a_permission_error(s3_options: dict[str, Any
     store = SessionStore(backend="s3", bucket="some-bucket", profile="no-such-profile", **options)
     with pytest.raises(StoragePermissionError, match="no-such-profile"):
         await store.load_session("s")
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_a_forked_child_gets_its_own_client(make_store: StoreFactory) -> None:
-    """fsspec's IO loop does not survive fork(): a child makes its own client."""
-    store = make_store(create_bucket=True)
-    anyio.run(store.store_session, "s", {"n": 1})
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report what it loaded, never return into pytest
-        code = 1
-        try:
-            os.write(write, json.dumps(anyio.run(store.load_session, "s")).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        reported = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert json.loads(reported) == {"n": 1}
-    assert anyio.run(store.load_session, "s") == {"n": 1}
 
 
 async def test_credentials_from_a_named_profile(

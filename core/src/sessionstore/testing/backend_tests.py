@@ -7,6 +7,7 @@ tests go through :class:`~sessionstore.SessionStore`.
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -46,6 +47,9 @@ ALLOWED_NAMES = [
     "trailing~",
 ]
 """Names the core accepts that a backend must store, list and load unchanged."""
+
+FORK_LOADS = 20
+"""Loads each process makes at once after a fork."""
 
 NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
 """``if_match`` tokens no backend gives out: blank, wildcards, a bare MD5 (an S3
@@ -621,6 +625,50 @@ class BackendTests:
         async with store:
             await store.store_session("s", {"a": 2})
         assert await store.load_session("s") == {"a": 2}
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+    @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+    def test_a_store_used_before_fork_works_in_both_processes(
+        self, store: SessionStore, anyio_backend: str
+    ) -> None:
+        """A store used before ``fork()`` (a preloading web server, multiprocessing)
+        works in the child and, at the same time, in the parent.
+
+        Troubleshooting: clients with an event loop of their own (fsspec's, say)
+        do not survive fork, and pooled connections must not be shared by two
+        processes (their requests and answers would interleave): keep the pid
+        beside each client and make a new one when ``os.getpid()`` differs,
+        dropping the parent's without closing its connections.
+        """
+        run = partial(anyio.run, backend=anyio_backend)
+        run(store.store_session, "parent", {"n": 1})
+        run(store.store_session, "child", {"n": 2})
+        ready, go = os.pipe()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what it loaded, never return into pytest
+            try:
+                os.read(ready, 1)
+                report = repr([run(store.load_session, "child") for _ in range(FORK_LOADS)])
+            except BaseException as error:  # shown by the parent's assertion
+                report = f"the child raised {error!r}"
+            finally:
+                os.write(write, report.encode())
+                os._exit(0)
+        os.close(write)
+        os.write(go, b"!")  # both processes load at once, on connections of their own
+        loaded_here = [run(store.load_session, "parent") for _ in range(FORK_LOADS)]
+        with os.fdopen(read, "rb") as pipe:
+            reported = pipe.read().decode()
+        for fd in (ready, go):
+            os.close(fd)
+        os.waitpid(pid, 0)
+        # Distinct sessions, so that answers crossing between processes show.
+        assert reported == repr([{"n": 2}] * FORK_LOADS)
+        assert loaded_here == [{"n": 1}] * FORK_LOADS
+        run(store.store_session, "parent", {"n": 3})
+        assert run(store.load_session, "parent") == {"n": 3}
+        run(store.aclose)
 
     async def test_metadata_times_are_timezone_aware(self, store: SessionStore) -> None:
         """Metadata reports aware datetimes and the stored version.

@@ -35,6 +35,14 @@ BROKEN = {
             )
             return ListPage(entries=(*page.entries, prefix + ".tmp-1"), cursor=page.cursor)
     """,
+    "not_fork_safe": """
+        _parent = __import__("os").getpid()  # as a client with its own IO thread does
+
+        async def sessionstore_download(self, bucket, path):
+            if __import__("os").getpid() != self._parent:
+                raise RuntimeError("This class is not fork-safe")
+            return await super().sessionstore_download(bucket=bucket, path=path)
+    """,
     "download_returns_bytes": """
         async def sessionstore_download(self, bucket, path):
             return (await super().sessionstore_download(bucket=bucket, path=path)).data
@@ -106,6 +114,7 @@ def run_kit(
         ("wrong_bytes", "test_round_trip_bytes"),
         ("ignores_if_match", "test_if_match"),
         ("lists_temp_files", "test_list_directories_and_objects"),
+        ("not_fork_safe", "test_a_store_used_before_fork_works_in_both_processes"),
     ],
 )
 def test_broken_backend_fails_the_clause_it_breaks(

@@ -43,6 +43,10 @@ BROKEN = {
                 raise RuntimeError("This class is not fork-safe")
             return await super().sessionstore_download(bucket=bucket, path=path)
     """,
+    "never_yields": """
+        async def sessionstore_exists(self, bucket, path):
+            return self._lookup(bucket, path) is not None
+    """,
     "download_returns_bytes": """
         async def sessionstore_download(self, bucket, path):
             return (await super().sessionstore_download(bucket=bucket, path=path)).data
@@ -115,6 +119,7 @@ def run_kit(
         ("ignores_if_match", "test_if_match"),
         ("lists_temp_files", "test_list_directories_and_objects"),
         ("not_fork_safe", "test_a_store_used_before_fork_works_in_both_processes"),
+        ("never_yields", "test_every_hook_is_a_checkpoint"),
     ],
 )
 def test_broken_backend_fails_the_clause_it_breaks(

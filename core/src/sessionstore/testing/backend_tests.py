@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, ClassVar
@@ -556,6 +557,37 @@ class BackendTests:
         stable_seen = [entry for entry in seen if entry[:-1] in stable]
         assert stable_seen == [f"{i}/" for i in stable]
         assert len(seen) == len(set(seen)), "an entry was listed twice"
+
+    # -- cancellation --------------------------------------------------------------
+
+    @pytest.mark.parametrize("hook", ["upload", "download", "exists", "stat", "delete", "list"])
+    async def test_every_hook_is_a_checkpoint(self, storage: Storage, hook: str) -> None:
+        """Called in a cancelled scope, each hook raises the cancellation and changes
+        nothing: an operation that never yields to the event loop cannot meet a
+        deadline and keeps every other task waiting while a loop of them runs.
+
+        Troubleshooting: a hook that offloads to a thread (``anyio.to_thread``) or
+        awaits a request yields already; one that completes without awaiting
+        anything (an in-process store) should begin with
+        ``await anyio.lowlevel.checkpoint()``, before it changes anything.
+        """
+        await storage.upload("s/f", b"old")
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "upload": lambda: storage.upload("s/f", b"new"),
+            "download": lambda: storage.download("s/f"),
+            "exists": lambda: storage.exists("s/f"),
+            "stat": lambda: storage.stat("s/f"),
+            "delete": lambda: storage.delete(["s/f"]),
+            "list": lambda: storage.list("", None, None),
+        }
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await calls[hook]()
+        assert scope.cancelled_caught, (
+            f"sessionstore_{hook} returned in a cancelled scope without yielding to the "
+            "event loop once"
+        )
+        assert (await storage.download("s/f")).data == b"old"
 
     # -- facade --------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ BROKEN = {
                 raise RuntimeError("This class is not fork-safe")
             return await super().sessionstore_download(bucket=bucket, path=path)
     """,
+    "sweep_returns_none": """
+        async def sessionstore_sweep(self, bucket):
+            return None
+    """,
     "never_yields": """
         async def sessionstore_exists(self, bucket, path):
             return self._lookup(bucket, path) is not None
@@ -70,6 +74,10 @@ BROKEN = {
             return ListPage(entries=tuple(reversed(page.entries)), cursor=page.cursor)
     """,
 }
+
+
+OPTIONAL_RETURNS = {"sessionstore_close": "None", "sessionstore_sweep": "0"}
+"""What the memory backend, which has neither optional hook, would have them return."""
 
 
 def run_kit(
@@ -120,6 +128,7 @@ def run_kit(
         ("lists_temp_files", "test_list_directories_and_objects"),
         ("not_fork_safe", "test_a_store_used_before_fork_works_in_both_processes"),
         ("never_yields", "test_every_hook_is_a_checkpoint"),
+        ("sweep_returns_none", "test_sweep_keeps_every_object"),
     ],
 )
 def test_broken_backend_fails_the_clause_it_breaks(
@@ -201,7 +210,9 @@ def recording_methods() -> str:
     for hook in HOOK_NAMES:
         params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
         passed = ", ".join(f"{p}={p}" for p in params)
-        inherited = "None" if hook in OPTIONAL_HOOKS else f"await super().{hook}({passed})"
+        inherited = (
+            OPTIONAL_RETURNS[hook] if hook in OPTIONAL_HOOKS else f"await super().{hook}({passed})"
+        )
         methods.append(
             f"async def {hook}(self{''.join(', ' + p for p in params)}):\n"
             f"    CALLED.add({hook!r})\n"
@@ -271,9 +282,14 @@ async def test_all_pages_follows_cursors_to_the_end() -> None:
             {None: ListPage(("a/",), "a/"), "a/": ListPage((), "a/")},
             "an empty page with the cursor it was given ('a/')",
         ),
+        # Empty pages whose cursors go round a loop of two.
+        (
+            {None: ListPage(("a/",), "a/"), "a/": ListPage((), "x"), "x": ListPage((), "a/")},
+            "returned the cursor 'a/' on page 3 and before on page 1",
+        ),
         ({None: ListPage(("b/", "a/"), None)}, "not in ascending order: 'a/' comes after 'b/'"),
     ],
-    ids=["ignored-cursor", "endless-empty-pages", "unordered"],
+    ids=["ignored-cursor", "endless-empty-pages", "cursor-loop", "unordered"],
 )
 async def test_all_pages_fails_with_the_reason_instead_of_looping(
     pages: dict[str | None, ListPage], message: str

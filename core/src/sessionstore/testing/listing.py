@@ -25,6 +25,8 @@ class PageOrder:
     def __init__(self) -> None:
         self.pages = 0
         self.last: str | None = None
+        self.cursors: dict[str, int] = {}
+        """Each cursor returned so far, and the page that returned it."""
 
     def check(self, cursor: str | None, page: ListPage) -> None:
         """Raise :class:`AssertionError` saying what is wrong with ``page``, the
@@ -51,6 +53,13 @@ class PageOrder:
                 f"({cursor!r}), so the listing would never end: return cursor=None on the "
                 "last page (only None ends a listing)"
             )
+        if page.cursor in self.cursors:
+            raise AssertionError(
+                f"sessionstore_list returned the cursor {page.cursor!r} on page {self.pages} "
+                f"and before on page {self.cursors[page.cursor]}, so paging would go round "
+                "in a loop: each cursor must resume after the last entry returned so far"
+            )
+        self.cursors[page.cursor] = self.pages
         if self.pages >= MAX_PAGES:
             raise AssertionError(
                 f"sessionstore_list returned {MAX_PAGES} pages without cursor=None: "

@@ -97,6 +97,7 @@ def test_settings_repr_shows_option_names_not_values() -> None:
         "az://container?sas_token=TOP-SECRET-VALUE&default_ttl=-1",
         "http://[broken?secret=TOP-SECRET-VALUE",
         "s3://user:TOP-SECRET-VALUE@[broken/",
+        "s3://user:TOP-SECRET-VALUE@bucket/prefix",  # its "bucket" was quoted whole
     ],
 )
 def test_url_errors_mask_query_values_and_passwords(url: str) -> None:
@@ -105,3 +106,11 @@ def test_url_errors_mask_query_values_and_passwords(url: str) -> None:
         parse_url(url)
     assert "TOP-SECRET-VALUE" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+def test_a_url_with_a_user_or_account_part_says_where_it_goes() -> None:
+    """``abfs://container@account.dfs.core.windows.net`` (adlfs's form) was read as
+    the bucket ``container@account...`` and refused as an invalid bucket name."""
+    with pytest.raises(ConfigurationError, match="account_name=myaccount") as caught:
+        parse_url("abfs://container@myaccount.dfs.core.windows.net/apps")
+    assert "host part is the bucket alone" in str(caught.value)

@@ -150,6 +150,15 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
             f"invalid store URL {redact_url(url)!r}: it needs a scheme naming the backend, "
             "e.g. file:///var/lib/app/sessions or memory://"
         )
+    if "@" in parts.netloc:
+        # user:password@bucket, or abfs's container@account.dfs.core.windows.net:
+        # taken as the bucket, the password ended up in the "invalid bucket" error.
+        raise ConfigurationError(
+            f"invalid store URL {redact_url(url)!r}: the host part is the bucket alone. "
+            "Pass credentials and accounts as options, e.g. "
+            "azure://container/prefix?account_name=myaccount for "
+            "abfs://container@myaccount.dfs.core.windows.net/prefix"
+        )
     options: dict[str, Any] = {}
     bucket = unquote(parts.netloc) or None
     path = unquote(parts.path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessionstore import ConfigurationError, StoreSettings
-from sessionstore.settings import converter, parse_url, resolve_settings
+from sessionstore.settings import check_http_url, converter, parse_url, resolve_settings
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,23 @@ def test_a_url_with_a_user_or_account_part_says_where_it_goes() -> None:
     with pytest.raises(ConfigurationError, match="account_name=myaccount") as caught:
         parse_url("abfs://container@myaccount.dfs.core.windows.net/apps")
     assert "host part is the bucket alone" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["localhost:9000", "ftp://localhost:9000", "http://:9000", "https:///path", "http://user:pw@"],
+)
+def test_check_http_url_refuses_what_is_no_http_url_with_a_host(value: str) -> None:
+    """A backend's endpoint option is checked when the store is built, without
+    quoting it (it may carry credentials)."""
+    with pytest.raises(ValueError, match="endpoint_url must be an http://") as caught:
+        check_http_url(value, option="endpoint_url", example="http://127.0.0.1:9000")
+    assert value not in str(caught.value)
+    assert "http://127.0.0.1:9000" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["http://127.0.0.1:9000", "https://storage.example.com/base/", "http://[::1]:10000/a"]
+)
+def test_check_http_url_accepts_http_urls(value: str) -> None:
+    check_http_url(value, option="endpoint_url", example="http://127.0.0.1:9000")

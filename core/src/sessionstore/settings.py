@@ -82,6 +82,21 @@ def _option_names(options: Mapping[str, Any]) -> str:
     return "{" + ", ".join(f"{name!r}: ..." for name in options) + "}"
 
 
+def check_http_url(value: str, *, option: str, example: str) -> None:
+    """Raise :class:`ValueError` unless ``value`` is an ``http://`` or ``https://``
+    URL with a host: for a backend's endpoint option, checked when the store is
+    built. HTTP clients take anything else too and fail only at the first request,
+    after every retry, as "storage unavailable" (or, given ``host:port``, add
+    ``https://`` and speak TLS to a plain-HTTP emulator). The value is not quoted:
+    a URL may carry credentials."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{option} must be an http:// or https:// URL with a host, such as {example} "
+            "(value not shown: a URL may carry credentials)"
+        )
+
+
 def redact_url(url: str) -> str:
     """``url`` with its query values and any password masked, for messages: a
     store URL may carry credentials (``?secret=...``, ``?sas_token=...``)."""

@@ -7,7 +7,6 @@ import base64
 import logging
 import random
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import AzureSasCredential, TokenCredential
@@ -16,6 +15,7 @@ from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from sessionstore.settings import check_http_url
 from sessionstore_azure.errors import mask_signatures
 
 POOL_SIZE = 40
@@ -23,6 +23,8 @@ POOL_SIZE = 40
 operations reuse connections instead of discarding them."""
 
 MAX_BACKOFF = 4.0
+
+AZURITE_EXAMPLE = "http://127.0.0.1:10000/devstoreaccount1"
 
 
 class ShortRetry(ExponentialRetry):
@@ -80,18 +82,6 @@ def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTran
     )
 
 
-def _check_endpoint(value: str, what: str) -> None:
-    """An ``http(s)://host/...`` URL. The SDK puts ``https://`` before a URL without
-    a scheme (Azurite's ``127.0.0.1:10000/devstoreaccount1`` then failed at the first
-    request, as "storage unavailable", over TLS it never asked for)."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{what} must be an http:// or https:// URL with a host, such as "
-            "http://127.0.0.1:10000/devstoreaccount1 (value not shown: a URL may carry a SAS)"
-        )
-
-
 def _check_account_key(value: str, what: str) -> None:
     """A base64 key: anything else failed at the first request, as a refusal."""
     try:
@@ -129,7 +119,11 @@ def _check_connection_string(value: str) -> None:
     if settings.get("accountkey"):
         _check_account_key(settings["accountkey"], "the AccountKey of connection_string")
     if settings.get("blobendpoint"):
-        _check_endpoint(settings["blobendpoint"], "the BlobEndpoint of connection_string")
+        check_http_url(
+            settings["blobendpoint"],
+            option="the BlobEndpoint of connection_string",
+            example=AZURITE_EXAMPLE,
+        )
 
 
 def check_account_options(
@@ -167,7 +161,7 @@ def check_account_options(
     if connection_string:
         _check_connection_string(connection_string)
     if endpoint_url:
-        _check_endpoint(endpoint_url, "endpoint_url")
+        check_http_url(endpoint_url, option="endpoint_url", example=AZURITE_EXAMPLE)
     if account_key:
         _check_account_key(account_key, "account_key")
 

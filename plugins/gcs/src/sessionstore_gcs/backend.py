@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 import attrs
@@ -24,6 +23,7 @@ from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.settings import check_http_url
 from sessionstore_gcs import api
 from sessionstore_gcs.transport import Transport, import_gcsfs
 
@@ -46,15 +46,8 @@ def _strip_url(value: str | None) -> str | None:
 
 
 def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
-    """An ``http(s)://host`` URL: anything else failed only at the first request,
-    after every retry, as "storage unavailable"."""
     if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "endpoint_url must be an http:// or https:// URL with a host, such as "
-                "http://127.0.0.1:4443 (value not shown: a URL may carry credentials)"
-            )
+        check_http_url(value, option="endpoint_url", example="http://127.0.0.1:4443")
 
 
 def _check_token(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:

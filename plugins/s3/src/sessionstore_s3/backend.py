@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 import aiohttp
 import anyio.to_thread
@@ -57,6 +56,7 @@ from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.settings import check_http_url
 
 T = TypeVar("T")
 
@@ -96,15 +96,8 @@ def _clean_prefix(value: str) -> str:
 
 
 def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
-    """An ``http(s)://host`` URL: botocore would refuse anything else only at the
-    first request (a "storage unavailable" error for a typo in the configuration)."""
     if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "endpoint_url must be an http:// or https:// URL with a host, such as "
-                "http://127.0.0.1:9000 (value not shown: a URL may carry credentials)"
-            )
+        check_http_url(value, option="endpoint_url", example="http://127.0.0.1:9000")
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:

@@ -8,9 +8,11 @@ rendering; these tests are the fast part, run with the rest of the suite.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -94,10 +96,56 @@ def test_the_example_backend_runs_its_tests_as_its_readme_says() -> None:
     assert "1 passed" in done.stdout
 
 
+def code_blocks(page: Path, language: str) -> list[str]:
+    """The code blocks of ``page`` in ``language``, as written."""
+    text = page.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
 def guide_blocks(language: str) -> list[str]:
     """The code blocks of the backend guide in ``language``, as written."""
-    text = WRITING_A_BACKEND.read_text(encoding="utf-8")
-    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    return code_blocks(WRITING_A_BACKEND, language)
+
+
+def example_program(page: str, loop: str) -> str:
+    """The Python examples of ``page`` as one program on event loop ``loop``: a
+    page whose example is a whole program, as written; otherwise its blocks in
+    order, in the body of ``main`` (they use ``await`` at top level), with
+    ``store`` defined as their text assumes."""
+    blocks = code_blocks(ROOT / page, "python")
+    assert blocks, f"{page} has no Python example any more"
+    if any("anyio.run(main" in block for block in blocks):
+        (program,) = blocks
+        return program.replace("anyio.run(main)", f"anyio.run(main, backend={loop!r})")
+    body = "\n".join(block for block in blocks if "session_buddy" not in block)
+    if " as store:" not in body:  # the page speaks of a store made earlier
+        body = "from sessionstore import SessionStore\n\nstore = SessionStore()\n" + body
+    return (
+        "import anyio\n\n\nasync def main():\n"
+        + textwrap.indent(body, "    ")
+        + f"\n\nanyio.run(main, backend={loop!r})\n"
+    )
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/using-sessions.md"])
+def test_the_examples_run_as_written(page: str, loop: str, tmp_path: Path) -> None:
+    """A newcomer pastes them: every call exists with the arguments shown, and
+    nothing raises (the README's stale-version write once ended in a ConflictError
+    traceback)."""
+    script = tmp_path / "example.py"
+    script.write_text(example_program(page, loop), encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONSTORE_")}
+    environment["SESSIONSTORE_FILE_ROOT"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"{page}'s examples failed:\n{done.stderr[-3000:]}"
 
 
 def test_the_guide_s_backend_passes_the_kit_as_the_guide_runs_it(

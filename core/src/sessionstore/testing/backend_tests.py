@@ -682,24 +682,24 @@ class BackendTests:
         run = partial(anyio.run, backend=anyio_backend)
         run(store.store_session, "parent", {"n": 1})
         run(store.store_session, "child", {"n": 2})
-        ready, go = os.pipe()
-        read, write = os.pipe()
+        start_read, start_write = os.pipe()
+        report_read, report_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: report what it loaded, never return into pytest
             try:
-                os.read(ready, 1)
+                os.read(start_read, 1)
                 report = repr([run(store.load_session, "child") for _ in range(FORK_LOADS)])
             except BaseException as error:  # shown by the parent's assertion
                 report = f"the child raised {error!r}"
             finally:
-                os.write(write, report.encode())
+                os.write(report_write, report.encode())
                 os._exit(0)
-        os.close(write)
-        os.write(go, b"!")  # both processes load at once, on connections of their own
+        os.close(report_write)
+        os.write(start_write, b"!")  # both processes load at once, on connections of their own
         loaded_here = [run(store.load_session, "parent") for _ in range(FORK_LOADS)]
-        with os.fdopen(read, "rb") as pipe:
+        with os.fdopen(report_read, "rb") as pipe:
             reported = pipe.read().decode()
-        for fd in (ready, go):
+        for fd in (start_read, start_write):
             os.close(fd)
         os.waitpid(pid, 0)
         # Distinct sessions, so that answers crossing between processes show.

@@ -177,9 +177,28 @@ def _backoff(attempts: int) -> float:
     return random.random() * min(20.0, 2.0 ** (attempts - 1))
 
 
+def _web_page(response: Mapping[str, Any]) -> bool:
+    """Whether a GetObject/HeadObject answer is a web page: there Content-Type is
+    the object's own, which sessionstore never sets (S3 stores
+    binary/octet-stream), while a web server sends its page's text/html, with
+    an ETag and Last-Modified too if it serves static files."""
+    return str(response.get("ContentType") or "").lower().startswith("text/html")
+
+
+def _no_s3_error(error: Exception) -> bool:
+    """Whether a refusal of a request that has an answer body (not HEAD) lacks
+    S3's XML error code: botocore then makes the code ``""`` (the body was other
+    XML, e.g. a web server's ``405 Not Allowed`` page) or the bare status. S3
+    always names the error; 5xx answers are left alone, as a proxy's outage page
+    in front of S3 is no wrong endpoint."""
+    code, status = _code(error)
+    return 400 <= status < 500 and code in ("", str(status))
+
+
 def _not_s3(what: str, endpoint_url: str | None) -> OSError:
-    """The error for a 200 answer that is not S3's (a web page, say, from a
-    console's port): botocore parses it into an empty, or incomplete, result."""
+    """The error for an answer that is not S3's (a web page, say, from a console's
+    port): botocore parses a 200 one into an empty, or incomplete, result, and a
+    refusal into an error without a code."""
     return OSError(
         f"{what}: the answer is not from S3; is endpoint_url ({endpoint_url or 'AWS'}) "
         "the S3 API of the store?"
@@ -356,7 +375,8 @@ class S3Backend:
         version = response.get("ETag")
         if size is None:
             size = response.get("ContentLength")
-        if version is None or size is None:  # S3 always sends both
+        # S3 always sends both; a web page may send them too.
+        if version is None or size is None or _web_page(response):
             raise _not_s3(where, self.endpoint_url)
         headers: Mapping[str, str] = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         modified = (
@@ -368,6 +388,14 @@ class S3Backend:
         return ObjectInfo(
             path=path, size=int(size), modified=modified, created=modified, version=version
         )
+
+    def _failure(self, error: Exception, where: str, *, if_match: str | None = None) -> Exception:
+        """:func:`_translate`, except that a refusal with no S3 error code in its body
+        (a web server's "405 Not Allowed" page) names the endpoint as not S3's.
+        Not for HEAD requests, whose answers never have a body."""
+        if _no_s3_error(error):
+            return _not_s3(where, self.endpoint_url)
+        return _translate(error, where, if_match=if_match)
 
     # -- hooks ---------------------------------------------------------------------
 
@@ -423,7 +451,7 @@ class S3Backend:
             if code == "BucketAlreadyOwnedByYou":
                 return
             if code != "BucketAlreadyExists":
-                raise _translate(error, f"creating bucket {bucket!r}") from error
+                raise self._failure(error, f"creating bucket {bucket!r}") from error
             try:  # created concurrently by us, or taken by someone else?
                 await client.head_bucket(Bucket=bucket)
             except ClientError as again:
@@ -461,7 +489,7 @@ class S3Backend:
             try:
                 response = await client.put_object(Body=_BytesReader(data), **params)
             except ClientError as error:
-                raise _translate(error, where, if_match=if_match) from error
+                raise self._failure(error, where, if_match=if_match) from error
             return self._info(path, size, response, where)
 
         return await self._call(operation)
@@ -481,7 +509,7 @@ class S3Backend:
                 try:
                     response = await client.get_object(Bucket=bucket, Key=self._key(path))
                 except ClientError as error:
-                    raise _translate(error, where) from error
+                    raise self._failure(error, where) from error
                 attempts += 1 + response["ResponseMetadata"].get("RetryAttempts", 0)
                 try:
                     async with response["Body"] as body:
@@ -567,7 +595,7 @@ class S3Backend:
                 try:
                     await client.delete_object(**params)
                 except ClientError as error:
-                    raise _translate(error, where, if_match=if_match) from error
+                    raise self._failure(error, where, if_match=if_match) from error
                 return
             for start in range(0, len(keys), MAX_KEYS):
                 batch = keys[start : start + MAX_KEYS]
@@ -578,7 +606,7 @@ class S3Backend:
                         Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
                     )
                 except ClientError as error:
-                    raise _translate(error, where) from error
+                    raise self._failure(error, where) from error
                 failed = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
                 if failed:
                     first = failed[0]
@@ -620,7 +648,7 @@ class S3Backend:
             except ClientError as error:
                 if _code(error)[0] == "NoSuchBucket":
                     raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
-                raise _translate(error, where) from error
+                raise self._failure(error, where) from error
             if "IsTruncated" not in response:  # it read as no sessions
                 raise _not_s3(f"listing {where}", self.endpoint_url)
             names = [item["Key"] for item in response.get("Contents", [])]

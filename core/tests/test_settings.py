@@ -111,9 +111,40 @@ def test_url_errors_mask_query_values_and_passwords(url: str) -> None:
 def test_a_url_with_a_user_or_account_part_says_where_it_goes() -> None:
     """``abfs://container@account.dfs.core.windows.net`` (adlfs's form) was read as
     the bucket ``container@account...`` and refused as an invalid bucket name."""
-    with pytest.raises(ConfigurationError, match="account_name=myaccount") as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_url("abfs://container@myaccount.dfs.core.windows.net/apps")
-    assert "host part is the bucket alone" in str(caught.value)
+    assert "write abfs://container/apps?account_name=myaccount (" in str(caught.value)
+
+
+def test_a_user_part_on_another_backend_gets_no_azure_advice() -> None:
+    """Every ``user@`` URL was told the abfs-to-azure rewrite, s3 ones included."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_url("s3://user:pw@bucket/prefix")
+    message = str(caught.value)
+    assert "host part is the bucket alone" in message
+    assert "s3://bucket/prefix?option=value" in message
+    assert "azure" not in message
+    assert "account" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "quoted"),
+    [
+        ("s3://TOKEN-AS-USER@bucket/prefix", "'s3://***@bucket/prefix'"),
+        ("s3://user:TOP-SECRET@bucket/prefix", "'s3://user:***@bucket/prefix'"),
+    ],
+)
+def test_a_user_part_alone_is_masked_whole_not_given_a_password(url: str, quoted: str) -> None:
+    """A lone user part was quoted as ``TOKEN-AS-USER:***``: shown, and with a
+    password it never had."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_url(url)
+    assert quoted in str(caught.value)
+
+
+def test_abfss_is_an_alias_of_azure() -> None:
+    """adlfs and Spark write the TLS form ``abfss://``; it named no backend."""
+    assert parse_url("abfss://container/apps?account_name=a").backend == "azure"
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import attrs
 import cattrs
@@ -30,7 +31,7 @@ ENV_DEFAULT_TTL = "SESSIONSTORE_DEFAULT_TTL"
 DEFAULT_TTL_OPTION = "default_ttl"
 """The URL query parameter that sets the store's default TTL; never a backend option."""
 
-URL_SCHEME_ALIASES = {"gs": "gcs", "az": "azure", "abfs": "azure"}
+URL_SCHEME_ALIASES = {"gs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 """URL schemes that name a backend by another name, as their clouds' tools do."""
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -104,8 +105,10 @@ def redact_url(url: str) -> str:
     head, tail = (url, "") if query < 0 else (url[:query], url[query + 1 :])
     scheme, sep, rest = head.partition("://")
     if sep and "@" in rest.split("/", 1)[0]:
-        user, _, host = rest.partition("@")
-        head = f"{scheme}://{user.split(':', 1)[0]}:***@{host}"
+        user, _, host = rest.rpartition("@")
+        name, colon, _password = user.partition(":")
+        # A user part alone may be a token: masked whole, never shown as user:***.
+        head = f"{scheme}://{name}:***@{host}" if colon else f"{scheme}://***@{host}"
     if not tail:
         return head if query < 0 else head + "?"
     masked = "&".join(
@@ -168,12 +171,7 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
     if "@" in parts.netloc:
         # user:password@bucket, or abfs's container@account.dfs.core.windows.net:
         # taken as the bucket, the password ended up in the "invalid bucket" error.
-        raise ConfigurationError(
-            f"invalid store URL {redact_url(url)!r}: the host part is the bucket alone. "
-            "Pass credentials and accounts as options, e.g. "
-            "azure://container/prefix?account_name=myaccount for "
-            "abfs://container@myaccount.dfs.core.windows.net/prefix"
-        )
+        raise _user_part_error(url, parts)
     options: dict[str, Any] = {}
     bucket = unquote(parts.netloc) or None
     path = unquote(parts.path)
@@ -194,6 +192,37 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
         else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {redact_url(url)!r}")
     )
     return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options, default_ttl
+
+
+_AZURE_ACCOUNT_HOST = re.compile(r"([a-z0-9]{3,24})\.(?:dfs|blob)\.core\.windows\.net")
+"""The public cloud's host of a storage account, by its Data Lake or Blob name."""
+
+
+def _user_part_error(url: str, parts: SplitResult) -> ConfigurationError:
+    """The error for a URL with ``user@`` before its host: the host part is the
+    bucket alone. For adlfs's ``abfs[s]://container@account.dfs.core.windows.net/path``
+    it gives the same store in sessionstore's form, from the URL's own parts."""
+    problem = f"invalid store URL {redact_url(url)!r}"
+    if URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme) != "azure" or parts.password:
+        return ConfigurationError(
+            f"{problem}: the host part is the bucket alone; give credentials as options "
+            f"(query parameters), e.g. {parts.scheme}://bucket/prefix?option=value"
+        )
+    host = parts.hostname or ""
+    path = parts.path.rstrip("/")
+    public = _AZURE_ACCOUNT_HOST.fullmatch(host)
+    if public:
+        account = f"account_name={public.group(1)}"
+    elif ".dfs." in host or ".blob." in host:  # another cloud, or a private endpoint
+        account = f"endpoint_url=https://{host.replace('.dfs.', '.blob.', 1)}"
+    else:  # an emulator's path names the account: no guess at the prefix
+        account, path = "endpoint_url=<the account's blob endpoint URL>", "/prefix"
+    more = "&<your other options>" if parts.query else ""
+    return ConfigurationError(
+        f"{problem}: write {parts.scheme}://{unquote(parts.username or '')}{path}?{account}"
+        f"{more} (the container@account form is not taken: the host part is the "
+        "container alone, the account an option)"
+    )
 
 
 def resolve_settings(

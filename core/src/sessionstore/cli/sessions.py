@@ -442,34 +442,79 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
 
 @cli.command("files")
 @click.argument("session_id")
-@click.option("-l", "--long", "long_", is_flag=True, help="Size, modified and expiry of each.")
+@click.option(
+    "-l",
+    "--long",
+    "long_",
+    is_flag=True,
+    help="Size, modified time and version of each, from the storage's metadata "
+    "(reads no file; `stat -f FILE` shows one file's expiry).",
+)
 @target_options
 @json_option
 def files_command(session_id: str, long_: bool, as_json: bool, **target: Any) -> None:
     """List a session's files: its state and its checkpoints."""
 
-    async def main() -> tuple[list[str], list[_Read]]:
+    async def main() -> tuple[list[str], list[SessionMetadata | None]]:
         async with open_store(**target) as store:
             names = await store.list_files(session_id)
-            # Expiry is in each file's envelope: read it, as ls --long and stat do.
-            metas = await _metadata_of(store, [(session_id, n) for n in names]) if long_ else []
+            # One stat per file, not a download: checkpoints can be large, and
+            # a file's size, times and version are all the storage's to tell.
+            metas = await _stat_of(store, session_id, names) if long_ else []
             return names, metas
 
     names, metas = run(main)
     if not names:
         raise not_found(f"session {session_id!r} has no files")
     if as_json:
-        files: list[Any] = [read.as_json() for read in metas] if long_ else names
+        files: list[Any] = [_stat_json(meta) for meta in metas] if long_ else names
         output.emit_json({"session_id": session_id, "files": files})
     elif long_:
-        table = output.table("FILE", "SIZE", "MODIFIED", "EXPIRES")
-        for name, read in zip(names, metas, strict=True):
-            table.add_row(Text(name), *read.cells())
+        table = output.table("FILE", "SIZE", "MODIFIED", "VERSION")
+        for name, meta in zip(names, metas, strict=True):
+            table.add_row(
+                Text(name),
+                output.size(meta.size if meta else None),
+                output.when(meta.modified if meta else None),
+                Text(meta.version if meta else "-"),
+            )
         output.print_table(table)
     else:
         for name in names:
             click.echo(name)
-    _fail_if_corrupt(metas, as_json)
+
+
+STAT_FIELDS = ("session_id", "filename", "size", "modified", "created", "backend", "version")
+"""What the storage's metadata tells of a file, without reading it (no expiry, no
+format: those are in the file's envelope)."""
+
+
+async def _stat_of(
+    store: SessionStore, session_id: str, names: list[str]
+) -> list[SessionMetadata | None]:
+    """The storage's metadata of each of the session's files (``None`` for one
+    deleted meanwhile), a few at a time; no file is downloaded."""
+    found: list[SessionMetadata | None] = [None] * len(names)
+    limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
+
+    async def one(index: int) -> None:
+        async with limiter:
+            found[index] = await store.get_session_metadata(session_id, names[index])
+
+    with first_failure():
+        async with anyio.create_task_group() as group:
+            for index in range(len(names)):
+                group.start_soon(one, index)
+    return found
+
+
+def _stat_json(meta: SessionMetadata | None) -> dict[str, Any] | None:
+    """``files --long --json``'s entry: only what the storage knows (``stat --json``
+    adds what the file's envelope says)."""
+    if meta is None:
+        return None
+    fields = attrs.asdict(meta)
+    return {name: fields[name] for name in STAT_FIELDS}
 
 
 @cli.command("purge")

@@ -107,6 +107,23 @@ def guide_blocks(language: str) -> list[str]:
     return code_blocks(WRITING_A_BACKEND, language)
 
 
+def documented_errors(block: str) -> str:
+    """``block`` with each statement followed by a ``# SomeError: message`` comment
+    (the docs showing what it raises) turned into a check that it raises exactly
+    that: the error, and the message as printed."""
+
+    def expect(match: re.Match[str]) -> str:
+        statement, error, message = match.groups()
+        return (
+            f"try:\n    {statement}\nexcept sessionstore.{error} as error:\n"
+            f"    assert str(error) == {message!r}, str(error)\n"
+            f"else:\n    raise AssertionError({statement!r} + ' did not raise {error}')"
+        )
+
+    expected = re.sub(r"^(\S.*)\n# (\w+Error): (.+)$", expect, block, flags=re.MULTILINE)
+    return expected if expected == block else "import sessionstore\n" + expected
+
+
 def example_program(page: str, loop: str) -> str:
     """The Python examples of ``page`` as one program on event loop ``loop``: a
     page whose example is a whole program, as written; otherwise its blocks in
@@ -117,7 +134,7 @@ def example_program(page: str, loop: str) -> str:
     if any("anyio.run(main" in block for block in blocks):
         (program,) = blocks
         return program.replace("anyio.run(main)", f"anyio.run(main, backend={loop!r})")
-    body = "\n".join(block for block in blocks if "session_buddy" not in block)
+    body = "\n".join(documented_errors(block) for block in blocks if "session_buddy" not in block)
     if " as store:" not in body:  # the page speaks of a store made earlier
         body = "from sessionstore import SessionStore\n\nstore = SessionStore()\n" + body
     return (
@@ -128,7 +145,17 @@ def example_program(page: str, loop: str) -> str:
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "trio"])
-@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/using-sessions.md"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "README.md",
+        "docs/index.md",
+        "docs/using-sessions.md",
+        "docs/configuration.md",
+        "docs/errors.md",
+        "docs/backends.md",
+    ],
+)
 def test_the_examples_run_as_written(page: str, loop: str, tmp_path: Path) -> None:
     """A newcomer pastes them: every call exists with the arguments shown, and
     nothing raises (the README's stale-version write once ended in a ConflictError

@@ -233,6 +233,17 @@ def test_touch_extends_expiry(run: Run, url: str, fake_clock: FakeClock) -> None
     assert run("touch", "abc", "--url", url).exit_code == USAGE  # no ttl, no default_ttl
 
 
+def test_touch_without_a_ttl_says_how_to_give_one(run: Run, url: str) -> None:
+    """Not the library's "touch_session needs a ttl": the options that set one."""
+    run("put", "abc", "--url", url, input="{}")
+    outcome = run("touch", "abc", "--url", url)
+    assert outcome.exit_code == USAGE
+    assert "--ttl" in outcome.stderr
+    assert "default_ttl" in outcome.stderr
+    assert "touch_session" not in outcome.stderr
+    assert run("touch", "abc", "--url", f"{url}?default_ttl=60").exit_code == 0
+
+
 @pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x", "0.0000001", "99999999999999w"])
 def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
     outcome = run("put", "abc", "--ttl", ttl, "--url", url, input="{}")
@@ -249,8 +260,21 @@ def test_conditional_puts_exit_with_conflict(run: Run, url: str, store: SessionS
     stale = run("put", "abc", "--if-match", first.version, "--url", url, input='{"n": 3}')
     assert stale.exit_code == CONFLICT
     assert stale.stderr.startswith("sessionstore: error:")
+    # Nothing changed "meanwhile": each hint is the way forward for its condition.
+    assert "stat abc` shows the current version" in stale.stderr
+    assert "meanwhile" not in stale.stderr
     exists = run("put", "abc", "--create-only", "--url", url, input='{"n": 3}')
     assert exists.exit_code == CONFLICT
+    assert "drop --create-only" in exists.stderr
+    assert "meanwhile" not in exists.stderr
+    checkpoint = run("put", "abc", "-f", "cp.json", "--if-match", "x", "--url", url, input="{}")
+    assert "stat abc -f cp.json`" in checkpoint.stderr
+    assert (
+        run("put", "abc", "--create-only", "--json", "--url", url, input="{}").json()["error"][
+            "type"
+        ]
+        == "ConflictError"
+    )
     assert sync(store, "load_session", "abc") == {"n": 2}
 
     current = run("stat", "abc", "--json", "--url", url).json()["version"]

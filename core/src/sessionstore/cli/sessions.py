@@ -17,6 +17,7 @@ from sessionstore.bulk import PAGE_SIZE
 from sessionstore.cli import output
 from sessionstore.cli.app import cli, run
 from sessionstore.cli.failures import (
+    CONFLICT,
     CORRUPT,
     UNAVAILABLE,
     USAGE,
@@ -32,6 +33,7 @@ from sessionstore.cli.options import (
     target_options,
 )
 from sessionstore.errors import (
+    ConflictError,
     CorruptSessionError,
     SessionStoreError,
     StoragePermissionError,
@@ -328,9 +330,12 @@ def put_command(
 
     async def main() -> SessionMetadata:
         async with open_store(**target) as store:
-            return await store.store_session(
-                session_id, state, filename, if_match=if_match, create_only=create_only, ttl=ttl
-            )
+            try:
+                return await store.store_session(
+                    session_id, state, filename, if_match=if_match, create_only=create_only, ttl=ttl
+                )
+            except ConflictError as error:
+                raise _put_conflict(error, session_id, filename, create_only) from error
 
     meta = run(main)
     if as_json:
@@ -339,6 +344,19 @@ def put_command(
         click.echo(
             f"stored {session_id}/{filename} ({output.size(meta.size)}) version {meta.version}"
         )
+
+
+def _put_conflict(
+    error: ConflictError, session_id: str, filename: str, create_only: bool
+) -> Failure:
+    """A refused conditional put, with the way forward for the condition given
+    (nothing changed "meanwhile": the condition did not hold when asked)."""
+    where = "" if filename == DEFAULT_FILENAME else f" -f {filename}"
+    if create_only:
+        hint = "the file exists already: drop --create-only to replace it"
+    else:
+        hint = f"`sessionstore stat {session_id}{where}` shows the current version"
+    return Failure(str(error), exit_code=CONFLICT, hint=hint, kind="ConflictError")
 
 
 @cli.command("touch")
@@ -359,6 +377,12 @@ def touch_command(
 
     async def main() -> SessionMetadata | None:
         async with open_store(**target) as store:
+            if ttl is None and store.settings.default_ttl is None:
+                raise click.UsageError(
+                    "no --ttl given, and the store has no default TTL: pass --ttl "
+                    "(e.g. --ttl 2h), or give the store one (?default_ttl=SECONDS in "
+                    "its URL, or SESSIONSTORE_DEFAULT_TTL)"
+                )
             return await store.touch_session(session_id, ttl, filename)
 
     meta = run(main)

@@ -160,6 +160,13 @@ def test_copy_by_prefix_keeps_what_it_does_not_copy(
     assert set(anyio.run(contents, source)) == set(original)
 
 
+def test_the_summary_counts_one_session_in_the_singular(run: Run, url: str, tmp_path: Path) -> None:
+    anyio.run(populate, SessionStore.from_url(url), 1)
+    outcome = run("copy", url, f"file://{tmp_path / 'dst'}", "--no-progress")
+    assert outcome.exit_code == 0
+    assert outcome.stderr.startswith("1 session: "), outcome.stderr
+
+
 def test_undecodable_source_file_is_reported_and_the_rest_copied(
     run: Run, url: str, tmp_path: Path
 ) -> None:

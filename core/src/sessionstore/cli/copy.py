@@ -126,7 +126,8 @@ def _summary(report: CopyReport) -> dict[str, Any]:
 
 def _sentence(report: CopyReport, verify: bool) -> str:
     text = (
-        f"{report.sessions} sessions: {report.files_copied} files copied "
+        f"{report.sessions} session{'s' * (report.sessions != 1)}: "
+        f"{report.files_copied} files copied "
         f"({decimal(report.bytes_copied)}), {report.files_skipped} already identical"
     )
     if verify:

@@ -364,6 +364,29 @@ def test_corrupt_stored_file_exits_5_naming_it(run: Run, url: str, tmp_path: Pat
     assert run("get", "abc", "--raw", "--url", url).stdout == "[1, 2"
 
 
+def test_stat_of_a_corrupt_file_shows_what_the_storage_knows_and_exits_5(
+    run: Run, url: str, tmp_path: Path
+) -> None:
+    """Its size and version help decide what to do with it; so does stat."""
+    run("put", "abc", "--url", url, input="{}")
+    [path] = (tmp_path / "root").rglob("state.json")
+    path.write_bytes(b"[1, 2")
+    shown = run("stat", "abc", "--url", url)
+    assert shown.exit_code == CORRUPT
+    rows = dict(line.split(None, 1) for line in shown.stdout.splitlines())
+    assert (rows["size"], rows["expires"]) == ("5 bytes", "corrupt")
+    assert rows["format"].startswith("corrupt")
+    [line] = shown.stderr.splitlines()
+    assert "abc/state.json" in line
+
+    as_json = run("stat", "abc", "--json", "--url", url)
+    assert as_json.exit_code == CORRUPT
+    document = as_json.json()
+    assert (document["size"], document["expired"]) == (5, None)
+    assert document["error"]["type"] == "CorruptSessionError"
+    assert document["version"] == rows["version"]
+
+
 def test_long_listings_show_a_corrupt_file_and_exit_5_after_the_rest(
     run: Run, url: str, store: SessionStore, tmp_path: Path
 ) -> None:

@@ -434,34 +434,48 @@ def rm_command(
 @target_options
 @json_option
 def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -> None:
-    """Size, times, version and expiry of a session file (expired ones too)."""
+    """Size, times, version and expiry of a session file (expired ones too; of a
+    corrupt one, what the storage knows, then exit code 5)."""
 
-    async def main() -> SessionMetadata | None:
+    async def main() -> _Read | None:
         async with open_store(**target) as store:
-            return await store.get_session_metadata(session_id, filename, full=True)
+            try:
+                meta = await store.get_session_metadata(session_id, filename, full=True)
+            except CorruptSessionError as error:
+                stat = await store.get_session_metadata(session_id, filename)
+                return None if stat is None else _Read(stat, error)
+            return None if meta is None else _Read(meta)
 
-    meta = run(main)
-    if meta is None:
+    read = run(main)
+    if read is None or read.meta is None:
         raise not_found(f"session {session_id!r} has no {filename}")
+    meta = read.meta
     if as_json:
-        output.emit_json(output.metadata_json(meta))
+        output.emit_json(read.as_json())
+        _fail_if_corrupt([read], as_json)
         return
     table = output.table("FIELD", "VALUE")
     table.show_header = False
+    if read.corrupt is not None:
+        format_cell: str | Text = Text("corrupt (not a session document)", style="red")
+    else:
+        format_cell = str(meta.format_version) if meta.format_version else "seed (no envelope)"
     rows: list[tuple[str, str | Text]] = [
         ("file", Text(f"{session_id}/{filename}")),
         ("size", output.size(meta.size)),
         ("modified", output.when(meta.modified)),
         ("created", output.when(meta.created)),
         ("stored at", output.when(meta.stored_at)),
-        ("expires", output.expiry(meta)),
+        ("expires", read.cells()[2]),
         ("version", Text(meta.version)),
-        ("format", str(meta.format_version) if meta.format_version else "seed (no envelope)"),
+        ("format", format_cell),
         ("backend", Text(meta.backend)),
     ]
     for label, value in rows:
         table.add_row(label, value)
     output.print_table(table)
+    if read.corrupt is not None:
+        raise from_error(read.corrupt)
 
 
 @cli.command("files")

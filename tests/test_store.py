@@ -373,6 +373,15 @@ def test_bad_options_fail_at_construction() -> None:
         SessionStore(backend="memory", bucket="../up")
 
 
+def test_a_file_url_with_two_slashes_says_to_write_three() -> None:
+    """``file://data/x`` reads ``data`` as the bucket and ``/x`` as a prefix: the
+    error named only the option 'prefix', which the user never wrote."""
+    from sessionstore import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"'prefix'.*file:///var/lib/app, three slashes"):
+        SessionStore.from_url("file://data/x")
+
+
 async def test_backend_failure_is_storage_unavailable(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")

@@ -37,9 +37,16 @@ def build_backend(cls: type, name: str, options: Mapping[str, Any]) -> object:
         known = {field.alias for field in attrs.fields(cls) if field.init}
         unknown = sorted(set(options) - known)
         if unknown:
+            # A store URL's path is the prefix after a host, the root without one.
+            slashes = (
+                "; a URL's path after its host is the prefix: for a folder, give no host "
+                f"({name}:///var/lib/app, three slashes)"
+                if unknown == ["prefix"] and "root" in known
+                else ""
+            )
             raise ConfigurationError(
                 f"unknown option(s) {', '.join(map(repr, unknown))} for backend {name!r}; "
-                f"it accepts: {', '.join(sorted(known)) or 'no options'}"
+                f"it accepts: {', '.join(sorted(known)) or 'no options'}{slashes}"
             )
         try:
             return converter.structure(dict(options), cls)

@@ -76,6 +76,22 @@ BROKEN = {
 }
 
 
+SYNC_STORE = """
+    @pytest.fixture
+    def store(self):
+        return SessionStore(backend="{name}", bucket="kit-tests")
+"""
+
+ASYNC_STORE = """
+    @pytest.fixture
+    async def store(self):
+        async with SessionStore(backend="{name}", bucket="kit-tests") as store:
+            await store.store_session("warm-up", {{}})  # used on pytest's event loop
+            await store.delete_session("warm-up")
+            yield store
+"""
+"""An async ``store`` fixture, as the guide allows, using its store before the test."""
+
 OPTIONAL_RETURNS = {"sessionstore_close": "None", "sessionstore_sweep": "0"}
 """What the memory backend, which has neither optional hook, would have them return."""
 
@@ -86,9 +102,12 @@ def run_kit(
     methods: str,
     preamble: str = "",
     base: str = "MemoryBackend",
+    store_fixture: str = SYNC_STORE,
+    select: str = "not 10MB",
 ) -> pytest.RunResult:
     """Install a backend derived from the memory backend with ``methods`` replaced,
-    as a real distribution with an entry point, and run the kit against it."""
+    as a real distribution with an entry point, and run the kit against it (the
+    tests ``select`` picks, with ``store_fixture`` formatted with the backend's name)."""
     module = f"kit_{name}_backend"
     body = textwrap.indent(textwrap.dedent(methods), "    ").replace(
         "    async def", "    @hookimpl\n    async def"
@@ -101,23 +120,18 @@ def run_kit(
             + preamble
             + f"class Backend({base}):\n"
             + body,
-            "test_kit_run": f"""
-                import pytest
-                from sessionstore import SessionStore
-                from sessionstore.testing import BackendTests
-
-                class TestIt(BackendTests):
-                    @pytest.fixture
-                    def store(self):
-                        return SessionStore(backend="{name}", bucket="kit-tests")
-            """,
+            "test_kit_run": "import pytest\n"
+            "from sessionstore import SessionStore\n"
+            "from sessionstore.testing import BackendTests\n\n"
+            "class TestIt(BackendTests):\n"
+            + textwrap.indent(textwrap.dedent(store_fixture.format(name=name)), "    "),
         }
     )
     info = pytester.mkdir(f"{module}-1.0.dist-info")
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[sessionstore.backends]\n{name} = {module}:Backend\n")
     pytester.syspathinsert()
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-k", "not 10MB")
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-k", select)
 
 
 @pytest.mark.parametrize(
@@ -305,3 +319,12 @@ async def test_all_pages_gives_up_on_a_listing_that_never_ends() -> None:
 
     with pytest.raises(AssertionError, match=f"{MAX_PAGES} pages without cursor=None"):
         await all_pages(endless)
+
+
+def test_the_fork_clause_takes_an_async_store_fixture(pytester: pytest.Pytester) -> None:
+    """The guide lets ``store`` be an async fixture; pytest's event loop then stays
+    open in the test's thread, where the fork clause's own ``anyio.run`` used to
+    fail with "Already running asyncio in this thread" for a correct backend."""
+    result = run_kit(pytester, "async_fixture", "pass", store_fixture=ASYNC_STORE, select="fork")
+    assert result.ret == 0, result.stdout.str()
+    assert result.parseoutcomes().get("passed") == 2  # on asyncio and on trio

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, ClassVar
@@ -55,6 +56,16 @@ FORK_LOADS = 20
 NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
 """``if_match`` tokens no backend gives out: blank, wildcards, a bare MD5 (an S3
 ETag without its quotes)."""
+
+
+def run_alone(backend: str, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``anyio.run(function, *args)`` on ``backend``, in a thread of its own.
+
+    While a test has an async fixture (an async ``store``, say), pytest's anyio
+    plugin keeps its event loop open in the test's thread, and ``anyio.run`` there
+    raises "Already running ... in this thread". A new thread has no loop yet."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, function, *args, backend=backend).result()
 
 
 @attrs.define
@@ -679,7 +690,16 @@ class BackendTests:
         beside each client and make a new one when ``os.getpid()`` differs,
         dropping the parent's without closing its connections.
         """
-        run = partial(anyio.run, backend=anyio_backend)
+        # A store of its own, built as the fixture's was: the fixture may be async and
+        # have used its store on pytest's event loop, which stays open meanwhile (each
+        # anyio.run below is on a loop and thread of its own: see run_alone).
+        store = SessionStore(
+            backend=store.backend,
+            bucket=store.bucket,
+            default_ttl=store.settings.default_ttl,
+            **store.settings.options,
+        )
+        run = partial(run_alone, anyio_backend)
         run(store.store_session, "parent", {"n": 1})
         run(store.store_session, "child", {"n": 2})
         start_read, start_write = os.pipe()

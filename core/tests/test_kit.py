@@ -51,6 +51,27 @@ BROKEN = {
         async def sessionstore_exists(self, bucket, path):
             return self._lookup(bucket, path) is not None
     """,
+    "writes_before_yielding": """
+        async def sessionstore_upload(self, bucket, path, data, if_match, create_only):
+            with anyio.CancelScope(shield=True):  # the write happens, cancelled or not
+                info = await super().sessionstore_upload(
+                    bucket=bucket, path=path, data=data, if_match=if_match, create_only=create_only
+                )
+            await anyio.lowlevel.checkpoint()
+            return info
+
+        async def sessionstore_delete(self, bucket, paths, if_match):
+            with anyio.CancelScope(shield=True):
+                await super().sessionstore_delete(bucket=bucket, paths=paths, if_match=if_match)
+            await anyio.lowlevel.checkpoint()
+    """,
+    "optional_steps_never_yield": """
+        async def sessionstore_init(self, bucket):
+            return None  # buckets appear on first write
+
+        async def sessionstore_sweep(self, bucket):
+            return 0
+    """,
     "download_returns_bytes": """
         async def sessionstore_download(self, bucket, path):
             return (await super().sessionstore_download(bucket=bucket, path=path)).data
@@ -92,7 +113,10 @@ ASYNC_STORE = """
 """
 """An async ``store`` fixture, as the guide allows, using its store before the test."""
 
-OPTIONAL_RETURNS = {"sessionstore_close": "None", "sessionstore_sweep": "0"}
+OPTIONAL_RETURNS = {
+    "sessionstore_close": "None",
+    "sessionstore_sweep": "await anyio.lowlevel.checkpoint() or 0",  # a checkpoint, as all
+}
 """What the memory backend, which has neither optional hook, would have them return."""
 
 
@@ -114,7 +138,7 @@ def run_kit(
     )
     pytester.makepyfile(
         **{
-            module: "import attrs\n"
+            module: "import anyio\nimport anyio.lowlevel\nimport attrs\n"
             "from sessionstore import hookimpl, ListPage, StoredObject\n"
             "from sessionstore_memory import MemoryBackend\n\n"
             + preamble
@@ -202,6 +226,38 @@ def delegating_methods() -> str:
             f"    return await self.impl.{hook}({passed})\n"
         )
     return "\n".join(methods)
+
+
+@pytest.mark.parametrize(
+    ("name", "hooks", "message"),
+    [
+        (
+            "never_yields",
+            ["exists"],
+            "*sessionstore_exists returned in a cancelled scope without yielding*",
+        ),
+        (
+            "writes_before_yielding",
+            ["upload", "delete"],
+            "*sessionstore_upload changed storage before it raised the cancellation*",
+        ),
+        (
+            "optional_steps_never_yield",
+            ["init", "sweep"],
+            "*sessionstore_init returned in a cancelled scope without yielding*",
+        ),
+    ],
+)
+def test_a_hook_that_is_no_checkpoint_fails_for_that_hook_only(
+    pytester: pytest.Pytester, name: str, hooks: list[str], message: str
+) -> None:
+    """Each hook is called in a cancelled scope: one that returns without yielding,
+    or changes storage before its first checkpoint, fails for that hook alone."""
+    result = run_kit(pytester, name, BROKEN[name], select="test_every_hook_is_a_checkpoint")
+    failed = [f"FAILED *[[]*-{hook}[]]*" for hook in hooks]
+    result.stdout.fnmatch_lines(failed, consecutive=False)
+    result.stdout.fnmatch_lines([message])
+    assert result.parseoutcomes().get("failed") == 2 * len(hooks)  # on asyncio and trio
 
 
 def test_a_backend_ignoring_unknown_options_fails(pytester: pytest.Pytester) -> None:

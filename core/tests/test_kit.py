@@ -47,6 +47,11 @@ BROKEN = {
         async def sessionstore_sweep(self, bucket):
             return None
     """,
+    "sweep_returns_true": """
+        async def sessionstore_sweep(self, bucket):
+            await anyio.lowlevel.checkpoint()
+            return True  # "swept", not how many
+    """,
     "never_yields": """
         async def sessionstore_exists(self, bucket, path):
             return self._lookup(bucket, path) is not None
@@ -195,6 +200,17 @@ def test_broken_backend_fails_the_clause_it_breaks(
             "ignores_cursor",
             "test_list_pages_have_no_duplicates_or_gaps",
             "*sessionstore_list returned a ListPage with the cursor it was given*",
+        ),
+        (
+            "sweep_returns_none",
+            "test_purge_expired",  # Storage.sweep reads None as 0: the hook's return shows it
+            "*sessionstore_sweep returned NoneType None, not an int. It must return an int, how "
+            "many entries it removed*",
+        ),
+        (
+            "sweep_returns_true",
+            "test_hooks_return_the_documented_types",
+            "*sessionstore_sweep returned bool True, not an int*",
         ),
         (
             "unordered_pages",

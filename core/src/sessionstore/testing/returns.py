@@ -90,6 +90,13 @@ def list_page_problem(value: Any) -> str | None:
     return None
 
 
+def count_problem(value: Any) -> str | None:
+    """What keeps ``value`` from being a count: an ``int`` (not a bool), never negative."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"{_shown(value)}, not an int"
+    return None if value >= 0 else f"{value}, a negative count"
+
+
 def cursor_problem(value: ListPage, arguments: dict[str, Any]) -> str | None:
     """What keeps the cursor of ``value`` from moving the listing forward."""
     if value.cursor == "":
@@ -111,6 +118,13 @@ CHECKS: dict[str, tuple[str, Check, str]] = {
     "_list": ("sessionstore_list", list_page_problem, "a sessionstore.ListPage"),
 }
 """Storage's bound hook attribute: the hook, its check, and the type it must return."""
+SWEEP_CHECK: tuple[str, Check, str] = (
+    "sessionstore_sweep",
+    count_problem,
+    "an int, how many entries it removed (0 when there was nothing to remove)",
+)
+"""The optional sweep hook, which Storage calls through its hook relay: Storage.sweep
+reads None as 0 and converts "3" to 3, so only the hook's own answer shows them."""
 CHECKED = "_sessionstore_kit_checked"
 """Marks a Storage whose hooks are already checked."""
 
@@ -145,5 +159,9 @@ def check_returns(storage: Storage) -> Storage:
         for attribute, (hook, check, expected) in CHECKS.items():
             call = getattr(storage, attribute)
             setattr(storage, attribute, _checked(call, hook, check, expected))
+        sweep = storage._hook.sessionstore_sweep
+        if sweep.get_hookimpls():  # optional: without one, Storage.sweep returns 0 itself
+            checked = _checked(sweep, *SWEEP_CHECK)  # its __wrapped__ is the HookCaller
+            setattr(storage._hook, sweep.name, checked)  # in place of the HookCaller
         setattr(storage, CHECKED, True)
     return storage

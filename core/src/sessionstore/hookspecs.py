@@ -13,6 +13,13 @@ so URL query options work), registers that one instance with a fresh
 an ``async def``; blocking work belongs in ``anyio.to_thread.run_sync`` so the
 backend runs on asyncio and trio alike.
 
+Every hook but :func:`sessionstore_close` is a checkpoint: it yields to the event
+loop at least once, before it changes anything, so that a call can be cancelled
+(leaving storage as it was) and a loop of calls lets other tasks run. A thread hop
+or a network request yields; a hook that would complete without awaiting either
+(an in-process store, a cached answer) first awaits
+``anyio.lowlevel.checkpoint()``.
+
 Paths are bucket-relative and ``/``-separated; each segment has already been
 validated (non-empty, no ``/``, ``\\``, NUL or control characters, not ``.`` or
 ``..``, no leading ``.``), so a backend may join them to its storage location
@@ -161,7 +168,8 @@ async def sessionstore_close() -> None:
 @hookspec(firstresult=True)
 async def sessionstore_sweep(bucket: str) -> int:
     """Remove what interrupted writes left in ``bucket`` and no live writer still
-    owns (temporary files, half-built folders); return how many were removed.
+    owns (temporary files, half-built folders); return how many were removed, as
+    an ``int`` (``0`` when there was nothing, never ``None``).
     Optional: backends whose writes leave nothing behind leave it out.
 
     Called by ``purge_expired`` (unless ``dry_run``), once per run, after the

@@ -243,10 +243,12 @@ async def test_prefix_option_keeps_stores_apart(azurite: Azurite, container: str
 # -- configuration -----------------------------------------------------------------
 
 
-async def test_url_form(azurite: Azurite, container: str) -> None:
-    """az://container/prefix?options works; the key is percent-encoded in the URL."""
+@pytest.mark.parametrize("scheme", ["az", "azure", "abfs", "abfss"])
+async def test_url_form(azurite: Azurite, container: str, scheme: str) -> None:
+    """<scheme>://container/prefix?options works, for each scheme naming the backend
+    (``abfss``, adlfs's and Spark's TLS name, was none); the key is percent-encoded."""
     url = (
-        f"az://{container}/from/url?endpoint_url={quote(azurite.endpoint_url, safe='')}"
+        f"{scheme}://{container}/from/url?endpoint_url={quote(azurite.endpoint_url, safe='')}"
         f"&account_name={azurite.account_name}&account_key={quote(azurite.account_key, safe='')}"
         "&create_bucket=true&connect_timeout=2.5&retries=1"
     )

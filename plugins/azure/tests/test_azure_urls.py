@@ -7,11 +7,8 @@ opens the store it names.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
 
-from emulators.azure import Azurite
 from sessionstore import ConfigurationError, SessionStore
 from sessionstore_azure.backend import AzureBackend
 
@@ -84,18 +81,3 @@ def test_options_of_a_refused_url_are_masked_and_kept() -> None:
     message = str(caught.value)
     assert "TOP-SECRET" not in message
     assert "write abfss://container/apps?account_name=myaccount&<your other options>" in message
-
-
-async def test_the_abfss_scheme_names_the_azure_backend(azurite: Azurite, container: str) -> None:
-    """``abfss`` (adlfs's and Spark's TLS name for the same store) was no backend."""
-    url = (
-        f"abfss://{container}/apps?endpoint_url={quote(azurite.endpoint_url, safe='')}"
-        f"&account_name={azurite.account_name}&account_key={quote(azurite.account_key, safe='')}"
-        "&create_bucket=true"
-    )
-    store = SessionStore.from_url(url)
-    try:
-        await store.store_session("s", {"via": "abfss"})
-        assert await store.load_session("s") == {"via": "abfss"}
-    finally:
-        await store.aclose()

@@ -253,6 +253,13 @@ def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
     assert run("ls", "--url", url).stdout == ""
 
 
+def test_a_zero_ttl_says_a_ttl_must_be_positive(run: Run, url: str) -> None:
+    """``--ttl 0`` was "a duration under a microsecond": true, but not the reason."""
+    outcome = run("put", "abc", "--ttl", "0", "--url", url, input="{}")
+    assert outcome.exit_code == USAGE
+    assert "'0' is a duration of zero: a ttl must be positive" in outcome.stderr
+
+
 def test_conditional_puts_exit_with_conflict(run: Run, url: str, store: SessionStore) -> None:
     first = sync(store, "store_session", "abc", {"n": 1})
     sync(store, "store_session", "abc", {"n": 2})

@@ -112,5 +112,6 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> t
     except OverflowError:
         raise click.BadParameter(f"{value!r} is a duration beyond any date") from None
     if span.total_seconds() < MIN_TTL:
-        raise click.BadParameter(f"{value!r} is a duration under a microsecond")
+        what = "zero" if span.total_seconds() == 0 else "under a microsecond"
+        raise click.BadParameter(f"{value!r} is a duration of {what}: a ttl must be positive")
     return span

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import attrs
@@ -41,6 +42,9 @@ from sessionstore.errors import (
 )
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
+
+Item = TypeVar("Item")
+Got = TypeVar("Got")
 
 LONG_CONCURRENCY = 16
 """Files whose metadata ``ls --long`` and ``files --long`` read at a time."""
@@ -191,28 +195,35 @@ def _fail_if_corrupt(reads: list[_Read], as_json: bool) -> None:
     )
 
 
-async def _metadata_of(store: SessionStore, files: list[tuple[str, str]]) -> list[_Read]:
-    """The full metadata (expiry included) of each (session id, filename), a few at a
-    time, listing corrupt files rather than stopping at them."""
-    found: list[_Read] = [_Read(None)] * len(files)
+async def _few_at_a_time(
+    items: Sequence[Item], fetch: Callable[[Item], Awaitable[Got]]
+) -> list[Got]:
+    """``fetch`` of each item, :data:`LONG_CONCURRENCY` at a time, in the items' order."""
+    found: list[Any] = [None] * len(items)
     limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
 
     async def one(index: int) -> None:
-        session_id, filename = files[index]
         async with limiter:
-            try:
-                found[index] = _Read(
-                    await store.get_session_metadata(session_id, filename, full=True)
-                )
-            except CorruptSessionError as error:
-                meta = await store.get_session_metadata(session_id, filename)
-                found[index] = _Read(meta, error)
+            found[index] = await fetch(items[index])
 
     with first_failure():
         async with anyio.create_task_group() as group:
-            for index in range(len(files)):
+            for index in range(len(items)):
                 group.start_soon(one, index)
     return found
+
+
+async def _metadata_of(store: SessionStore, files: list[tuple[str, str]]) -> list[_Read]:
+    """The full metadata (expiry included) of each (session id, filename), a few at a
+    time, listing corrupt files rather than stopping at them."""
+
+    async def read(file: tuple[str, str]) -> _Read:
+        try:
+            return _Read(await store.get_session_metadata(*file, full=True))
+        except CorruptSessionError as error:
+            return _Read(await store.get_session_metadata(*file), error)
+
+    return await _few_at_a_time(files, read)
 
 
 @cli.command("show")
@@ -532,18 +543,7 @@ async def _stat_of(
 ) -> list[SessionMetadata | None]:
     """The storage's metadata of each of the session's files (``None`` for one
     deleted meanwhile), a few at a time; no file is downloaded."""
-    found: list[SessionMetadata | None] = [None] * len(names)
-    limiter = anyio.CapacityLimiter(LONG_CONCURRENCY)
-
-    async def one(index: int) -> None:
-        async with limiter:
-            found[index] = await store.get_session_metadata(session_id, names[index])
-
-    with first_failure():
-        async with anyio.create_task_group() as group:
-            for index in range(len(names)):
-                group.start_soon(one, index)
-    return found
+    return await _few_at_a_time(names, lambda name: store.get_session_metadata(session_id, name))
 
 
 def _stat_json(meta: SessionMetadata | None) -> dict[str, Any] | None:

@@ -213,17 +213,18 @@ async def _few_at_a_time(
     return found
 
 
+async def _read_file(store: SessionStore, session_id: str, filename: str) -> _Read:
+    """A file's full metadata (expiry included); of a corrupt file, what the storage
+    knows and the error, rather than the error alone."""
+    try:
+        return _Read(await store.get_session_metadata(session_id, filename, full=True))
+    except CorruptSessionError as error:
+        return _Read(await store.get_session_metadata(session_id, filename), error)
+
+
 async def _metadata_of(store: SessionStore, files: list[tuple[str, str]]) -> list[_Read]:
-    """The full metadata (expiry included) of each (session id, filename), a few at a
-    time, listing corrupt files rather than stopping at them."""
-
-    async def read(file: tuple[str, str]) -> _Read:
-        try:
-            return _Read(await store.get_session_metadata(*file, full=True))
-        except CorruptSessionError as error:
-            return _Read(await store.get_session_metadata(*file), error)
-
-    return await _few_at_a_time(files, read)
+    """:func:`_read_file` of each (session id, filename), a few at a time."""
+    return await _few_at_a_time(files, lambda file: _read_file(store, *file))
 
 
 @cli.command("show")
@@ -448,17 +449,12 @@ def stat_command(session_id: str, filename: str, as_json: bool, **target: Any) -
     """Size, times, version and expiry of a session file (expired ones too; of a
     corrupt one, what the storage knows, then exit code 5)."""
 
-    async def main() -> _Read | None:
+    async def main() -> _Read:
         async with open_store(**target) as store:
-            try:
-                meta = await store.get_session_metadata(session_id, filename, full=True)
-            except CorruptSessionError as error:
-                stat = await store.get_session_metadata(session_id, filename)
-                return None if stat is None else _Read(stat, error)
-            return None if meta is None else _Read(meta)
+            return await _read_file(store, session_id, filename)
 
     read = run(main)
-    if read is None or read.meta is None:
+    if read.meta is None:
         raise not_found(f"session {session_id!r} has no {filename}")
     meta = read.meta
     if as_json:

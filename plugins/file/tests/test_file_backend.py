@@ -251,6 +251,27 @@ async def test_conditional_delete(backend: FileBackend) -> None:
         await delete(backend, "s/f", if_match=new.version)
 
 
+async def test_a_conflict_names_the_object_not_where_the_store_lives(
+    backend: FileBackend,
+) -> None:
+    """Applications show conflicts to their users: the message names the object in
+    its bucket, as the other backends do, and never the store's folder on this host."""
+    first = await put(backend, "s/f", b"1")
+    await put(backend, "s/f", b"2")
+    attempts = [
+        put(backend, "s/f", b"x", create_only=True),
+        put(backend, "s/f", b"x", if_match=first.version),
+        put(backend, "s/new/f", b"x", if_match=first.version),  # in a missing folder
+        delete(backend, "s/f", if_match=first.version),
+        delete(backend, "s/gone/f", if_match=first.version),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ConflictError) as raised:
+            await attempt
+        assert f"in bucket {BUCKET!r}" in str(raised.value)
+        assert os.fspath(backend.root_dir) not in str(raised.value)
+
+
 async def test_if_match_needs_one_path(backend: FileBackend) -> None:
     with pytest.raises(ValueError, match="exactly one path"):
         await delete(backend, "s/a", "s/b", if_match="1-2-3")

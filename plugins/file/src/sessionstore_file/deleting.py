@@ -45,11 +45,11 @@ def _delete_in(
     root: str, bucket: str, parents: list[str], names: list[str], if_match: str | None
 ) -> None:
     depth = len(parents)
+    first = "/".join([*parents, names[0]])  # the one path an if_match can name
     for _ in range(RACE_ATTEMPTS):
         chain = open_existing(root, bucket, parents)
         if chain is None:
-            where = partial(os.path.join, root, bucket, *parents, names[0])
-            check_precondition(None, if_match, False, where, "delete")
+            check_precondition(None, if_match, False, bucket, first, "delete")
             return
         with chain:
             with locked(chain.fd):
@@ -58,7 +58,7 @@ def _delete_in(
                 if if_match is not None:
                     where = partial(chain.where, names[0])
                     current = lstat_object(chain.fd, names[0], where)
-                    check_precondition(current, if_match, False, where, "delete")
+                    check_precondition(current, if_match, False, bucket, first, "delete")
                 removed = [_unlink_object(chain, name) for name in names]
                 emptied = depth > 0 and _remove_if_empty(chain, depth)
                 if any(removed) and not emptied:

@@ -32,8 +32,7 @@ def upload(
         chain, missing = open_deepest(root, bucket, parents)
         if missing:
             with chain:
-                where = partial(chain.where, *missing, name)
-                check_precondition(None, if_match, create_only, where, "write")
+                check_precondition(None, if_match, create_only, bucket, path, "write")
                 try:
                     status = publish(chain.fd, missing, name, data)
                 except Raced:
@@ -49,7 +48,7 @@ def upload(
             # with it, so the ConflictError an if_match gets there is right too.
             where = partial(chain.where, name)
             current = lstat_object(chain.fd, name, where)
-            check_precondition(current, if_match, create_only, where, "write")
+            check_precondition(current, if_match, create_only, bucket, path, "write")
             previous_mtime = None if current is None else current.st_mtime_ns
             try:
                 return replace_file(chain.fd, name, data, previous_mtime)

@@ -469,6 +469,31 @@ class BackendTests:
         assert (await storage.download("s/f")).data == b"kept"
         assert not await storage.exists("s/absent")
 
+    async def test_a_conflict_names_its_object(self, storage: Storage) -> None:
+        """Each ConflictError (create over an object, a stale version, a version of
+        an absent object, a stale conditional delete) names the object's path, so
+        the application can tell which write lost.
+
+        Troubleshooting: put the path in the bucket in the message, not a local
+        file path or URL that shows where the storage lives.
+        """
+        path = "s/contested.json"
+        first = await storage.upload(path, b"1")
+        await storage.upload(path, b"2")
+        attempts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            (path, partial(storage.upload, path, b"x", create_only=True)),
+            (path, partial(storage.upload, path, b"x", if_match=first.version)),
+            (
+                "s/absent.json",
+                partial(storage.upload, "s/absent.json", b"x", if_match=first.version),
+            ),
+            (path, partial(storage.delete, [path], if_match=first.version)),
+        ]
+        for named, attempt in attempts:
+            with pytest.raises(ConflictError) as raised:
+                await attempt()
+            assert named in str(raised.value), raised.value
+
     async def test_conditional_writes_have_one_winner(self, storage: Storage) -> None:
         """Twenty concurrent ``create_only`` uploads of one path, then twenty
         concurrent ``if_match`` uploads holding the same token: exactly one of

@@ -108,6 +108,15 @@ async def test_touch_needs_a_ttl(store: SessionStore) -> None:
         await store.touch_session("s")
 
 
+async def test_touch_with_a_file_name_for_a_ttl_says_where_it_goes(store: SessionStore) -> None:
+    await store.store_session("s", {"v": 1}, filename="cp.json")
+    with pytest.raises(ValueError, match=r"pass filename='cp.json'"):
+        await store.touch_session("s", "cp.json")  # type: ignore[arg-type]
+    metadata = await store.get_session_metadata("s", "cp.json")
+    assert metadata is not None
+    assert metadata.expires_at is None
+
+
 async def test_touch_of_a_file_without_expiry_gives_it_one(
     store: SessionStore, fake_clock: FakeClock
 ) -> None:

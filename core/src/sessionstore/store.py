@@ -287,6 +287,11 @@ class SessionStore:
         """
         if ttl is None and self.settings.default_ttl is None:
             raise ValueError("touch_session needs a ttl, or a store with a default_ttl")
+        if isinstance(ttl, str):  # touch_session(id, "cp.json"): the ttl comes second
+            raise ValueError(
+                f"touch_session's second argument is the ttl, got {ttl!r}; "
+                f"to touch a file, pass filename={ttl!r}"
+            )
 
         async def keep(current: State | None) -> State | None:
             return current

@@ -6,6 +6,7 @@ import itertools
 import sys
 import threading
 from datetime import timedelta
+from functools import partial
 from importlib.metadata import entry_points
 
 import anyio
@@ -18,6 +19,7 @@ from sessionstore.contract import HOOK_NAMES, OPTIONAL_HOOKS
 from sessionstore.errors import ConflictError
 from sessionstore.objects import ListPage, ObjectInfo
 from sessionstore.testing import all_pages
+from sessionstore.testing.forking import held_in_another_thread, run_in_fork
 from sessionstore_memory import MemoryBackend
 
 BUCKET = "test-bucket"
@@ -195,6 +197,26 @@ def test_compare_and_swap_from_threads_loses_no_update() -> None:
         sys.setswitchinterval(interval)
     stored = anyio.run(lambda: backend.sessionstore_download(bucket=BUCKET, path="s/counter"))
     assert stored.data == b"800"
+
+
+def test_a_fork_while_another_thread_holds_the_lock_leaves_the_child_a_working_store(
+    anyio_backend: str,
+) -> None:
+    """A child forked while another thread is inside an operation (holding the lock)
+    reads and writes its copy of the data: its lock is not the parent's, held forever."""
+    backend = MemoryBackend()
+    anyio.run(put, backend, "s/f", b"before", backend=anyio_backend)
+
+    async def read_then_write() -> None:
+        stored = await backend.sessionstore_download(bucket=BUCKET, path="s/f")
+        assert stored.data == b"before"
+        await put(backend, "s/f", b"child", if_match=stored.info.version)
+
+    with held_in_another_thread(backend._lock):
+        run_in_fork(partial(anyio.run, read_then_write, backend=anyio_backend))
+    download = partial(backend.sessionstore_download, bucket=BUCKET, path="s/f")
+    stored = anyio.run(download, backend=anyio_backend)
+    assert stored.data == b"before"  # the child wrote its own copy
 
 
 async def test_delete_many_and_absent(backend: MemoryBackend) -> None:

@@ -9,15 +9,16 @@ Each operation first passes one checkpoint (:func:`anyio.lowlevel.checkpoint`), 
 a storage round trip would: there it can be cancelled, having done nothing, and
 other tasks get to run, so a loop of operations neither starves them nor ignores a
 deadline. The step after it never yields, so each operation is atomic with respect
-to other tasks; it also holds a :class:`threading.Lock`, so it is atomic with
-respect to other threads too. Nothing hops to a worker thread: an operation costs
-microseconds, far less than the hop would.
+to other tasks; it also holds a lock, so it is atomic with respect to other threads
+too. Nothing hops to a worker thread: an operation costs microseconds, far less than
+the hop would. The lock is a :class:`~sessionstore.forksafe.ForkSafeLock`: a child
+forked while another thread is inside an operation keeps a copy of the data and a
+lock of its own, not the parent's held forever.
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from itertools import takewhile
@@ -26,6 +27,7 @@ import anyio.lowlevel
 import attrs
 
 from sessionstore.errors import ConflictError
+from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 
@@ -80,7 +82,7 @@ class MemoryBackend:
     """
 
     _buckets: dict[str, _Dir] = attrs.field(factory=dict, init=False, repr=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    _lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
     _last_version: int = attrs.field(default=0, init=False, repr=False)
 
     def _lookup(self, bucket: str, path: str) -> StoredObject | None:

@@ -39,6 +39,7 @@ from sessionstore import (
     hookspecs,
 )
 from sessionstore.testing import all_pages
+from sessionstore.testing.forking import held_in_another_thread, run_in_fork
 from sessionstore_s3 import BucketNotFoundError, S3Backend
 
 StoreFactory = Callable[..., SessionStore]
@@ -570,3 +571,24 @@ async def test_credentials_from_a_named_profile(
     )
     await store.store_session("s", {"via": "profile"})
     assert await store.load_session("s") == {"via": "profile"}
+
+
+# -- fork ----------------------------------------------------------------------------
+
+
+def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_working(
+    store: SessionStore, anyio_backend: str
+) -> None:
+    """A child forked while another thread holds the lock around the client (making
+    one, say) makes its own client and reads: its lock is not the parent's, held
+    forever."""
+    backend = store._storage.plugin
+    assert isinstance(backend, S3Backend)
+    anyio.run(store.store_session, "s", {"n": 1}, backend=anyio_backend)
+
+    def load() -> None:
+        assert anyio.run(store.load_session, "s", backend=anyio_backend) == {"n": 1}
+
+    with held_in_another_thread(backend._fs_lock):
+        run_in_fork(load)
+    anyio.run(store.aclose, backend=anyio_backend)

@@ -31,7 +31,6 @@ import io
 import os
 import random
 import re
-import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -53,6 +52,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from sessionstore.errors import ConflictError
+from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -293,7 +293,7 @@ class S3Backend:
 
     _fs: Any = attrs.field(default=None, init=False, repr=False)
     _fs_pid: int = attrs.field(default=0, init=False, repr=False)
-    _fs_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    _fs_lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.key is None) != (self.secret is None):

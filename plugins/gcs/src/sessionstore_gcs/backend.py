@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -20,6 +19,7 @@ import anyio.to_thread
 import attrs
 
 from sessionstore.errors import ConflictError
+from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -146,7 +146,7 @@ class GCSBackend:
     retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     _transport: Transport | None = attrs.field(default=None, init=False, repr=False)
     _transport_pid: int = attrs.field(default=0, init=False, repr=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    _lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
 
     # -- plumbing ------------------------------------------------------------------
 

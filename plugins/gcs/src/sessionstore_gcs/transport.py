@@ -23,7 +23,6 @@ import io
 import json
 import os
 import random
-import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -31,6 +30,8 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import attrs
 from yarl import URL
+
+from sessionstore.forksafe import ForkSafeLock
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ CHUNK = 1 << 20
 
 HNS_VARIABLE = "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"
 
-_import_lock = threading.Lock()
+_import_lock = ForkSafeLock()
 
 
 def import_gcsfs() -> Any:

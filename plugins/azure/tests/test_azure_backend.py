@@ -35,6 +35,7 @@ from sessionstore.errors import (
 )
 from sessionstore.storage import Storage
 from sessionstore.testing import all_pages
+from sessionstore.testing.forking import held_in_another_thread, run_in_fork
 from sessionstore_azure import AzureBackend
 
 from .conftest import Azurite, free_port
@@ -544,3 +545,24 @@ def test_repr_hides_credentials(credential: dict[str, Any], secret: str) -> None
     text = repr(AzureBackend(**credential))
     assert text.startswith("AzureBackend(")
     assert secret not in text
+
+
+# -- fork --------------------------------------------------------------------------
+
+
+def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_working(
+    azure_store: SessionStore, anyio_backend: str
+) -> None:
+    """A child forked while another thread holds the lock around the clients
+    (building one, say) builds its own and reads: its lock is not the parent's,
+    held forever."""
+    backend = azure_store._storage.plugin
+    assert isinstance(backend, AzureBackend)
+    anyio.run(azure_store.store_session, "s", {"n": 1}, backend=anyio_backend)
+
+    def load() -> None:
+        assert anyio.run(azure_store.load_session, "s", backend=anyio_backend) == {"n": 1}
+
+    with held_in_another_thread(backend._lock):
+        run_in_fork(load)
+    anyio.run(azure_store.aclose, backend=anyio_backend)

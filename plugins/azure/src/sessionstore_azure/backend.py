@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
@@ -25,6 +24,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobPrefix, BlobProperties, BlobServiceClient, ContainerClient
 
 from sessionstore.errors import ConfigurationError, ConflictError
+from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -115,7 +115,7 @@ class AzureBackend:
     _containers: dict[str, ContainerClient] = attrs.field(factory=dict, init=False, repr=False)
     _pid: int = attrs.field(factory=os.getpid, init=False, repr=False)
     """The process the clients above belong to."""
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    _lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
     _scrubber: Scrubber = attrs.field(init=False, repr=False)
     _base: str = attrs.field(init=False, repr=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import re
 from typing import Any
 
 import requests
@@ -82,15 +83,27 @@ def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTran
     )
 
 
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]+=*)?")
+"""Base64's alphabet, padding at the end only: an unencoded ``+`` of a URL arrives
+as a space, which the SDK's decoding would drop, signing with another key."""
+
+
 def _check_account_key(value: str, what: str) -> None:
-    """A base64 key: anything else failed at the first request, as a refusal."""
+    """A key the SDK decodes as written: anything else failed at the first request,
+    as a refusal. The SDK decodes with a lenient ``base64.b64decode``, whose rules
+    are the same on every Python; ``validate=True`` is not (3.11 and then 3.13 each
+    refuse more excess padding), so it would refuse keys that work on one Python
+    only."""
     try:
-        base64.b64decode(value, validate=True)
+        base64.b64decode(value)
+        well_formed = _BASE64.fullmatch(value) is not None
     except ValueError:
+        well_formed = False
+    if not well_formed:
         raise ValueError(
             f"{what} is not valid base64 (value not shown: it is a secret); in a URL, "
             "percent-encode its '+', '/' and '=' (%2B, %2F, %3D)"
-        ) from None
+        )
 
 
 def _check_connection_string(value: str) -> None:

@@ -229,7 +229,7 @@ async def test_purge_by_prefix_and_invalid_page_size(
     fake_clock.advance(2)
     assert await store.purge_expired(prefix="chat-", page_size=1) == 2
     assert await store.list_sessions() == ["job-1"]
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(ValueError, match="page_size"):
         await store.purge_expired(page_size=0)
 
 

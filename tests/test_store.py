@@ -250,6 +250,12 @@ async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
         (lambda s: s.store_raw("s", "state.json", "{}"), TypeError, "takes bytes, got str"),
         (lambda s: s.update_session("s", dict, max_attempts=0), ValueError, "at least 1, got 0"),
         (lambda s: s.update_session("s", dict, max_attempts=2.0), TypeError, "must be an int"),
+        (lambda s: s.purge_expired(concurrency=0), ValueError, "concurrency must be at least 1"),
+        (lambda s: s.purge_expired(concurrency=2.5), TypeError, "concurrency must be an int"),
+        (lambda s: s.purge_expired(concurrency=True), TypeError, "concurrency must be an int"),
+        (lambda s: s.purge_expired(page_size=0), ValueError, "page_size must be at least 1"),
+        (lambda s: s.iter_sessions(page_size=0), ValueError, "page_size must be at least 1"),
+        (lambda s: s.iter_sessions(page_size="9"), TypeError, "page_size must be an int"),
     ],
     ids=[
         "limit-0",
@@ -260,6 +266,12 @@ async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
         "raw-str",
         "tries-0",
         "tries-float",
+        "concurrency-0",
+        "concurrency-float",
+        "concurrency-bool",
+        "purge-page-0",
+        "iter-page-0",
+        "iter-page-str",
     ],
 )
 async def test_wrong_arguments_are_caller_errors_and_touch_nothing(

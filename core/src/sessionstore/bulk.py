@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from sessionstore.counts import check_count
 from sessionstore.errors import first_failure
 
 if TYPE_CHECKING:
@@ -118,8 +119,8 @@ async def for_each_session(
     """Await ``work(session_id)`` for every session starting with ``prefix``,
     ``concurrency`` at a time. The first error ``work`` raises stops everything
     and is raised as it is (not in an exception group)."""
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    check_count("concurrency", concurrency)
+    check_count("page_size", page_size)
     # Closed at once if the work fails midway, not whenever it is collected.
     async with aclosing(pages(store, prefix, page_size)) as listing:
         async for page in listing:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 
 from sessionstore import bulk, clock, codec
+from sessionstore.counts import check_count
 from sessionstore.errors import (
     ConflictError,
     CorruptSessionError,
@@ -312,9 +313,7 @@ class SessionStore:
         and start again on a conflict. ``None`` when ``rewrite`` gave ``None``."""
         if ttl is not None:
             ttl_seconds(ttl)  # refuse a bad ttl before reading, not only when writing
-        _check_int("max_attempts", max_attempts)
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        check_count("max_attempts", max_attempts)
         for attempt in range(max_attempts):
             read = await self._read(session_id, filename, codec.decode)
             version = None if read is None else read[1].version
@@ -537,6 +536,8 @@ class SessionStore:
         however many sessions exist. Breaking out of the loop early is fine: there
         is nothing to close (trio warns about unfinished async generators; this
         is an iterator that needs no ``aclosing``)."""
+        if page_size is not None:
+            check_count("page_size", page_size, none_means="no limit")
         return bulk.SessionIds(self, prefix, page_size)
 
     async def list_sessions_page(
@@ -546,9 +547,7 @@ class SessionStore:
         A page may hold fewer than ``limit`` ids; ``cursor is None`` marks the end."""
         validate_prefix(prefix)
         if limit is not None:
-            _check_int("limit", limit)
-            if limit < 1:
-                raise ValueError(f"limit must be at least 1 (or None for no limit), got {limit}")
+            check_count("limit", limit, none_means="no limit")
         if cursor is not None and not isinstance(cursor, str):
             raise TypeError(f"cursor must be a string from a previous page, got {cursor!r}")
         storage = await self._ensure_ready()
@@ -624,12 +623,6 @@ class SessionStore:
             format_version=envelope.format if envelope else None,
             expires_at=envelope.expires_at if envelope else None,
         )
-
-
-def _check_int(name: str, value: object) -> None:
-    """Raise :class:`TypeError` unless ``value`` is an ``int`` (``True`` is not a count)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
 
 
 def _expired(envelope: codec.Envelope | None) -> bool:

@@ -13,6 +13,8 @@ then applies one :class:`Fault` to every connection, new or open:
   silent, as a server that hangs mid-answer;
 - ``SLOW``: bytes flow both ways in small pieces with pauses (a throttled link).
 
+:func:`silent_server` is ``STALL`` with no server behind it.
+
 ``clear()`` goes back to ``PASS``. Changing the fault closes every open
 connection, so a client's pooled connections meet the new fault too. Plain threads,
 so it serves clients on any event loop (or none), like :mod:`emulators.proxy`.
@@ -27,7 +29,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:\s*(\d+)\s*$")
@@ -64,6 +66,14 @@ class _Connection:
         for sock in (self.client, self.server):
             if sock is not None:
                 _shut(sock)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """The URL of a server that accepts connections and never answers (the kernel
+    accepts them from the backlog): for timeouts and cancellation mid-request."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 class FaultProxy:

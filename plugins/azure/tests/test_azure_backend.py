@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import time
 import traceback
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
-from emulators.faults import Fault, FaultProxy
+from emulators.faults import Fault, FaultProxy, silent_server
 from sessionstore import SessionStore, hookspecs
 from sessionstore.errors import (
     ConfigurationError,
@@ -440,12 +439,9 @@ async def test_unreachable_server_fails_fast(azurite: Azurite, container: str) -
 async def test_silent_server_hits_the_read_timeout(azurite: Azurite, container: str) -> None:
     """A server that accepts connections but never answers: the read timeout and
     the retries bound the wait."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        port = listener.getsockname()[1]
+    with silent_server() as url:
         options = azurite.options(
-            endpoint_url=f"http://127.0.0.1:{port}/{azurite.account_name}",
+            endpoint_url=f"{url}/{azurite.account_name}",
             read_timeout=0.5,
             retries=1,
         )
@@ -463,12 +459,9 @@ async def test_cancelled_during_a_request_raises_the_cancellation(
     request's timeout as a StorageUnavailableError, which the cancelled scope let
     through, instead of the cancellation (the worker thread cannot be interrupted,
     so the cancellation is delivered when the request ends)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        port = listener.getsockname()[1]
+    with silent_server() as url:
         options = azurite.options(
-            endpoint_url=f"http://127.0.0.1:{port}/{azurite.account_name}",
+            endpoint_url=f"{url}/{azurite.account_name}",
             read_timeout=0.5,
             retries=0,
         )

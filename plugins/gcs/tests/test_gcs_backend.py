@@ -29,6 +29,7 @@ import anyio
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from emulators.faults import silent_server
 from emulators.sockets import connections_left, has_proc, open_connections
 from sessionstore import (
     ConfigurationError,
@@ -223,17 +224,13 @@ async def test_unreachable_server_fails_fast(make_store: StoreFactory) -> None:
 async def test_silent_server_times_out(make_store: StoreFactory) -> None:
     """A server that accepts connections and never answers: TimeoutError after
     ``read_timeout`` per attempt."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    try:
-        port = listener.getsockname()[1]
-        store = make_store(endpoint_url=f"http://127.0.0.1:{port}", retries=1, read_timeout=0.3)
+    with silent_server() as url:
+        store = make_store(endpoint_url=url, retries=1, read_timeout=0.3)
         started = time.monotonic()
         with pytest.raises(StorageUnavailableError, match=r"read_timeout=0\.3s") as caught:
             await store.session_exists("s")
         assert 0.6 <= time.monotonic() - started < 4
         assert isinstance(caught.value.__cause__, TimeoutError)
-    finally:
-        listener.close()
 
 
 async def test_cancelled_during_a_request_raises_the_cancellation(
@@ -243,17 +240,13 @@ async def test_cancelled_during_a_request_raises_the_cancellation(
     request's timeout as a StorageUnavailableError, which the cancelled scope let
     through, instead of the cancellation (the worker thread cannot be interrupted,
     so the cancellation is delivered when the request ends)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    try:
-        port = listener.getsockname()[1]
-        store = make_store(endpoint_url=f"http://127.0.0.1:{port}", retries=0, read_timeout=0.5)
+    with silent_server() as url:
+        store = make_store(endpoint_url=url, retries=0, read_timeout=0.5)
         store._ready = True  # straight to the request: no bucket check
         with anyio.move_on_after(0.1) as scope:
             await store.load_session("s")
         assert scope.cancelled_caught
         await store.aclose()
-    finally:
-        listener.close()
 
 
 async def test_missing_bucket_is_a_clear_error(

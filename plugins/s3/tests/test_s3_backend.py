@@ -29,7 +29,7 @@ import anyio
 import pluggy
 import pytest
 
-from emulators.faults import Fault, FaultProxy
+from emulators.faults import Fault, FaultProxy, silent_server
 from sessionstore import (
     ConfigurationError,
     ConflictError,
@@ -368,14 +368,11 @@ async def test_unreachable_server_fails_fast(aws_environment: None) -> None:
 
 async def test_silent_server_times_out(aws_environment: None) -> None:
     """A server that accepts connections but never answers: the read timeout ends it."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        port = silent.getsockname()[1]
+    with silent_server() as url:
         store = SessionStore(
             backend="s3",
             bucket="some-bucket",
-            endpoint_url=f"http://127.0.0.1:{port}",
+            endpoint_url=url,
             key="AKIAEXAMPLE",
             secret=SECRET,
             read_timeout=0.5,
@@ -394,13 +391,11 @@ async def test_cancelled_during_a_request_raises_the_cancellation(
     request's timeout as a StorageUnavailableError, which the cancelled scope let
     through, instead of the cancellation (the worker thread cannot be interrupted,
     so the cancellation is delivered when the request ends)."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
+    with silent_server() as url:
         store = SessionStore(
             backend="s3",
             bucket="some-bucket",
-            endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            endpoint_url=url,
             key="AKIAEXAMPLE",
             secret=SECRET,
             read_timeout=0.5,

@@ -25,6 +25,7 @@ from sessionstore.errors import ConfigurationError, ConflictError
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.storage import Storage
 from sessionstore.store import SessionStore
+from sessionstore.testing.forking import forked
 from sessionstore.testing.guard import check_overrides
 from sessionstore.testing.listing import PageOrder, all_pages
 from sessionstore.testing.returns import check_returns
@@ -53,6 +54,10 @@ ALLOWED_NAMES = [
 
 FORK_LOADS = 20
 """Loads each process makes at once after a fork."""
+
+FORK_TIMEOUT = 60.0
+"""Seconds the forked child has for its loads: generous on a loaded host, but a
+deadlocked child fails the test instead of hanging it."""
 
 NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
 """``if_match`` tokens no backend gives out: blank, wildcards, a bare MD5 (an S3
@@ -712,7 +717,6 @@ class BackendTests:
         assert await store.load_session("s") == {"a": 2}
 
     @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-    @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
     def test_a_store_used_before_fork_works_in_both_processes(
         self, store: SessionStore, anyio_backend: str
     ) -> None:
@@ -737,28 +741,15 @@ class BackendTests:
         run = partial(run_alone, anyio_backend)
         run(store.store_session, "parent", {"n": 1})
         run(store.store_session, "child", {"n": 2})
-        start_read, start_write = os.pipe()
-        report_read, report_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: report what it loaded, never return into pytest
-            try:
-                os.read(start_read, 1)
-                report = repr([run(store.load_session, "child") for _ in range(FORK_LOADS)])
-            except BaseException as error:  # shown by the parent's assertion
-                report = f"the child raised {error!r}"
-            finally:
-                os.write(report_write, report.encode())
-                os._exit(0)
-        os.close(report_write)
-        os.write(start_write, b"!")  # both processes load at once, on connections of their own
-        loaded_here = [run(store.load_session, "parent") for _ in range(FORK_LOADS)]
-        with os.fdopen(report_read, "rb") as pipe:
-            reported = pipe.read().decode()
-        for fd in (start_read, start_write):
-            os.close(fd)
-        os.waitpid(pid, 0)
-        # Distinct sessions, so that answers crossing between processes show.
-        assert reported == repr([{"n": 2}] * FORK_LOADS)
+
+        def in_the_child() -> None:
+            loaded = [run(store.load_session, "child") for _ in range(FORK_LOADS)]
+            assert loaded == [{"n": 2}] * FORK_LOADS, loaded
+
+        # Both processes load at once, distinct sessions, so that answers crossing
+        # between processes show; a child that deadlocks fails within the timeout.
+        with forked(in_the_child, timeout=FORK_TIMEOUT):
+            loaded_here = [run(store.load_session, "parent") for _ in range(FORK_LOADS)]
         assert loaded_here == [{"n": 1}] * FORK_LOADS
         run(store.store_session, "parent", {"n": 3})
         assert run(store.load_session, "parent") == {"n": 3}

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pytest
 
-__all__ = ["held_in_another_thread", "run_in_fork"]
+__all__ = ["forked", "held_in_another_thread", "run_in_fork"]
 
 
 class Lock(Protocol):
@@ -50,11 +50,13 @@ def held_in_another_thread(lock: Lock, timeout: float = 5.0) -> Iterator[None]:
         thread.join(timeout)
 
 
-def run_in_fork(function: Callable[[], object], timeout: float = 5.0) -> None:
-    """Call ``function()`` in a forked child; fail unless it returns within ``timeout``
-    seconds (plenty for a few operations, unless deadlocked). A child still running
-    then is killed (SIGKILL); one that raises fails the test with the exception's
-    ``repr``."""
+@contextlib.contextmanager
+def forked(function: Callable[[], object], timeout: float = 5.0) -> Iterator[None]:
+    """Call ``function()`` in a forked child while the ``with`` block runs in the
+    parent; at the end of the block, fail unless the child has returned within
+    ``timeout`` seconds of the fork (plenty for a few operations, unless
+    deadlocked). A child still running then is killed (SIGKILL); one that raises
+    fails the test with the exception's ``repr``."""
     report_read, report_write = os.pipe()
     with warnings.catch_warnings():  # Python 3.12+ warns of fork with threads: the point here
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
@@ -73,18 +75,32 @@ def run_in_fork(function: Callable[[], object], timeout: float = 5.0) -> None:
     os.close(report_write)
     deadline = time.monotonic() + timeout
     try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail(f"the forked child did not finish within {timeout} s: deadlocked?")
-            time.sleep(0.005)
+        try:
+            yield
+        finally:
+            status = _wait(pid, deadline, timeout)
         with os.fdopen(report_read, "rb", closefd=False) as pipe:
             report = pipe.read().decode(errors="replace")
     finally:
         os.close(report_read)
     code = os.waitstatus_to_exitcode(status)
     assert code == 0, f"the forked child failed (exit status {code}): {report or 'no report'}"
+
+
+def run_in_fork(function: Callable[[], object], timeout: float = 5.0) -> None:
+    """Call ``function()`` in a forked child and wait for it, as :func:`forked`."""
+    with forked(function, timeout):
+        pass
+
+
+def _wait(pid: int, deadline: float, timeout: float) -> int:
+    """The child's wait status; it is killed, and the test fails, at ``deadline``."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child did not finish within {timeout} s: deadlocked?")
+        time.sleep(0.005)

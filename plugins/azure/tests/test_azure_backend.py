@@ -34,7 +34,7 @@ from sessionstore.errors import (
 )
 from sessionstore.storage import Storage
 from sessionstore.testing import all_pages
-from sessionstore.testing.forking import held_in_another_thread, run_in_fork
+from sessionstore.testing.forking import load_in_a_fork_while_held
 from sessionstore_azure import AzureBackend
 
 from .conftest import Azurite, free_port
@@ -580,11 +580,4 @@ def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_work
     held forever."""
     backend = azure_store._storage.plugin
     assert isinstance(backend, AzureBackend)
-    anyio.run(azure_store.store_session, "s", {"n": 1}, backend=anyio_backend)
-
-    def load() -> None:
-        assert anyio.run(azure_store.load_session, "s", backend=anyio_backend) == {"n": 1}
-
-    with held_in_another_thread(backend._lock):
-        run_in_fork(load)
-    anyio.run(azure_store.aclose, backend=anyio_backend)
+    load_in_a_fork_while_held(azure_store, backend._lock, anyio_backend)

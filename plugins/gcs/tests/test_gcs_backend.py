@@ -40,7 +40,7 @@ from sessionstore import (
 )
 from sessionstore.storage import Storage
 from sessionstore.testing import all_pages
-from sessionstore.testing.forking import held_in_another_thread, run_in_fork
+from sessionstore.testing.forking import load_in_a_fork_while_held
 from sessionstore_gcs import BucketNotFoundError, GCSBackend, api, transport
 from sessionstore_gcs.backend import _timestamp
 from sessionstore_gcs.transport import Response
@@ -565,12 +565,5 @@ def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_working(
     """A child forked while another thread holds the lock around the transport
     (building one, say) or around importing gcsfs builds its own transport and
     reads: its locks are not the parent's, held forever."""
-    anyio.run(store.store_session, "s", {"n": 1}, backend=anyio_backend)
     lock = backend_of(store)._lock if held == "the backend's lock" else transport._import_lock
-
-    def load() -> None:
-        assert anyio.run(store.load_session, "s", backend=anyio_backend) == {"n": 1}
-
-    with held_in_another_thread(lock):
-        run_in_fork(load)
-    anyio.run(store.aclose, backend=anyio_backend)
+    load_in_a_fork_while_held(store, lock, anyio_backend)

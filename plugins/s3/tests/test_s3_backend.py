@@ -39,7 +39,7 @@ from sessionstore import (
     hookspecs,
 )
 from sessionstore.testing import all_pages
-from sessionstore.testing.forking import held_in_another_thread, run_in_fork
+from sessionstore.testing.forking import load_in_a_fork_while_held
 from sessionstore_s3 import BucketNotFoundError, S3Backend
 
 StoreFactory = Callable[..., SessionStore]
@@ -579,11 +579,4 @@ def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_work
     forever."""
     backend = store._storage.plugin
     assert isinstance(backend, S3Backend)
-    anyio.run(store.store_session, "s", {"n": 1}, backend=anyio_backend)
-
-    def load() -> None:
-        assert anyio.run(store.load_session, "s", backend=anyio_backend) == {"n": 1}
-
-    with held_in_another_thread(backend._fs_lock):
-        run_in_fork(load)
-    anyio.run(store.aclose, backend=anyio_backend)
+    load_in_a_fork_while_held(store, backend._fs_lock, anyio_backend)

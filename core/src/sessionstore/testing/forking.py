@@ -17,9 +17,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import anyio
 import pytest
 
-__all__ = ["forked", "held_in_another_thread", "run_in_fork"]
+from sessionstore.store import SessionStore
+
+__all__ = ["forked", "held_in_another_thread", "load_in_a_fork_while_held", "run_in_fork"]
 
 
 class Lock(Protocol):
@@ -91,6 +94,20 @@ def run_in_fork(function: Callable[[], object], timeout: float = 5.0) -> None:
     """Call ``function()`` in a forked child and wait for it, as :func:`forked`."""
     with forked(function, timeout):
         pass
+
+
+def load_in_a_fork_while_held(store: SessionStore, lock: Lock, anyio_backend: str) -> None:
+    """Store a session, then fork while another thread holds ``lock`` (a backend's
+    lock around building its clients, say): the child must load the session, with a
+    lock of its own rather than the parent's, held forever. Closes the store."""
+    anyio.run(store.store_session, "s", {"n": 1}, backend=anyio_backend)
+
+    def load() -> None:
+        assert anyio.run(store.load_session, "s", backend=anyio_backend) == {"n": 1}
+
+    with held_in_another_thread(lock):
+        run_in_fork(load)
+    anyio.run(store.aclose, backend=anyio_backend)
 
 
 def _wait(pid: int, deadline: float, timeout: float) -> int:

@@ -7,6 +7,8 @@
     python3 dev.py test -k memory --run-slow   (arguments after "test" go to pytest;
                              in CI, the full crash campaign too if the file backend
                              changed since docs/reliability.md was written)
+    python3 dev.py test --python /path/to/python3.13 [pytest arguments]   the same on
+                             another interpreter, in .cache/venv-3.13 (.venv untouched)
     python3 dev.py reliability   run the full reliability campaigns (tests/reliability
                                  with --run-slow, emulators included) and write their
                                  figures to docs/reliability.md
@@ -54,8 +56,39 @@ def uv() -> str:
     return str(exe)
 
 
+def environment() -> str:
+    """The environment the tasks install into and run in: .venv, or the one that
+    :func:`use_python` chose."""
+    return os.environ.get("UV_PROJECT_ENVIRONMENT", ".venv")
+
+
+def use_python(args: list[str]) -> list[str]:
+    """``args`` without a leading ``--python PATH``; given one, the task runs on that
+    interpreter in an environment of its own, .cache/venv-X.Y, and .venv is left as
+    it is (to try a Python the project supports but CI does not run)."""
+    if args[:1] != ["--python"]:
+        return args
+    if len(args) < 2:
+        sys.exit("--python needs an interpreter: --python /path/to/python3.13")
+    python = shutil.which(args[1]) or args[1]
+    try:
+        version = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        sys.exit(f"--python {args[1]}: not a Python interpreter ({error})")
+    os.environ["UV_PYTHON"] = python
+    os.environ["UV_PROJECT_ENVIRONMENT"] = str(TOOLS.parent / f"venv-{version}")
+    print(f"Python {version} ({python}) in {os.environ['UV_PROJECT_ENVIRONMENT']}", flush=True)
+    return args[2:]
+
+
 def sync(*groups: str) -> str:
-    """Install every workspace distribution and the dev tools into .venv."""
+    """Install every workspace distribution and the dev tools into .venv (or the
+    environment that :func:`use_python` chose)."""
     tool = uv()
     os.environ.setdefault("UV_PYTHON", sys.executable)
     # --inexact: keep what another task installed (the docs tools, the example backend).
@@ -89,9 +122,18 @@ def demo(args: list[str]) -> None:
 
 
 def test(args: list[str]) -> None:
+    args = use_python(args)
     tool = sync("docs")
     # The example backend is not a workspace member: install it as its users would.
-    run(tool, "pip", "install", "--quiet", "--python", ".venv", "./examples/sessionstore-sqlite")
+    run(
+        tool,
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        environment(),
+        "./examples/sessionstore-sqlite",
+    )
     install_emulators()
     run(tool, "run", "--no-sync", "ruff", "check", ".")
     run(tool, "run", "--no-sync", "ruff", "format", "--check", ".")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
-import select
+import selectors
 import socket
 import threading
 import time
@@ -187,8 +187,12 @@ class FaultProxy:
                 time.sleep(_POLL)
                 continue
             try:
-                ready, _, _ = select.select([listener], [], [], _POLL)
-            except (OSError, ValueError):
+                # Not select.select: it refuses descriptors from 1024 on (ValueError),
+                # which a long test run reaches; the proxy then never accepted.
+                with selectors.DefaultSelector() as selector:
+                    selector.register(listener, selectors.EVENT_READ)
+                    ready = selector.select(_POLL)
+            except (OSError, ValueError, KeyError):
                 continue  # closed meanwhile
             if not ready:
                 continue

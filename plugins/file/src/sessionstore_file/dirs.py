@@ -50,7 +50,7 @@ def init_bucket(root: str, bucket: str) -> None:
             pass
         else:
             os.fsync(root_fd)
-        _open_dir(root_fd, bucket, os.path.join(root, bucket))
+        os.close(_open_dir(root_fd, bucket, os.path.join(root, bucket)))  # only a check
     finally:
         os.close(root_fd)
 

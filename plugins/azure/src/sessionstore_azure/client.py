@@ -88,18 +88,22 @@ _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]+=*)?")
 as a space, which the SDK's decoding would drop, signing with another key."""
 
 
+def _decodes(value: str) -> bool:
+    """Whether the SDK's own (lenient) decoding takes ``value``."""
+    try:
+        base64.b64decode(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_account_key(value: str, what: str) -> None:
     """A key the SDK decodes as written: anything else failed at the first request,
     as a refusal. The SDK decodes with a lenient ``base64.b64decode``, whose rules
     are the same on every Python; ``validate=True`` is not (3.11 and then 3.13 each
     refuse more excess padding), so it would refuse keys that work on one Python
     only."""
-    try:
-        base64.b64decode(value)
-        well_formed = _BASE64.fullmatch(value) is not None
-    except ValueError:
-        well_formed = False
-    if not well_formed:
+    if not (_BASE64.fullmatch(value) and _decodes(value)):
         raise ValueError(
             f"{what} is not valid base64 (value not shown: it is a secret); in a URL, "
             "percent-encode its '+', '/' and '=' (%2B, %2F, %3D)"

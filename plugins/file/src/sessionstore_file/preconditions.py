@@ -20,6 +20,8 @@ def check_precondition(
     satisfies ``if_match`` and ``create_only``. The error names the object as the
     other backends do, by its path in its bucket: an application may show it to its
     users, who have no business seeing where the store lives on this host."""
+    if if_match is None and not create_only:
+        return
     where = f"{path!r} in bucket {bucket!r}"
     if if_match is not None:
         if current is None:

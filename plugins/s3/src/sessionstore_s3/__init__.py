@@ -7,6 +7,7 @@ through s3fs's client. Select it with the backend name ``s3`` (entry point
 
 from __future__ import annotations
 
-from sessionstore_s3.backend import BucketNotFoundError, S3Backend
+from sessionstore_s3.backend import S3Backend
+from sessionstore_s3.errors import BucketNotFoundError
 
 __all__ = ["BucketNotFoundError", "S3Backend"]

@@ -27,36 +27,39 @@ file-system methods, which are not used, so retries never multiply.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
-import random
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import aiohttp
 import anyio.to_thread
 import attrs
-import botocore.handlers  # type: ignore[import-untyped]
 import fsspec.asyn  # type: ignore[import-untyped]
-import s3fs  # type: ignore[import-untyped]
-from botocore.exceptions import (  # type: ignore[import-untyped]
-    ClientError,
-    HTTPClientError,
-    IncompleteReadError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from sessionstore.errors import ConflictError
 from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.settings import check_http_url
+from sessionstore_s3.client import (
+    BODY_ERRORS,
+    BytesReader,
+    backoff,
+    new_filesystem,
+    run_on_loop,
+)
+from sessionstore_s3.errors import (
+    PERMISSION_CODES,
+    BucketNotFoundError,
+    check_version,
+    error_code,
+    is_web_page,
+    lacks_s3_code,
+    not_s3,
+    translate,
+)
 
 T = TypeVar("T")
 
@@ -68,27 +71,6 @@ MAX_KEYS = 1000
 ``DeleteObjects`` request may name."""
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
-
-_BODY_ERRORS = (HTTPClientError, IncompleteReadError, aiohttp.ClientPayloadError)
-"""Reading an answer's body failed: it stalled past the read timeout, the
-connection dropped, or fewer bytes came than announced."""
-
-_PERMISSION_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccountProblem",
-        "AllAccessDisabled",
-        "ExpiredToken",
-        "InvalidAccessKeyId",
-        "InvalidToken",
-        "SignatureDoesNotMatch",
-        "TokenRefreshRequired",
-    }
-)
-
-
-class BucketNotFoundError(LookupError):
-    """The store's bucket does not exist (and the backend may not create it)."""
 
 
 def _clean_prefix(value: str) -> str:
@@ -113,52 +95,6 @@ def _addressing_style(_instance: object, _attribute: attrs.Attribute[Any], value
         )
 
 
-def _code(error: Exception) -> tuple[str, int]:
-    """The S3 error code and HTTP status of a failed request (a botocore ClientError)."""
-    response: Mapping[str, Any] = getattr(error, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return code, status
-
-
-def _translate(error: Exception, where: str, *, if_match: str | None = None) -> Exception:
-    """The sessionstore-facing error for a failed S3 request (or ``error`` itself).
-
-    ``if_match`` is the condition the request carried, if any: then "not found"
-    means the precondition failed too.
-    """
-    code, status = _code(error)
-    if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-        # 409 ConditionalRequestConflict: a concurrent conditional write to the
-        # same key won the race.
-        if if_match is None:
-            return ConflictError(f"cannot create {where}: an object already exists there")
-        return ConflictError(f"{where} is no longer at version {if_match}")
-    if code == "NoSuchBucket":
-        return BucketNotFoundError(f"{where}: the bucket does not exist")
-    if status == 404 or code in ("NoSuchKey", "NotFound"):
-        if if_match is not None:
-            return ConflictError(f"{where}: expected version {if_match}, but there is no object")
-        return FileNotFoundError(f"no object {where}")
-    if status in (401, 403) or code in _PERMISSION_CODES:
-        return PermissionError(f"S3 refused access to {where}: {code or status}")
-    return error
-
-
-_ENTITY_TAG = re.compile(r'"[\x21\x23-\x7e]+"')
-"""A strong HTTP entity tag, as S3 writes every ETag: quoted, no spaces inside."""
-
-
-def _check_version(token: str, where: str) -> None:
-    """Raise :class:`ConflictError` for an ``if_match`` that cannot be an ETag.
-
-    Sent as they are, such tokens made the write unconditional: botocore sends an
-    empty or blank ``If-Match``, which S3 ignores, and ``*`` matches any object.
-    """
-    if not _ENTITY_TAG.fullmatch(token) or token == '"*"':
-        raise ConflictError(f"{where}: {token!r} is not the version (ETag) of any object")
-
-
 def _time(value: object) -> datetime | None:
     """An aware datetime from a botocore datetime or an HTTP date header."""
     if isinstance(value, datetime):
@@ -169,97 +105,6 @@ def _time(value: object) -> datetime | None:
         except (TypeError, ValueError):
             return None
     return None
-
-
-def _backoff(attempts: int) -> float:
-    """Seconds to wait before the next attempt after ``attempts``: botocore's
-    standard back-off (random, up to 2 ** (attempts - 1) s, at most 20 s)."""
-    return random.random() * min(20.0, 2.0 ** (attempts - 1))
-
-
-def _web_page(response: Mapping[str, Any]) -> bool:
-    """Whether a GetObject/HeadObject answer is a web page: there Content-Type is
-    the object's own, which sessionstore never sets (S3 stores
-    binary/octet-stream), while a web server sends its page's text/html, with
-    an ETag and Last-Modified too if it serves static files."""
-    return str(response.get("ContentType") or "").lower().startswith("text/html")
-
-
-def _no_s3_error(error: Exception) -> bool:
-    """Whether a refusal of a request that has an answer body (not HEAD) lacks
-    S3's XML error code: botocore then makes the code ``""`` (the body was other
-    XML, e.g. a web server's ``405 Not Allowed`` page) or the bare status. S3
-    always names the error; 5xx answers are left alone, as a proxy's outage page
-    in front of S3 is no wrong endpoint."""
-    code, status = _code(error)
-    return 400 <= status < 500 and code in ("", str(status))
-
-
-def _not_s3(what: str, endpoint_url: str | None) -> OSError:
-    """The error for an answer that is not S3's (a web page, say, from a console's
-    port): botocore parses a 200 one into an empty, or incomplete, result, and a
-    refusal into an error without a code."""
-    return OSError(
-        f"{what}: the answer is not from S3; is endpoint_url ({endpoint_url or 'AWS'}) "
-        "the S3 API of the store?"
-    )
-
-
-class _BytesReader(io.RawIOBase):
-    """A seekable, read-only file over ``data`` that never copies it whole.
-
-    botocore wraps a ``bytes`` body in ``io.BytesIO`` and aiohttp then asks that
-    for its buffer, which makes BytesIO copy the whole object. Through this reader
-    the body is sent (and checksummed, and signed) chunk by chunk instead.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self._view = memoryview(data)
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
-        position = base[whence] + offset
-        if position < 0:
-            raise ValueError(f"negative seek position {position}")
-        self._position = position
-        return position
-
-    def read(self, size: int | None = -1) -> bytes:
-        start = min(self._position, len(self._view))
-        stop = len(self._view) if size is None or size < 0 else min(len(self._view), start + size)
-        self._position = stop
-        return self._view[start:stop].tobytes()
-
-    def readinto(self, buffer: Any) -> int:
-        chunk = self.read(len(buffer))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-
-def _without_expect_continue(client: Any) -> Any:
-    """``client``, made to send PutObject bodies without ``Expect: 100-continue``.
-
-    botocore adds that header to every request whose body is a file, and aiohttp
-    then waits for the server's "100 Continue" with no timeout at all (its read
-    timeout starts once the body is sent): a server that accepts the connection
-    but never answers held ``store_session`` forever, whatever ``read_timeout``
-    said. Bodies here are small and sent whole, so the header saves nothing.
-    """
-    if not getattr(client, "_sessionstore_no_expect", False):
-        client.meta.events.unregister("before-call.s3", botocore.handlers.add_expect_header)
-        client._sessionstore_no_expect = True
-    return client
 
 
 def _hidden(entry: str) -> bool:
@@ -304,52 +149,28 @@ class S3Backend:
     # -- plumbing ------------------------------------------------------------------
 
     def _filesystem(self) -> Any:
-        """This backend's own S3FileSystem, made on first use (never shared), and
-        made again in a forked child, where fsspec's loop of the parent is gone."""
+        """This backend's own S3FileSystem, made on first use, and made again in a
+        forked child, where fsspec's loop of the parent is gone."""
         with self._fs_lock:
             if self._fs is None or self._fs_pid != os.getpid():
-                config: dict[str, Any] = {
-                    "connect_timeout": self.connect_timeout,
-                    "read_timeout": self.read_timeout,
-                    "retries": {"total_max_attempts": self.retries + 1, "mode": "standard"},
-                }
-                if self.addressing_style != "auto":
-                    config["s3"] = {"addressing_style": self.addressing_style}
-                extra: dict[str, Any] = {"profile": self.profile} if self.profile else {}
-                fs = s3fs.S3FileSystem(
+                self._fs = new_filesystem(
                     endpoint_url=self.endpoint_url,
+                    region=self.region,
                     key=self.key,
                     secret=self.secret,
                     token=self.token,
-                    client_kwargs={"region_name": self.region} if self.region else {},
-                    config_kwargs=config,
-                    skip_instance_cache=True,
-                    use_listings_cache=False,
-                    **extra,
+                    profile=self.profile,
+                    addressing_style=self.addressing_style,
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
+                    retries=self.retries,
                 )
-                self._fs, self._fs_pid = fs, os.getpid()
+                self._fs_pid = os.getpid()
             return self._fs
 
     def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        """In a worker thread: run ``operation(client)`` on fsspec's loop and wait."""
-        fs = self._filesystem()
-
-        async def call() -> T:
-            try:
-                return await operation(_without_expect_continue(await fs.set_session()))
-            except (NoCredentialsError, PartialCredentialsError) as error:
-                raise PermissionError(
-                    f"no usable S3 credentials: {error}. Pass key and secret, or configure "
-                    "the standard AWS chain (environment, profile, instance role)"
-                ) from error
-            except ProfileNotFound as error:
-                # Missing credentials too, not a storage failure worth retrying.
-                raise PermissionError(
-                    f"no usable S3 credentials: {error} (in AWS_CONFIG_FILE / "
-                    "AWS_SHARED_CREDENTIALS_FILE, by default ~/.aws/config and ~/.aws/credentials)"
-                ) from error
-
-        return cast(T, fsspec.asyn.sync(fs.loop, call))
+        """In a worker thread: ``operation(client)`` on fsspec's loop."""
+        return run_on_loop(self._filesystem(), operation)
 
     async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         """One thread hop for one whole operation. (A cancelled caller waits for the
@@ -376,8 +197,8 @@ class S3Backend:
         if size is None:
             size = response.get("ContentLength")
         # S3 always sends both; a web page may send them too.
-        if version is None or size is None or _web_page(response):
-            raise _not_s3(where, self.endpoint_url)
+        if version is None or size is None or is_web_page(response):
+            raise not_s3(where, self.endpoint_url)
         headers: Mapping[str, str] = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         modified = (
             _time(response.get("LastModified"))
@@ -390,12 +211,12 @@ class S3Backend:
         )
 
     def _failure(self, error: Exception, where: str, *, if_match: str | None = None) -> Exception:
-        """:func:`_translate`, except that a refusal with no S3 error code in its body
+        """:func:`translate`, except that a refusal with no S3 error code in its body
         (a web server's "405 Not Allowed" page) names the endpoint as not S3's.
         Not for HEAD requests, whose answers never have a body."""
-        if _no_s3_error(error):
-            return _not_s3(where, self.endpoint_url)
-        return _translate(error, where, if_match=if_match)
+        if lacks_s3_code(error):
+            return not_s3(where, self.endpoint_url)
+        return translate(error, where, if_match=if_match)
 
     # -- hooks ---------------------------------------------------------------------
 
@@ -423,9 +244,9 @@ class S3Backend:
                 await client.head_bucket(Bucket=bucket)
                 return
             except ClientError as error:
-                code, status = _code(error)
+                code, status = error_code(error)
                 if status != 404 and code not in ("404", "NoSuchBucket", "NotFound"):
-                    raise _translate(error, f"bucket {bucket!r}") from error
+                    raise translate(error, f"bucket {bucket!r}") from error
             if not self.create_bucket:
                 raise BucketNotFoundError(
                     f"S3 bucket {bucket!r} does not exist"
@@ -447,7 +268,7 @@ class S3Backend:
         try:
             await client.create_bucket(**params)
         except ClientError as error:
-            code, _status = _code(error)
+            code, _status = error_code(error)
             if code == "BucketAlreadyOwnedByYou":
                 return
             if code != "BucketAlreadyExists":
@@ -480,14 +301,14 @@ class S3Backend:
         params: dict[str, Any] = {"Bucket": bucket, "Key": self._key(path)}
         where = self._where(bucket, path)
         if if_match is not None:
-            _check_version(if_match, where)
+            check_version(if_match, where)
             params["IfMatch"] = if_match
         if create_only:
             params["IfNoneMatch"] = "*"
 
         async def operation(client: Any) -> ObjectInfo:
             try:
-                response = await client.put_object(Body=_BytesReader(data), **params)
+                response = await client.put_object(Body=BytesReader(data), **params)
             except ClientError as error:
                 raise self._failure(error, where, if_match=if_match) from error
             return self._info(path, size, response, where)
@@ -514,10 +335,10 @@ class S3Backend:
                 try:
                     async with response["Body"] as body:
                         data = await body.read()
-                except _BODY_ERRORS:
+                except BODY_ERRORS:
                     if attempts > self.retries:
                         raise
-                    await asyncio.sleep(_backoff(attempts))
+                    await asyncio.sleep(backoff(attempts))
                     continue
                 return StoredObject(data=data, info=self._info(path, len(data), response, where))
 
@@ -536,7 +357,7 @@ class S3Backend:
             try:
                 response = await client.head_object(Bucket=bucket, Key=self._key(path))
             except ClientError as error:
-                translated = _translate(error, where)
+                translated = translate(error, where)
                 if isinstance(translated, FileNotFoundError):
                     await self._check_bucket(client, bucket, where)
                 raise translated from error
@@ -550,10 +371,10 @@ class S3Backend:
         try:
             await client.head_bucket(Bucket=bucket)
         except ClientError as error:
-            code, status = _code(error)
+            code, status = error_code(error)
             if status == 404 or code in ("NoSuchBucket", "NotFound"):
                 raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
-            raise _translate(error, f"bucket {bucket!r}") from error
+            raise translate(error, f"bucket {bucket!r}") from error
 
     @hookimpl
     async def sessionstore_exists(self, bucket: str, path: str) -> bool:
@@ -583,7 +404,7 @@ class S3Backend:
         if not paths:
             return
         if if_match is not None:
-            _check_version(if_match, self._where(bucket, paths[0]))
+            check_version(if_match, self._where(bucket, paths[0]))
         keys = [self._key(path) for path in paths]
 
         async def operation(client: Any) -> None:
@@ -614,7 +435,7 @@ class S3Backend:
                         f"S3 did not delete {len(failed)} of {len(batch)} objects in bucket "
                         f"{bucket!r}, e.g. {first.get('Key')!r}: {first.get('Code')}"
                     )
-                    if first.get("Code") in _PERMISSION_CODES:
+                    if first.get("Code") in PERMISSION_CODES:
                         raise PermissionError(message)
                     raise OSError(message)
 
@@ -646,11 +467,11 @@ class S3Backend:
             try:
                 response = await client.list_objects_v2(**params)
             except ClientError as error:
-                if _code(error)[0] == "NoSuchBucket":
+                if error_code(error)[0] == "NoSuchBucket":
                     raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
                 raise self._failure(error, where) from error
             if "IsTruncated" not in response:  # it read as no sessions
-                raise _not_s3(f"listing {where}", self.endpoint_url)
+                raise not_s3(f"listing {where}", self.endpoint_url)
             names = [item["Key"] for item in response.get("Contents", [])]
             # Keys ending in "/" are "folder" markers other tools create: not objects.
             names = [name for name in names if not name.endswith("/")]

@@ -1,13 +1,24 @@
-"""The storage layer's guard against a backend whose listing would never end."""
+"""The storage layer: its guard against a backend whose listing would never end,
+its mapping of failures, and the errors it raises."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import sys
+from collections.abc import Callable
 
 import anyio
 import pytest
 
-from sessionstore import SessionStore, StorageUnavailableError
+from sessionstore import (
+    BackendLoadError,
+    CorruptSessionError,
+    SessionStore,
+    SessionStoreError,
+    StoragePermissionError,
+    StorageUnavailableError,
+)
 
 from .conftest import InstallPlugin
 
@@ -68,3 +79,29 @@ async def test_a_hook_failing_while_a_cancel_is_pending_raises_the_cancellation(
     assert scope.cancelled_caught
     with pytest.raises(StorageUnavailableError, match=r"disk gone|refused"):
         await store.load_session("s")  # cancelling a finished scope: the error itself
+
+
+def pickle_round_trip(error: SessionStoreError) -> SessionStoreError:
+    again: SessionStoreError = pickle.loads(pickle.dumps(error))
+    return again
+
+
+_ERRORS_WITH_KEYWORDS = [
+    CorruptSessionError("not JSON", path="a/state.json"),
+    StorageUnavailableError("disk gone", backend="file", bucket="sessions", path="a/x"),
+    StoragePermissionError("refused", backend="s3", bucket="sessions"),
+    BackendLoadError("broken", backend="odd", distribution="odd-dist"),
+]
+
+
+@pytest.mark.parametrize("error", _ERRORS_WITH_KEYWORDS, ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize("duplicate", [pickle_round_trip, copy.copy], ids=["pickle", "copy"])
+def test_errors_survive_pickling_and_copying(
+    error: SessionStoreError, duplicate: Callable[[SessionStoreError], SessionStoreError]
+) -> None:
+    """A worker process's error reaches its parent pickled: an error whose
+    keyword-only arguments were lost broke the whole process pool instead."""
+    again = duplicate(error)
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert vars(again) == vars(error)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -17,6 +19,14 @@ if sys.version_info < (3, 11):
 
 class SessionStoreError(Exception):
     """Base class of every error sessionstore raises on purpose."""
+
+
+def _reduce(error: BaseException, **keywords: object) -> tuple[Any, ...]:
+    """What ``__reduce__`` returns for an error whose ``__init__`` takes keyword-only
+    arguments: the default (the class called with ``args``) would miss them, so
+    pickling one (a worker process's error going back to its parent) or
+    ``copy.copy`` failed with a TypeError instead of giving the error back."""
+    return (partial(type(error), **keywords), error.args, error.__dict__)
 
 
 class ConfigurationError(SessionStoreError, ValueError):
@@ -38,6 +48,9 @@ class BackendLoadError(SessionStoreError):
         self.backend = backend
         self.distribution = distribution
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self, backend=self.backend, distribution=self.distribution)
+
 
 class InvalidSessionIdError(SessionStoreError, ValueError):
     """A session id, filename or bucket name is not safe to use as a storage path."""
@@ -53,6 +66,9 @@ class CorruptSessionError(SessionStoreError, ValueError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self, path=self.path)
 
 
 class ConflictError(SessionStoreError):
@@ -72,6 +88,9 @@ class StorageUnavailableError(SessionStoreError, OSError):
         self.backend = backend
         self.bucket = bucket
         self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self, backend=self.backend, bucket=self.bucket, path=self.path)
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -77,6 +77,20 @@ async def test_metadata_without_content(store: SessionStore) -> None:
     assert await store.get_session_metadata("none") is None
 
 
+async def test_metadata_reads_as_the_seeds_dict(store: SessionStore) -> None:
+    """Code written for session-buddy's metadata dict tests keys and iterates; a
+    __getitem__ alone made Python try meta[0], and both raised KeyError(0)."""
+    meta = await store.store_session("s", {"v": 1})
+    assert "size" in meta
+    assert "nothing" not in meta
+    assert 0 not in meta
+    as_dict = dict(meta)
+    assert list(meta) == list(as_dict)
+    assert len(meta) == len(as_dict)
+    assert dict(meta.items()) == as_dict
+    assert list(meta.values()) == list(as_dict.values())
+
+
 async def test_session_exists(store: SessionStore) -> None:
     assert not await store.session_exists("s")
     await store.store_session("s", {})

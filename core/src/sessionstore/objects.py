@@ -69,8 +69,9 @@ class SessionMetadata:
     (``get_session_metadata`` reads no content); ``expires_at`` is also ``None``
     for a file stored without a TTL, which never expires. Every time is
     timezone-aware: the store builds this from an :class:`ObjectInfo` and an
-    envelope, both checked when they were made. Subscripting
-    (``meta["size"]``) works as with the seed's dict.
+    envelope, both checked when they were made. It reads as the seed's dict did:
+    ``meta["size"]``, ``meta.get(...)``, ``"size" in meta``, iteration over the
+    field names, ``items()`` and ``dict(meta)``.
     """
 
     session_id: str
@@ -99,3 +100,23 @@ class SessionMetadata:
     def keys(self) -> Iterator[str]:
         """Field names, so ``dict(meta)`` gives the seed's dictionary."""
         return iter(attrs.fields_dict(SessionMetadata))
+
+    # The rest of a read-only dict's protocol. Without __iter__ and __contains__,
+    # Python falls back to calling __getitem__ with 0, 1, ...: ``"size" in meta``
+    # and ``for key in meta`` raised KeyError(0).
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in attrs.fields_dict(SessionMetadata)
+
+    def __len__(self) -> int:
+        return len(attrs.fields(SessionMetadata))
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """``(field name, value)`` pairs, as the seed's dictionary gave."""
+        return ((key, getattr(self, key)) for key in self.keys())
+
+    def values(self) -> Iterator[Any]:
+        """Field values, in the order of :meth:`keys`."""
+        return (getattr(self, key) for key in self.keys())

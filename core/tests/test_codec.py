@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
 import math
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -199,6 +201,45 @@ def test_uuids_and_enum_members_are_written_as_their_json_values() -> None:
         "colour": "red",
         "depth": [8],
     }
+
+
+class _Turns(list):  # type: ignore[type-arg]
+    """A list subclass, as application models often hold."""
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda value: {"big": 2**70, "value": value},  # beyond orjson's integers
+        lambda value: {"surrogate": "\ud800", "value": value},  # beyond its strings
+        lambda value: collections.OrderedDict(value=value),
+        lambda value: collections.defaultdict(list, value=value),
+        lambda value: {"turns": _Turns([value])},
+    ],
+    ids=["big-int", "lone-surrogate", "OrderedDict", "defaultdict", "list-subclass"],
+)
+def test_uuids_enums_and_fragments_are_written_beside_what_needs_the_fallback(
+    wrap: Callable[[Any], dict[str, Any]],
+) -> None:
+    """A state orjson hands over to the standard library (a big integer elsewhere in
+    it, a dict or list subclass) wrote the same UUIDs, enum members and fragments,
+    not a SerializationError that depended on what else the state held."""
+    for value, written in [
+        (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        (_Colour.RED, "red"),
+        (orjson.Fragment(b'{"a":[1,2]}'), {"a": [1, 2]}),
+    ]:
+        assert round_trip(wrap(value)) == json.loads(json.dumps(wrap(written)))
+
+
+class _NotANumber(enum.Enum):
+    VALUE = math.nan
+
+
+def test_an_enum_member_whose_value_is_nan_is_refused() -> None:
+    """orjson writes a member's NaN value as null: it would load back as None."""
+    with pytest.raises(SerializationError, match="NaN"):
+        encode({"x": _NotANumber.VALUE}, ENVELOPE)
 
 
 @pytest.mark.parametrize(

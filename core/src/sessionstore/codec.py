@@ -25,9 +25,11 @@ are rejected, since JSON has no way to write them. What needs only the envelope
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -124,7 +126,9 @@ def dumps(value: Any) -> bytes:
                 f"session state is not JSON-serialisable: a key is not a string ({key})"
             ) from None
         try:
-            data = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+            data = json.dumps(
+                value, allow_nan=False, separators=(",", ":"), default=_as_orjson_writes
+            ).encode()
         except (TypeError, ValueError, RecursionError) as error:
             raise SerializationError(f"session state is not JSON-serialisable: {error}") from error
         return data
@@ -137,6 +141,23 @@ def dumps(value: Any) -> bytes:
             "session state contains NaN or an infinity, which JSON cannot represent"
         )
     return data
+
+
+def _as_orjson_writes(value: Any) -> Any:
+    """For the standard library's encoder: what orjson writes for the objects it
+    converts itself, so that a state is not refused for what would have been
+    written had nothing else in it (a dict subclass, a big integer) needed the
+    fallback."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, orjson.Fragment):
+        try:
+            return json.loads(orjson.dumps(value))
+        except ValueError as error:
+            raise TypeError(f"an orjson.Fragment does not hold valid JSON ({error})") from None
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _may_hold_non_finite(value: Any) -> bool:
@@ -181,6 +202,8 @@ def _has_non_finite(value: Any) -> bool:
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
+        elif isinstance(item, enum.Enum):  # written as its value, which orjson checks not
+            stack.append(item.value)
     return False
 
 

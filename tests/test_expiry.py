@@ -25,7 +25,20 @@ from sessionstore.testing.backend_tests import FakeClock
 @pytest.mark.parametrize(
     "ttl",
     # 1e-9 s would round to a zero timedelta: a file expired as it is written.
-    [0, -1, timedelta(0), math.nan, math.inf, True, "60", 1e300, 1e-9, 0.9e-6],
+    [
+        0,
+        -1,
+        timedelta(0),
+        math.nan,
+        math.inf,
+        True,
+        "60",
+        1e300,
+        timedelta.max,
+        1e-9,
+        0.9e-6,
+        pytest.param(10**400, id="10**400"),
+    ],
 )
 async def test_invalid_ttl_is_refused_and_writes_nothing(store: SessionStore, ttl: Any) -> None:
     with pytest.raises(ValueError, match="ttl"):
@@ -89,10 +102,11 @@ def test_default_ttl_from_environment_and_urls(monkeypatch: pytest.MonkeyPatch) 
     assert SessionStore.from_url("memory://").settings.default_ttl is None
 
 
-@pytest.mark.parametrize("bad", ["0", "-5", "soon", "nan"])
+@pytest.mark.parametrize("bad", ["0", "-5", "soon", "nan", "1e300"])
 def test_bad_default_ttl_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, bad: str
 ) -> None:
+    """1e300 seconds is past the year 9999: a store built with it failed every write."""
     with pytest.raises(ConfigurationError, match="default_ttl"):
         SessionStore.from_url(f"memory://?default_ttl={bad}")
     monkeypatch.setenv("SESSIONSTORE_DEFAULT_TTL", bad)
@@ -100,6 +114,18 @@ def test_bad_default_ttl_is_a_configuration_error(
         SessionStore(backend="memory")
     with pytest.raises(ValueError, match="ttl"):
         SessionStore(backend="memory", default_ttl=0)
+
+
+@pytest.mark.parametrize(
+    "huge", [pytest.param(10**400, id="10**400"), 1e300, timedelta.max], ids=str
+)
+def test_a_default_ttl_past_the_year_9999_is_refused_by_the_constructor(huge: Any) -> None:
+    """Not an OverflowError (10**400 fits no float), nor a store whose every write
+    raised "ttl None reaches beyond the year 9999"."""
+    with pytest.raises(ValueError, match="beyond the year 9999"):
+        SessionStore(backend="memory", default_ttl=huge)
+    with pytest.raises(ValueError, match="beyond the year 9999"):
+        SessionStore.from_url("memory://", default_ttl=huge)
 
 
 async def test_touch_needs_a_ttl(store: SessionStore) -> None:

@@ -12,13 +12,14 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import attrs
 import cattrs
 
+from sessionstore import clock
 from sessionstore.errors import ConfigurationError
 
 DEFAULT_BACKEND = "file"
@@ -62,9 +63,15 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
 
     Raises :class:`ValueError` unless it is a finite number of at least one
     microsecond (the resolution of stored times): a shorter, zero or negative TTL
-    would write a file that is already gone.
+    would write a file that is already gone. So is one reaching past the year 9999,
+    which no stored time can hold.
     """
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+        try:
+            seconds = float(seconds)
+        except OverflowError:  # no float holds it (math.isfinite would raise this)
+            raise _beyond_last_time(ttl) from None
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
@@ -75,7 +82,19 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
             f"a ttl must be a number of seconds (or a timedelta) of at least one "
             f"microsecond, got {ttl!r}"
         )
+    # Refused here, not at every write: a default TTL would otherwise build a store
+    # whose every write fails.
+    if seconds > (_LAST_TIME - clock.now()).total_seconds():
+        raise _beyond_last_time(ttl)
     return float(seconds)
+
+
+_LAST_TIME = datetime.max.replace(tzinfo=timezone.utc)
+"""The last time a file can be stamped with: no expiry can reach past it."""
+
+
+def _beyond_last_time(ttl: object) -> ValueError:
+    return ValueError(f"a ttl of {ttl!r} reaches beyond the year 9999")
 
 
 def _option_names(options: Mapping[str, Any]) -> str:

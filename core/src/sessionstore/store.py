@@ -601,8 +601,8 @@ class SessionStore:
             return None
         try:
             return stored_at + timedelta(seconds=seconds)
-        except OverflowError:
-            raise ValueError(f"ttl {ttl!r} reaches beyond the year 9999") from None
+        except OverflowError:  # a ttl checked when the clock read earlier
+            raise ValueError(f"a ttl of {seconds} seconds reaches beyond the year 9999") from None
 
     def _metadata(
         self,

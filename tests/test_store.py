@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -248,9 +249,37 @@ async def test_update_gives_up_with_conflict_error(store: SessionStore) -> None:
         await store.update_session("s", meddle, max_attempts=3)
 
 
+async def test_update_may_try_more_than_a_thousand_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The back-off's ceiling, 0.001 * 2**attempt, overflowed a float at attempt
+    1,024: a generous max_attempts ended in OverflowError, not ConflictError."""
+    monkeypatch.setattr(random, "uniform", lambda low, high: 0.0)  # no real waiting
+    store = SessionStore(backend="memory")
+
+    async def meddle(state: dict[str, Any] | None) -> dict[str, Any]:
+        await store.store_session("s", {"other": True})
+        return {"mine": True}
+
+    with pytest.raises(ConflictError, match="gave up after 1030 attempts"):
+        await store.update_session("s", meddle, max_attempts=1030)
+
+
 async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
     with pytest.raises(SerializationError, match="must return the new state"):
         await store.update_session("s", lambda state: None)  # type: ignore[arg-type,return-value]
+
+
+_metadata_of_s = SessionMetadata(
+    session_id="s",
+    filename="state.json",
+    size=2,
+    modified=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    created=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    backend="memory",
+    version="1",
+)
+"""What a caller passes as ``if_match`` when it forgets ``.version``."""
 
 
 @pytest.mark.parametrize(
@@ -262,6 +291,13 @@ async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
         (lambda s: s.list_sessions_page(limit=True), TypeError, "limit must be an int"),
         (lambda s: s.list_sessions_page(cursor=5), TypeError, "cursor must be a string"),
         (lambda s: s.store_raw("s", "state.json", "{}"), TypeError, "takes bytes, got str"),
+        (
+            lambda s: s.store_session("s", {}, if_match=_metadata_of_s),
+            TypeError,
+            r"if_match must be a version string, got SessionMetadata \(pass its .version\)",
+        ),
+        (lambda s: s.store_session("s", {}, if_match=5), TypeError, "got int"),
+        (lambda s: s.store_raw("s", "state.json", b"{}", if_match=b"1"), TypeError, "got bytes"),
         (lambda s: s.update_session("s", dict, max_attempts=0), ValueError, "at least 1, got 0"),
         (lambda s: s.update_session("s", dict, max_attempts=2.0), TypeError, "must be an int"),
         (lambda s: s.purge_expired(concurrency=0), ValueError, "concurrency must be at least 1"),
@@ -278,6 +314,9 @@ async def test_update_refuses_a_non_dict_result(store: SessionStore) -> None:
         "limit-bool",
         "cursor",
         "raw-str",
+        "if_match-metadata",
+        "if_match-int",
+        "raw-if_match-bytes",
         "tries-0",
         "tries-float",
         "concurrency-0",

@@ -174,8 +174,7 @@ class SessionStore:
         version written. Raises :class:`SerializationError` (writing nothing)
         when the state is not JSON.
         """
-        if if_match is not None and create_only:
-            raise ValueError("if_match and create_only exclude each other")
+        _check_conditions(if_match, create_only)
         path = session_path(session_id, filename)
         stored_at = clock.now()
         envelope = codec.Envelope(
@@ -334,7 +333,9 @@ class SessionStore:
             except ConflictError:
                 if attempt + 1 < max_attempts:  # no waiting before giving up
                     # Full-jitter exponential back-off spreads contending writers apart.
-                    await anyio.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
+                    # (2**attempt capped: past 1,023 attempts it overflowed a float.)
+                    ceiling = min(0.25, 0.001 * 2 ** min(attempt, 8))
+                    await anyio.sleep(random.uniform(0, ceiling))
                 continue
             return new, meta
         raise ConflictError(
@@ -508,8 +509,7 @@ class SessionStore:
         are, conditions as for :meth:`store_session`. Raises
         :class:`CorruptSessionError` (writing nothing) unless they decode as a
         session document, so no store ever holds a file it cannot read."""
-        if if_match is not None and create_only:
-            raise ValueError("if_match and create_only exclude each other")
+        _check_conditions(if_match, create_only)
         if not isinstance(data, bytes):
             raise TypeError(f"store_raw takes bytes, got {type(data).__name__}")
         path = session_path(session_id, filename)
@@ -623,6 +623,17 @@ class SessionStore:
             format_version=envelope.format if envelope else None,
             expires_at=envelope.expires_at if envelope else None,
         )
+
+
+def _check_conditions(if_match: object, create_only: bool) -> None:
+    """Refuse conditions that could never hold. A version that is not a string (the
+    whole SessionMetadata passed for its ``version``) matches no file, so every
+    write raised ConflictError, and a reload-and-retry loop would never end."""
+    if if_match is not None and create_only:
+        raise ValueError("if_match and create_only exclude each other")
+    if if_match is not None and not isinstance(if_match, str):
+        hint = " (pass its .version)" if isinstance(if_match, SessionMetadata) else ""
+        raise TypeError(f"if_match must be a version string, got {type(if_match).__name__}{hint}")
 
 
 def _expired(envelope: codec.Envelope | None) -> bool:

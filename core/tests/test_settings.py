@@ -38,6 +38,12 @@ def test_url_without_scheme_is_refused() -> None:
         parse_url("/var/lib/app")
 
 
+@pytest.mark.parametrize("url", [None, b"memory://", 5])
+def test_a_url_that_is_not_a_string_is_a_type_error_saying_so(url: object) -> None:
+    with pytest.raises(TypeError, match="a store URL must be a string, got"):
+        parse_url(url)  # type: ignore[arg-type]
+
+
 def test_defaults() -> None:
     assert resolve_settings(environ={}) == StoreSettings("file", "sessions", {})
 

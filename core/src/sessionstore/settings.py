@@ -178,6 +178,10 @@ def parse_url(url: str) -> StoreSettings:
 
 
 def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
+    if not isinstance(url, str):
+        # urlsplit's own errors for these: None has no attribute 'find', and bytes
+        # "a bytes-like object is required, not 'str'".
+        raise TypeError(f"a store URL must be a string, got {type(url).__name__}")
     try:
         parts = urlsplit(url)
     except ValueError as error:

@@ -7,9 +7,10 @@ import tracemalloc
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from sessionstore import SessionPage, SessionStore, copy_sessions
+from sessionstore import CopyReport, SessionPage, SessionStore, copy_sessions
 from sessionstore.bulk import PAGE_SIZE, for_each_session
 
 IDS = [f"s{index:02d}" for index in range(12)]
@@ -124,3 +125,15 @@ async def test_a_walk_holds_one_page_at_a_time(walk: str) -> None:
     # about twice one page.
     one, four = await _walk_peak(1_000, walk), await _walk_peak(4_000, walk)
     assert four < 1.25 * one, (one, four)
+
+
+async def test_copy_awaits_an_async_on_progress(store: SessionStore) -> None:
+    """An ``async def`` on_progress was called and never awaited, so never ran."""
+    reports: list[int] = []
+
+    async def progress(report: CopyReport) -> None:
+        await anyio.lowlevel.checkpoint()
+        reports.append(report.files_copied)
+
+    await copy_sessions(store, SessionStore(backend="memory"), concurrency=1, on_progress=progress)
+    assert reports == list(range(1, len(IDS) + 1))

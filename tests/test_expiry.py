@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.lowlevel
 import pytest
 
 from sessionstore import (
@@ -298,6 +299,28 @@ async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
     assert "symlink" in str(failed[0][1])
     assert await store.list_sessions() == ["b"]
     assert (tmp_path / "sessions" / "b" / "state.json").is_symlink()
+
+
+async def test_purge_awaits_async_callbacks(tmp_path: Path, fake_clock: FakeClock) -> None:
+    """An ``async def`` on_purged or on_error was called and never awaited: it never
+    ran, and Python only warned of a coroutine never awaited."""
+    store = SessionStore(backend="file", root=tmp_path)
+    for session_id in ("a", "b", "c"):
+        await store.store_session(session_id, {}, ttl=1)
+    _plant_symlinked_state(tmp_path, "b")
+    fake_clock.advance(2)
+    heard: list[tuple[str, str]] = []
+
+    async def purged(session_id: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        heard.append(("purged", session_id))
+
+    async def failed(session_id: str, error: Exception) -> None:
+        await anyio.lowlevel.checkpoint()
+        heard.append(("failed", session_id))
+
+    assert await store.purge_expired(on_purged=purged, on_error=failed, concurrency=1) == 2
+    assert heard == [("purged", "a"), ("failed", "b"), ("purged", "c")]
 
 
 async def test_purge_stops_when_on_error_raises(tmp_path: Path, fake_clock: FakeClock) -> None:

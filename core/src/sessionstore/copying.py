@@ -13,7 +13,7 @@ import attrs
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY, for_each_session
 from sessionstore.errors import ConflictError, CorruptSessionError
-from sessionstore.store import SessionStore
+from sessionstore.store import SessionStore, _call_back
 
 
 @attrs.define
@@ -56,7 +56,8 @@ async def copy_sessions(
     ``concurrency`` sessions are copied at a time. A destination file holding other
     bytes is replaced, on condition that it is still the version just read;
     ``verify`` reads each written file back and compares it with the source.
-    ``on_progress`` is called with the running report after each file.
+    ``on_progress`` is called with the running report after each file (an
+    ``async def`` one is awaited).
     Storage failures propagate (:class:`StorageUnavailableError`); per-file
     problems are collected in :attr:`CopyReport.failed`.
     """
@@ -78,7 +79,7 @@ class _Copier:
         for filename in await self.source.list_files(session_id):
             await self.copy_file(session_id, filename)
             if self.on_progress is not None:
-                self.on_progress(self.report)
+                await _call_back(self.on_progress, self.report)
         self.report.sessions += 1
 
     async def copy_file(self, session_id: str, filename: str) -> None:

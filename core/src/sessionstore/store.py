@@ -368,7 +368,8 @@ class SessionStore:
         on_error: Callable[[str, SessionStoreError], object] | None = None,
     ) -> int:
         """Delete every session (all its files) whose ``state.json`` has expired;
-        return how many. ``on_purged`` is called with each purged id; ``dry_run``
+        return how many. ``on_purged`` is called with each purged id (it and
+        ``on_error`` may be ``async def`` functions: they are awaited); ``dry_run``
         counts (and reports) the expired sessions without deleting any.
         ``concurrency`` sessions are checked at a time, so ``on_purged`` and
         ``on_error`` hear of them in the order they finish, not in listing order.
@@ -398,12 +399,12 @@ class SessionStore:
             except SessionStoreError as error:
                 if on_error is None:
                     raise
-                on_error(session_id, error)
+                await _call_back(on_error, session_id, error)
                 return
             if expired:
                 purged += 1
                 if on_purged is not None:
-                    on_purged(session_id)
+                    await _call_back(on_purged, session_id)
 
         await bulk.for_each_session(
             self, prefix, purge, concurrency=concurrency, page_size=page_size
@@ -623,6 +624,15 @@ class SessionStore:
             format_version=envelope.format if envelope else None,
             expires_at=envelope.expires_at if envelope else None,
         )
+
+
+async def _call_back(callback: Callable[..., object], *args: object) -> None:
+    """Call a progress callback, awaiting what it returns if that is awaitable: an
+    ``async def`` callback was called and never awaited, so never ran (Python only
+    warned that a coroutine was never awaited)."""
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
 
 
 def _check_conditions(if_match: object, create_only: bool) -> None:

@@ -33,6 +33,18 @@ def test_parse_url(url: str, expected: StoreSettings) -> None:
     assert parse_url(url) == expected
 
 
+def test_url_query_values_are_percent_decoded_and_keep_their_plus_signs() -> None:
+    """An S3 secret or an Azure key (base64) holds "+": form decoding turned it into
+    a space, and the credentials failed at the first request."""
+    url = "s3://bkt?secret=wJal/K7MD+bPx%2BR%3D&token=&flag&a%20b=c%26d"
+    assert parse_url(url).options == {
+        "secret": "wJal/K7MD+bPx+R=",
+        "token": "",
+        "flag": "",
+        "a b": "c&d",
+    }
+
+
 def test_url_without_scheme_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="needs a scheme"):
         parse_url("/var/lib/app")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import attrs
 import cattrs
@@ -203,7 +203,7 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
             options["prefix"] = path.strip("/")
     elif path:
         options["root"] = path
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in _query(parts.query):
         if key == "bucket":
             bucket = value
         else:
@@ -215,6 +215,18 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
         else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {redact_url(url)!r}")
     )
     return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options, default_ttl
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    """The ``name=value`` pairs of a URL's query, percent-decoded. Not
+    ``parse_qsl``: it decodes as an HTML form does, turning ``+`` into a space,
+    which broke the S3 secrets and Azure keys (base64) that hold a ``+``."""
+    pairs = []
+    for part in query.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((unquote(key), unquote(value)))
+    return pairs
 
 
 _AZURE_ACCOUNT_HOST = re.compile(r"([a-z0-9]{3,24})\.(?:dfs|blob)\.core\.windows\.net")

@@ -108,8 +108,9 @@ def test_bad_default_ttl_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, bad: str
 ) -> None:
     """1e300 seconds is past the year 9999: a store built with it failed every write."""
-    with pytest.raises(ConfigurationError, match="default_ttl"):
+    with pytest.raises(ConfigurationError, match="default_ttl") as caught:
         SessionStore.from_url(f"memory://?default_ttl={bad}")
+    assert ("before the year 10000" in str(caught.value)) == (bad == "1e300")
     monkeypatch.setenv("SESSIONSTORE_DEFAULT_TTL", bad)
     with pytest.raises(ConfigurationError, match="SESSIONSTORE_DEFAULT_TTL"):
         SessionStore(backend="memory")

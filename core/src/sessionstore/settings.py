@@ -152,9 +152,11 @@ def _configured_ttl(value: str, source: str) -> float:
     """A TTL read from text (environment, URL), refused with a ConfigurationError."""
     try:
         return ttl_seconds(float(value))
-    except ValueError:
+    except ValueError as error:
+        beyond = "beyond the year 9999" in str(error)
         raise ConfigurationError(
-            f"{source} must be a number of seconds > 0, got {value!r}"
+            f"{source} must be a number of seconds > 0"
+            f"{' ending before the year 10000' if beyond else ''}, got {value!r}"
         ) from None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -300,6 +300,31 @@ async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
     assert "symlink" in str(failed[0][1])
     assert await store.list_sessions() == ["b"]
     assert (tmp_path / "sessions" / "b" / "state.json").is_symlink()
+
+
+async def test_purge_keeps_the_checkpoints_of_a_session_started_right_after_it(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """A new session under the same id, written between the purge's delete of the
+    expired state.json and its delete of the checkpoints, kept its state.json but
+    lost the checkpoint it wrote beside it: the checkpoints were listed after."""
+    await store.store_session("chat", {"old": True}, ttl=1)
+    await store.store_session("chat", {"old": True}, "old-checkpoint")
+    fake_clock.advance(2)
+    storage = store._storage
+    real_delete = storage.delete
+
+    async def delete(paths: Sequence[str], *, if_match: str | None = None) -> None:
+        await real_delete(paths, if_match=if_match)
+        if if_match is not None:  # the expired state.json has just gone
+            storage.delete = real_delete  # type: ignore[method-assign]
+            await store.update_session("chat", lambda state: {"new": True})
+            await store.store_session("chat", {"step": 1}, "checkpoint-001")
+
+    storage.delete = delete  # type: ignore[method-assign]
+    assert await store.purge_expired() == 1
+    assert await store.list_files("chat") == ["checkpoint-001", "state.json"]
+    assert await store.load_session("chat") == {"new": True}
 
 
 async def test_purge_awaits_async_callbacks(tmp_path: Path, fake_clock: FakeClock) -> None:

@@ -385,7 +385,9 @@ class SessionStore:
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
-        expired, so a session refreshed meanwhile survives. A session without a
+        expired, so a session refreshed meanwhile survives, and the checkpoints
+        deleted are those listed before it, so a new session started under the
+        same id right after keeps its own. A session without a
         ``state.json`` is left alone, whatever its checkpoints' expiry. Unless
         ``dry_run``, the backend then clears what interrupted writes left in the
         bucket (the file backend's abandoned temporary folders), if it has any.
@@ -424,6 +426,11 @@ class SessionStore:
         if dry_run:
             return True
         storage = await self._ensure_ready()
+        # The expired session's checkpoints are those there before its state.json
+        # goes. Listed after, they would include those of a new session started
+        # under this id right after the delete (its state.json is kept, so its
+        # checkpoints must be too).
+        checkpoints = await self.list_files(session_id)
         # Once begun, the session is deleted whole even if the purge is cancelled
         # meanwhile (the storage may have acted on a request whose answer the
         # cancellation cut off): nothing would find its checkpoints again without
@@ -435,20 +442,22 @@ class SessionStore:
                 )
             except ConflictError:
                 return False  # written since we read it: the session lives on
-            # A state.json written after our delete starts a new session: keep it.
-            await self._delete_files(session_id, keep=DEFAULT_FILENAME)
+            await self._delete_names(session_id, checkpoints, keep=DEFAULT_FILENAME)
         return True
 
     async def _delete_files(self, session_id: str, keep: str | None) -> bool:
-        """Delete every file of the session but ``keep``; whether there were any.
+        """Delete every file of the session but ``keep``; whether there were any."""
+        validate_name(session_id)
+        return await self._delete_names(session_id, await self.list_files(session_id), keep)
+
+    async def _delete_names(self, session_id: str, names: list[str], keep: str | None) -> bool:
+        """Delete the session's files ``names`` but ``keep``; whether there were any.
 
         ``state.json`` goes last: a delete that fails or is cut off part-way
         leaves a session that still loads and lists (and a retry finishes it),
         never checkpoints without their state."""
-        validate_name(session_id)
         storage = await self._ensure_ready()
-        names = await self.list_files(session_id)
-        names.sort(key=lambda name: name == DEFAULT_FILENAME)
+        names = sorted(names, key=lambda name: name == DEFAULT_FILENAME)
         paths = [f"{session_id}/{name}" for name in names if name != keep]
         for start in range(0, len(paths), DELETE_BATCH):
             await storage.delete(paths[start : start + DELETE_BATCH])

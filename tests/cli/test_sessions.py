@@ -139,6 +139,30 @@ def test_get_raw_writes_the_stored_bytes(
     assert json.loads(stored.data)["sessionstore"]["session_id"] == "abc"
 
 
+def test_a_failed_get_leaves_the_output_file_as_it_was(
+    run: Run, url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "backup.json"
+    target.write_text('{"kept": true}')
+    assert run("get", "nosuch", "-O", str(target), "--url", url).exit_code == NOT_FOUND
+    assert target.read_text() == '{"kept": true}'
+
+
+def test_an_output_that_cannot_be_written_is_a_one_line_error(
+    run: Run, url: str, store: SessionStore, tmp_path: Path
+) -> None:
+    sync(store, "store_session", "abc", {"n": 1})
+    missing = tmp_path / "no" / "such" / "folder.json"
+    failed = run("get", "abc", "-O", str(missing), "--url", url)
+    assert failed.exit_code == USAGE
+    assert failed.stderr == (
+        f"sessionstore: error: cannot write {missing}: No such file or directory\n"
+    )
+    as_json = run("get", "abc", "-O", str(missing), "--url", url, "--json")
+    assert as_json.exit_code == USAGE
+    assert as_json.json()["error"]["type"] == "OutputError"
+
+
 def test_ls_pages_with_limit_and_after(run: Run, url: str, store: SessionStore) -> None:
     ids = [f"s{index:03d}" for index in range(25)]
     for session_id in ids:

@@ -267,9 +267,10 @@ def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -
     "--output",
     "-O",
     "destination",
-    type=click.File("wb"),
+    type=click.Path(dir_okay=False, allow_dash=True),
     default="-",
-    help="Write here instead of standard output.",
+    help="Write here instead of standard output (only once the file is read: a "
+    "failed get leaves PATH as it was).",
 )
 @target_options
 @json_option
@@ -277,7 +278,7 @@ def get_command(
     session_id: str,
     filename: str,
     raw: bool,
-    destination: Any,
+    destination: str,
     as_json: bool,
     **target: Any,
 ) -> None:
@@ -298,7 +299,20 @@ def get_command(
             return output.dumps(document).encode() + b"\n"
         return output.dumps(loaded[0]).encode() + b"\n"
 
-    destination.write(run(main))
+    data = run(main)  # before PATH is opened: opening it empties it
+    if destination == "-":
+        with click.open_file("-", "wb") as stdout:
+            stdout.write(data)
+        return
+    try:
+        with open(destination, "wb") as file:
+            file.write(data)
+    except OSError as error:
+        raise Failure(
+            f"cannot write {destination}: {error.strerror or error}",
+            exit_code=USAGE,
+            kind="OutputError",
+        ) from error
 
 
 @cli.command("put")

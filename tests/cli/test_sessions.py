@@ -139,9 +139,7 @@ def test_get_raw_writes_the_stored_bytes(
     assert json.loads(stored.data)["sessionstore"]["session_id"] == "abc"
 
 
-def test_a_failed_get_leaves_the_output_file_as_it_was(
-    run: Run, url: str, tmp_path: Path
-) -> None:
+def test_a_failed_get_leaves_the_output_file_as_it_was(run: Run, url: str, tmp_path: Path) -> None:
     target = tmp_path / "backup.json"
     target.write_text('{"kept": true}')
     assert run("get", "nosuch", "-O", str(target), "--url", url).exit_code == NOT_FOUND

@@ -84,8 +84,8 @@ def build_transport(connect_timeout: float, read_timeout: float) -> RequestsTran
 
 
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]+=*)?")
-"""Base64's alphabet, padding at the end only: an unencoded ``+`` of a URL arrives
-as a space, which the SDK's decoding would drop, signing with another key."""
+"""Base64's alphabet, padding at the end only: the SDK's decoding drops anything
+else (a space, say), signing with another key."""
 
 
 def _decodes(value: str) -> bool:
@@ -105,8 +105,8 @@ def _check_account_key(value: str, what: str) -> None:
     only."""
     if not (_BASE64.fullmatch(value) and _decodes(value)):
         raise ValueError(
-            f"{what} is not valid base64 (value not shown: it is a secret); in a URL, "
-            "percent-encode its '+', '/' and '=' (%2B, %2F, %3D)"
+            f"{what} is not valid base64 (value not shown: it is a secret): it must be "
+            "the key as the portal shows it, letters, digits, '+' and '/', '=' at the end"
         )
 
 

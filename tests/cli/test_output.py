@@ -7,6 +7,9 @@ import json
 import re
 
 import pytest
+from rich.console import Console
+
+from sessionstore.cli import output
 
 from .conftest import Run
 
@@ -85,3 +88,29 @@ def test_show_prints_brackets_in_a_state_as_they_are(
     shown = run("show", "abc", "--url", url)
     assert shown.exit_code == 0, shown.stderr
     assert _shown_state(shown.stdout) == {"note": note}
+
+
+def test_piped_tables_print_whole_ids_whatever_the_width(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "20")
+    long_id = "session-" + "x" * 100
+    assert run("put", long_id, "--url", url, input="{}").exit_code == 0
+    listed = run("ls", "-l", "--url", url).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == ["SESSION", long_id]
+    stat = run("stat", long_id, "--url", url).stdout.splitlines()
+    assert stat[0].split() == ["file", f"{long_id}/state.json"]
+    files = run("files", long_id, "-l", "--url", url).stdout.splitlines()
+    assert [line.split()[0] for line in files] == ["FILE", "state.json"]
+
+
+def test_tables_on_a_narrow_terminal_wrap_ids_rather_than_cut_them() -> None:
+    long_id = "session-" + "x" * 40
+    table = output.table("SESSION", "SIZE")
+    table.add_row(long_id, "1 byte")
+    terminal = Console(width=30, force_terminal=True)
+    with terminal.capture() as captured:
+        terminal.print(table)
+    shown = ANSI.sub("", captured.get())
+    assert "…" not in shown
+    assert shown.count("x") == 40

@@ -19,10 +19,16 @@ from rich.text import Text
 from sessionstore import clock
 from sessionstore.objects import SessionMetadata
 
+PIPED_WIDTH = 1_000_000
+"""The width of standard output when it is not a terminal: no line is cut or wrapped
+(a script reading ``ls -l`` gets whole ids, whatever ``COLUMNS`` says)."""
+
 
 def console() -> Console:
-    """Standard output; plain text (no colour, no wrapping) when piped."""
-    return Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
+    """Standard output; plain text (no colour, no wrapping, no cut) when piped."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(soft_wrap=True, highlight=False, width=PIPED_WIDTH)
 
 
 def dumps(value: Any, *, indent: int | None = None) -> str:
@@ -96,7 +102,12 @@ def expiry(meta: SessionMetadata | None) -> Text:
 
 
 def table(*columns: str) -> Table:
-    return Table(*columns, box=None, pad_edge=False, header_style="bold")
+    """A table whose cells wrap on a narrow terminal, never cut: an id shortened to
+    ``…`` could not be copied."""
+    shown = Table(*columns, box=None, pad_edge=False, header_style="bold")
+    for column in shown.columns:
+        column.overflow = "fold"
+    return shown
 
 
 def print_table(table: Table) -> None:

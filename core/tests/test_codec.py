@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from sessionstore import CorruptSessionError, SerializationError
 from sessionstore.codec import (
     FORMAT_VERSION,
+    MAX_DEPTH,
     Document,
     Envelope,
     decode,
@@ -251,6 +252,40 @@ def test_non_string_keys_are_refused_not_turned_into_strings(state: dict[Any, An
     back unequal: refused instead (a reliability campaign found it)."""
     with pytest.raises(SerializationError, match="key is not a string"):
         encode(state, ENVELOPE)
+
+
+def nested_lists(levels: int) -> dict[str, Any]:
+    """Like :func:`deep`, ``levels`` containers around the innermost, in lists."""
+    inner: list[Any] = []
+    for _ in range(levels - 1):
+        inner = [inner]
+    return {"x": inner}
+
+
+@pytest.mark.parametrize("build", [deep, nested_lists], ids=["dicts", "lists"])
+def test_a_state_loads_back_however_deep_it_was_accepted(
+    build: Callable[[int], dict[str, Any]],
+) -> None:
+    """A state 950 levels deep was written (from a shallow stack) and then failed to
+    load 900 frames down, as "not valid JSON". States deeper than MAX_DEPTH are
+    refused; those accepted load with hundreds of frames to spare."""
+    deepest = build(MAX_DEPTH - 1)  # MAX_DEPTH containers, the state included
+    data = encode(deepest, ENVELOPE)
+
+    def decode_under(frames: int) -> dict[str, Any]:
+        return decode_under(frames - 1) if frames else decode(data, "p").state
+
+    assert decode_under(400) == deepest
+    too_deep = build(MAX_DEPTH)
+    with pytest.raises(SerializationError, match=f"nested more than {MAX_DEPTH} levels"):
+        encode(too_deep, ENVELOPE)
+
+
+def test_json_too_deep_to_decode_is_not_called_invalid() -> None:
+    data = b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(CorruptSessionError, match="nested too deeply to decode") as caught:
+        decode(data, "p")
+    assert "not valid JSON" not in str(caught.value)
 
 
 @pytest.mark.parametrize("state", [[1, 2], "text", 3, None])

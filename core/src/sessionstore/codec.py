@@ -29,6 +29,7 @@ import enum
 import json
 import math
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -52,6 +53,11 @@ _decode_fast = msgspec.json.Decoder().decode
 _NOT_DECODED = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 """What msgspec raises for bytes it does not decode (invalid UTF-8 inside a string
 is a UnicodeDecodeError): each caller then falls back or refuses precisely."""
+MAX_DEPTH = 500
+"""The deepest nesting of dicts and lists a state may have. Both decoders spend a
+level of Python's recursion limit (1,000) per level, on top of the caller's stack:
+a state of 950 levels written from a shallow stack failed to load 900 frames
+deep, as "not valid JSON". 500 leaves a caller ~480 frames."""
 _encode_msgpack = msgspec.msgpack.Encoder().encode
 _NON_FINITE_MSGPACK = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
 """A MessagePack float 64 whose exponent bits are all set: NaN or an infinity. It
@@ -131,6 +137,12 @@ def dumps(value: Any) -> bytes:
             ).encode()
         except (TypeError, ValueError, RecursionError) as error:
             raise SerializationError(f"session state is not JSON-serialisable: {error}") from error
+        if _deeper_than(value, MAX_DEPTH):
+            raise SerializationError(
+                f"session state is nested more than {MAX_DEPTH} levels deep: decoding it "
+                "takes a level of Python's recursion limit each, so it would not load back "
+                "everywhere"
+            ) from None
         return data
     # orjson writes NaN and infinities as null; look closer only when null appears.
     # MessagePack keeps floats as they are, and encoding to it runs in C at about
@@ -166,6 +178,25 @@ def _may_hold_non_finite(value: Any) -> bool:
     except (TypeError, ValueError, OverflowError, RecursionError):
         return True  # something orjson took and MessagePack does not: walk it
     return _NON_FINITE_MSGPACK.search(packed) is not None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` (known to hold no cycle) nests more than ``limit`` dicts and
+    lists, itself included. Only the fallback asks: orjson refuses anything deeper
+    than 254 levels itself."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _non_str_key(value: Any) -> str | None:
@@ -219,7 +250,13 @@ def loads(data: bytes, path: str) -> Any:
     # also read UTF-16 and UTF-32, which the format excludes.
     try:
         return json.loads(data.decode("utf-8-sig"))
-    except (ValueError, RecursionError) as error:
+    except RecursionError as error:
+        raise CorruptSessionError(
+            f"{path}: the stored JSON is nested too deeply to decode this deep in the "
+            f"call stack (Python's recursion limit is {sys.getrecursionlimit()})",
+            path=path,
+        ) from error
+    except ValueError as error:
         raise CorruptSessionError(
             f"{path}: stored bytes are not valid JSON ({error})", path=path
         ) from error

@@ -530,3 +530,38 @@ def test_installed_script_and_module_run(tmp_path: Path) -> None:
         assert completed.returncode == 0, completed.stderr
         listed = subprocess.run([*command, "ls", "--url", url], capture_output=True, check=True)
         assert listed.stdout.decode().split() == ["abc"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_exits_130_not_1(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    async def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SessionStore, "list_sessions_page", interrupted)
+    outcome = run("ls", "--url", url, *(["--json"] if as_json else []))
+    assert outcome.exit_code == 130
+    if as_json:
+        assert outcome.json()["error"]["type"] == "Interrupted"
+    else:
+        assert outcome.stderr == "sessionstore: error: interrupted\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args", [["ls"], ["get", "abc"], ["get", "abc", "--json"], ["stat", "abc"]]
+)
+def test_a_full_disk_is_a_one_line_error(url: str, store: SessionStore, args: list[str]) -> None:
+    sync(store, "store_session", "abc", {"n": 1})
+    script = Path(sys.executable).with_name("sessionstore")
+    with open("/dev/full", "wb") as full:
+        completed = subprocess.run(
+            [str(script), *args, "--url", url],
+            stdout=full,
+            capture_output=False,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert completed.returncode == USAGE
+    assert completed.stderr == b"sessionstore: error: No space left on device\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -29,9 +31,28 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk says so here, not at exit
+            return result
         except (SessionStoreError, ValueError) as error:
             failure = failures.from_error(error)
+            failure.as_json = bool(ctx.meta.get(JSON_KEY))
+            raise failure from error
+        except KeyboardInterrupt as error:  # Ctrl-C: click would exit 1, "not found"
+            failure = failures.Failure(
+                "interrupted", exit_code=failures.INTERRUPTED, kind="Interrupted"
+            )
+            failure.as_json = bool(ctx.meta.get(JSON_KEY))
+            raise failure from error
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise  # the reader has gone (| head): click exits quietly
+            # Not the store's (its failures are SessionStoreErrors): the output
+            # could not be written (a full disk) or the like.
+            where = f"{error.filename}: " if error.filename else ""
+            failure = failures.Failure(
+                f"{where}{error.strerror or error}", exit_code=failures.USAGE, kind="OSError"
+            )
             failure.as_json = bool(ctx.meta.get(JSON_KEY))
             raise failure from error
         except failures.Failure as failure:
@@ -61,5 +82,6 @@ def cli() -> None:
     Every command takes the store as --url (or --backend, --bucket and -o KEY=VALUE
     options), else from SESSIONSTORE_URL / SESSIONSTORE_BACKEND / SESSIONSTORE_BUCKET,
     else local files. Exit codes: 0 ok, 1 not found, 2 usage or configuration,
-    3 conflict, 4 storage unavailable or access refused, 5 corrupt stored data.
+    3 conflict, 4 storage unavailable or access refused, 5 corrupt stored data,
+    130 interrupted.
     """

@@ -27,6 +27,7 @@ USAGE = 2
 CONFLICT = 3
 UNAVAILABLE = 4
 CORRUPT = 5
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 DOCTOR_HINT = "run `sessionstore doctor` to check the configuration and the connection"
 
@@ -59,9 +60,12 @@ class Failure(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         if self.as_json:
-            click.echo(json.dumps({"error": self.json_error()}), file=file)
-        else:
-            click.echo(f"sessionstore: error: {self.format_message()}", err=True, file=file)
+            try:
+                click.echo(json.dumps({"error": self.json_error()}), file=file)
+                return
+            except OSError:
+                pass  # standard output is what failed (a full disk): say it below
+        click.echo(f"sessionstore: error: {self.format_message()}", err=True, file=file)
 
 
 def not_found(message: str) -> Failure:

@@ -39,6 +39,7 @@ from sessionstore.testing.backend_tests import FakeClock
         1e-9,
         0.9e-6,
         pytest.param(10**400, id="10**400"),
+        pytest.param(-(10**400), id="-10**400"),
     ],
 )
 async def test_invalid_ttl_is_refused_and_writes_nothing(store: SessionStore, ttl: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -67,11 +68,13 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
     which no stored time can hold.
     """
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
         try:
             seconds = float(seconds)
         except OverflowError:  # no float holds it (math.isfinite would raise this)
-            raise _beyond_last_time(ttl) from None
+            if seconds > 0:
+                raise _beyond_last_time(ttl) from None
+            seconds = -math.inf  # refused below, as any ttl under a microsecond
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
@@ -80,7 +83,7 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
     ):
         raise ValueError(
             f"a ttl must be a number of seconds (or a timedelta) of at least one "
-            f"microsecond, got {ttl!r}"
+            f"microsecond, got {_shown(ttl)}"
         )
     # Refused here, not at every write: a default TTL would otherwise build a store
     # whose every write fails.
@@ -94,7 +97,12 @@ _LAST_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _beyond_last_time(ttl: object) -> ValueError:
-    return ValueError(f"a ttl of {ttl!r} reaches beyond the year 9999")
+    return ValueError(f"a ttl of {_shown(ttl)} reaches beyond the year 9999")
+
+
+def _shown(ttl: object) -> str:
+    """``ttl`` for a message: an integer of 400 digits cut short."""
+    return reprlib.repr(ttl) if isinstance(ttl, int) else repr(ttl)
 
 
 def _option_names(options: Mapping[str, Any]) -> str:

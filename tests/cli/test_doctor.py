@@ -90,3 +90,11 @@ def test_doctor_read_only_check_writes_nothing(run: Run, url: str, tmp_path: Pat
         "connection",
     ]
     assert not any(path.is_file() for path in (tmp_path / "root").rglob("*"))
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_doctor_timeout_must_be_a_positive_number(run: Run, timeout: str) -> None:
+    outcome = run("doctor", "--url", "memory://", "--timeout", timeout, "--json")
+    assert outcome.exit_code == 2
+    assert outcome.json()["error"]["type"] == "UsageError"
+    assert "--timeout" in outcome.json()["error"]["message"]

@@ -3,6 +3,7 @@ and say what to fix."""
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from datetime import timedelta
@@ -40,8 +41,21 @@ class Check:
     exit_code: int = failures.OK
 
 
+def _seconds(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if math.isnan(value):  # FloatRange lets NaN through: no comparison fails
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
+
+
 @cli.command("doctor")
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds for the connection.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    callback=_seconds,
+    help="Seconds for the connection.",
+)
 @click.option(
     "--write/--no-write",
     default=True,

@@ -210,3 +210,10 @@ async def test_copy_sessions_raises_the_storage_error_itself(tmp_path: Path) -> 
     )
     with pytest.raises(StorageUnavailableError):
         await copy_sessions(source, dead, concurrency=4)
+
+
+@pytest.mark.parametrize("side", ["--source-option", "--destination-option"])
+def test_a_malformed_side_option_is_named(run: Run, side: str) -> None:
+    outcome = run("copy", "memory://", "memory://", side, "root", "--json")
+    assert outcome.exit_code == 2
+    assert outcome.json()["error"]["message"] == f"{side} wants KEY=VALUE, got 'root'"

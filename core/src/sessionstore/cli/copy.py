@@ -49,8 +49,10 @@ def copy_command(
     copy again after an interruption resumes it. Nothing is ever deleted, at the
     source or at the destination.
     """
-    source = SessionStore.from_url(source_url, **parse_options(source_options))
-    destination = SessionStore.from_url(destination_url, **parse_options(destination_options))
+    source = SessionStore.from_url(source_url, **parse_options(source_options, "--source-option"))
+    destination = SessionStore.from_url(
+        destination_url, **parse_options(destination_options, "--destination-option")
+    )
     show_progress = sys.stderr.isatty() if progress is None else progress
 
     async def main() -> CopyReport:

@@ -87,12 +87,14 @@ def open_store(
     return SessionStore(backend=backend, bucket=bucket, **parsed)
 
 
-def parse_options(options: tuple[str, ...]) -> dict[str, str]:
+def parse_options(options: tuple[str, ...], name: str = "--option") -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict; a malformed one is a usage error naming
+    ``name``, the command-line option it came from."""
     parsed = {}
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or not key:
-            raise click.UsageError(f"--option wants KEY=VALUE, got {option!r}")
+            raise click.UsageError(f"{name} wants KEY=VALUE, got {option!r}")
         parsed[key] = value
     return parsed
 

@@ -266,6 +266,21 @@ def test_touch_without_a_ttl_says_how_to_give_one(run: Run, url: str) -> None:
     assert run("touch", "abc", "--url", f"{url}?default_ttl=60").exit_code == 0
 
 
+def test_touch_with_a_url_does_not_suggest_the_environment_s_ttl(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --url store is the URL alone (as from_url reads it): the variable would not
+    be read, so it is not suggested; without --url it is."""
+    monkeypatch.setenv("SESSIONSTORE_DEFAULT_TTL", "60")
+    run("put", "abc", "--url", url, input="{}")
+    outcome = run("touch", "abc", "--url", url)
+    assert outcome.exit_code == USAGE
+    assert "SESSIONSTORE_DEFAULT_TTL" not in outcome.stderr
+    monkeypatch.delenv("SESSIONSTORE_DEFAULT_TTL")
+    monkeypatch.setenv("SESSIONSTORE_URL", url)
+    assert "SESSIONSTORE_DEFAULT_TTL" in run("touch", "abc").stderr
+
+
 @pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x", "0.0000001", "99999999999999w"])
 def test_bad_ttl_is_a_usage_error(run: Run, url: str, ttl: str) -> None:
     outcome = run("put", "abc", "--ttl", ttl, "--url", url, input="{}")

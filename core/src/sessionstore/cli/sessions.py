@@ -404,10 +404,12 @@ def touch_command(
     async def main() -> SessionMetadata | None:
         async with open_store(**target) as store:
             if ttl is None and store.settings.default_ttl is None:
+                # A --url store is the URL alone: the environment's TTL does not apply.
+                environment = "" if target["url"] else ", or SESSIONSTORE_DEFAULT_TTL"
                 raise click.UsageError(
                     "no --ttl given, and the store has no default TTL: pass --ttl "
                     "(e.g. --ttl 2h), or give the store one (?default_ttl=SECONDS in "
-                    "its URL, or SESSIONSTORE_DEFAULT_TTL)"
+                    f"its URL{environment})"
                 )
             return await store.touch_session(session_id, ttl, filename)
 

@@ -580,3 +580,24 @@ def test_a_full_disk_is_a_one_line_error(url: str, store: SessionStore, args: li
         )
     assert completed.returncode == USAGE
     assert completed.stderr == b"sessionstore: error: No space left on device\n"
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n"])
+def test_empty_input_says_it_is_empty(run: Run, url: str, data: bytes) -> None:
+    outcome = run("put", "abc", "--url", url, input=data)
+    assert outcome.exit_code == USAGE
+    assert outcome.stderr == (
+        "sessionstore: error: standard input is empty: nothing to store "
+        "(a session state is a JSON object)\n"
+    )
+
+
+def test_a_file_store_s_failure_points_at_its_folder_not_the_network(
+    run: Run, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    outcome = run("ls", "--url", f"file://{not_a_folder}")
+    assert outcome.exit_code == UNAVAILABLE
+    assert "check that the store's root folder exists and is a folder" in outcome.stderr
+    assert "network" not in outcome.stderr

@@ -86,9 +86,14 @@ def from_usage_error(error: click.UsageError) -> Failure:
 
 
 def _classify(error: SessionStoreError | ValueError) -> tuple[int, str | None]:
+    local = isinstance(error, StorageUnavailableError) and error.backend == "file"
     if isinstance(error, StoragePermissionError):
+        if local:
+            return UNAVAILABLE, "check that this user may read and write the store's folder"
         return UNAVAILABLE, "check the credentials and their permissions on this bucket"
     if isinstance(error, StorageUnavailableError):
+        if local:  # no endpoint, no network: a folder
+            return UNAVAILABLE, "check that the store's root folder exists and is a folder"
         return UNAVAILABLE, "check the endpoint, the network, and that the storage is up"
     if isinstance(error, ConflictError):
         return CONFLICT, "the session changed meanwhile: read it again and retry"

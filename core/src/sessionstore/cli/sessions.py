@@ -341,6 +341,12 @@ def put_command(
     data = source.read()
     where = getattr(source, "name", "-")
     where = "standard input" if where in ("-", "<stdin>") else where
+    if not data.strip():
+        raise Failure(
+            f"{where} is empty: nothing to store (a session state is a JSON object)",
+            exit_code=USAGE,
+            kind="SerializationError",
+        )
     try:
         state = json.loads(data)
     except ValueError as error:

@@ -177,6 +177,25 @@ async def test_create_only_writes_over_an_expired_file_only(
     assert await store.load_session("s") == {}
 
 
+async def test_store_raw_create_only_writes_over_an_expired_file_only(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """store_raw takes its conditions "as for store_session": its create_only was
+    refused by an expired file (ConflictError) that store_session writes over."""
+    source = SessionStore(backend="memory")
+    await source.store_session("s", {"restored": True})
+    backup = await source.load_raw("s")
+    assert backup is not None
+    await store.store_session("s", {"v": 1}, ttl=10)
+    with pytest.raises(ConflictError):
+        await store.store_raw("s", "state.json", backup.data, create_only=True)
+    fake_clock.advance(10)
+    await store.store_raw("s", "state.json", backup.data, create_only=True)
+    assert await store.load_session("s") == {"restored": True}
+    with pytest.raises(ConflictError):
+        await store.store_raw("s", "state.json", backup.data, create_only=True)
+
+
 async def test_create_only_over_an_expired_file_loses_to_a_writer_in_between(
     store: SessionStore, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -525,7 +525,14 @@ class SessionStore:
         path = session_path(session_id, filename)
         codec.decode(data, path)
         storage = await self._ensure_ready()
-        return await storage.upload(path, data, if_match=if_match, create_only=create_only)
+        try:
+            return await storage.upload(path, data, if_match=if_match, create_only=create_only)
+        except ConflictError as conflict:
+            if not create_only:
+                raise
+            # As for store_session: an expired file reads as absent, so it does not
+            # block a create (it did here, with ConflictError).
+            return await self._create_over_expired(path, data, conflict)
 
     # -- listing -------------------------------------------------------------------
 

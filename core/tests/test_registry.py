@@ -274,15 +274,17 @@ def test_the_backends_table_prints_plugin_metadata_as_it_is(
     assert "[red]odd-dist" in table.stdout
 
 
-def test_the_backends_table_wraps_a_long_problem_whole(
+def test_the_backends_table_prints_a_long_problem_whole(
     install_plugin: InstallPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At 80 columns the PROBLEM cell was cut with an ellipsis, mid module name."""
+    """At 80 columns the PROBLEM cell was cut with an ellipsis, mid module name.
+    Piped (as here), a table's lines are neither cut nor wrapped, whatever
+    ``COLUMNS`` says (tests/cli/test_output.py checks a terminal's wrapping)."""
     module = "sessionstore_missing_module_with_a_long_name_" + "x" * 30
     install_plugin("gone", f"import {module}")
     monkeypatch.setenv("COLUMNS", "80")
     table = CliRunner().invoke(cli, ["backends"])
     assert table.exit_code == 0, table.output
     assert "…" not in table.stdout
-    assert max(len(line) for line in table.stdout.splitlines()) <= 80
-    assert module in "".join(table.stdout.split())
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("gone")]
+    assert module in line

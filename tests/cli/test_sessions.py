@@ -4,6 +4,7 @@ output, exit codes and one-line errors."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from datetime import timedelta
@@ -184,6 +185,27 @@ def test_ls_pages_with_limit_and_after(run: Run, url: str, store: SessionStore) 
     # Plain output streams every id, a small page at a time.
     plain = run("ls", "--page-size", "4", "--url", url).stdout.splitlines()
     assert plain == ["other", *ids]
+
+
+def test_ls_text_output_names_the_cursor_to_resume_with(
+    run: Run, url: str, store: SessionStore
+) -> None:
+    """Without --json too: the last id printed is not the cursor (--after it would
+    list it again)."""
+    ids = [f"s{index:03d}" for index in range(5)]
+    for session_id in ids:
+        sync(store, "store_session", session_id, {})
+    seen: list[str] = []
+    after: list[str] = []
+    while True:
+        page = run("ls", "--limit", "2", "--url", url, *after)
+        assert page.exit_code == 0
+        seen += page.stdout.splitlines()
+        if not page.stderr:
+            break
+        [line] = page.stderr.splitlines()
+        after = shlex.split(line.removeprefix("next: "))
+    assert seen == ids
 
 
 def test_put_with_ttl_expires(run: Run, url: str, fake_clock: FakeClock) -> None:

@@ -4,6 +4,7 @@ purge."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -88,7 +89,8 @@ def ls_command(
 ) -> None:
     """List session ids, in listing order, a page at a time.
 
-    With --limit the JSON output's "next" is the cursor to pass to --after.
+    A listing cut by --limit names the cursor to pass to --after: on standard error
+    ("next: --after CURSOR"), or as "next" in the JSON output.
     """
 
     async def main() -> None:
@@ -116,6 +118,9 @@ def ls_command(
             for sid, read in zip(ids, metas, strict=True):
                 table.add_row(Text(sid), *read.cells())
             output.print_table(table)
+        if next_cursor is not None and not as_json:
+            # Opaque: not the last id (which --after would list again).
+            click.echo(f"next: --after {shlex.quote(next_cursor)}", err=True)
         if metas is not None:
             _fail_if_corrupt(metas, as_json)
 

@@ -4,6 +4,7 @@ output, exit codes and one-line errors."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -301,6 +302,36 @@ def test_touch_with_a_url_does_not_suggest_the_environment_s_ttl(
     monkeypatch.delenv("SESSIONSTORE_DEFAULT_TTL")
     monkeypatch.setenv("SESSIONSTORE_URL", url)
     assert "SESSIONSTORE_DEFAULT_TTL" in run("touch", "abc").stderr
+
+
+@pytest.mark.parametrize(
+    ("session_id", "filename"), [("has space", "state.json"), ("-dash", "c p.json")]
+)
+def test_a_conflict_s_hint_is_a_command_that_runs(
+    run: Run, url: str, session_id: str, filename: str
+) -> None:
+    run("put", "-f", filename, "--url", url, "--", session_id, input="{}")
+    outcome = run(
+        "put",
+        "-f",
+        filename,
+        "--if-match",
+        "old",
+        "--json",
+        "--url",
+        url,
+        "--",
+        session_id,
+        input="{}",
+    )
+    assert outcome.exit_code == CONFLICT
+    command = re.fullmatch(
+        r"`sessionstore (.*)` shows the current version", outcome.json()["error"]["hint"]
+    )
+    assert command is not None
+    name, *args = shlex.split(command.group(1))
+    stat = run(name, "--url", url, *args)
+    assert stat.exit_code == 0, stat.stderr
 
 
 @pytest.mark.parametrize("ttl", ["0", "-5", "soon", "5x", "0.0000001", "99999999999999w"])

@@ -388,11 +388,15 @@ def _put_conflict(
 ) -> Failure:
     """A refused conditional put, with the way forward for the condition given
     (nothing changed "meanwhile": the condition did not hold when asked)."""
-    where = "" if filename == DEFAULT_FILENAME else f" -f {filename}"
+    # A command to paste: quoted, and an id that starts with "-" after "--".
+    where = "" if filename == DEFAULT_FILENAME else f" -f {shlex.quote(filename)}"
+    quoted = shlex.quote(session_id)
     if create_only:
         hint = "the file exists already: drop --create-only to replace it"
+    elif session_id.startswith("-"):
+        hint = f"`sessionstore stat{where} -- {quoted}` shows the current version"
     else:
-        hint = f"`sessionstore stat {session_id}{where}` shows the current version"
+        hint = f"`sessionstore stat {quoted}{where}` shows the current version"
     return Failure(str(error), exit_code=CONFLICT, hint=hint, kind="ConflictError")
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import attrs
 import pytest
 
 from sessionstore import ConfigurationError, StoreSettings
-from sessionstore.settings import check_http_url, converter, parse_url, resolve_settings
+from sessionstore.settings import check_http_url, converter, parse_url, resolve_settings, to_path
+from sessionstore.storage import build_backend
 
 
 @pytest.mark.parametrize(
@@ -183,3 +187,25 @@ def test_check_http_url_refuses_what_is_no_http_url_with_a_host(value: str) -> N
 )
 def test_check_http_url_accepts_http_urls(value: str) -> None:
     check_http_url(value, option="endpoint_url", example="http://127.0.0.1:9000")
+
+
+@attrs.define
+class _PathOptions:
+    path: Path
+    maybe: Path | None = None
+
+
+def test_path_options_are_typed_and_checked_by_the_shared_converter() -> None:
+    """Every backend's ``Path`` option, not only the file backend's root: empty
+    (``Path("")`` is the working directory) or with a NUL byte, it is refused when
+    the store is built instead of failing at the first operation."""
+    built = converter.structure({"path": "/var/lib/app.db", "maybe": "rel"}, _PathOptions)
+    assert built == _PathOptions(Path("/var/lib/app.db"), Path("rel"))
+    for bad, message in [("", "the path is empty"), ("a\0b", "the path holds a NUL byte")]:
+        with pytest.raises(ValueError, match=message):
+            to_path(bad)
+        for options in ({"path": bad}, {"path": "ok", "maybe": bad}):
+            with pytest.raises(ConfigurationError, match=f"backend 'x': {message}"):
+                build_backend(_PathOptions, "x", options)
+    with pytest.raises(TypeError, match="got bytes"):
+        to_path(b"/tmp")  # type: ignore[arg-type]

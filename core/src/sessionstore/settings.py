@@ -14,6 +14,7 @@ import re
 import reprlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -50,9 +51,25 @@ def _structure_bool(value: Any, _type: type) -> bool:
     raise ValueError(f"expected a boolean (true/false, yes/no, 1/0), got {value!r}")
 
 
+def to_path(value: str | os.PathLike[str]) -> Path:
+    """A path option as a :class:`~pathlib.Path`, refused with :class:`ValueError`
+    when the store is built if it is empty or holds a NUL byte. ``Path("")`` is the
+    working directory, which an empty setting (``root=``) hardly ever means; a NUL
+    byte failed only at the first operation, as storage being unavailable."""
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise TypeError(f"expected a path as str or os.PathLike, got {type(value).__name__}")
+    if not text:
+        raise ValueError("the path is empty (for the working directory, give '.')")
+    if "\0" in text:
+        raise ValueError("the path holds a NUL byte, which no file system takes")
+    return Path(text)
+
+
 converter = cattrs.Converter(forbid_extra_keys=True)
 """Structures settings and backend options, converting URL strings to typed fields."""
 converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(Path, lambda value, _type: to_path(value))
 
 
 MIN_TTL = 1e-6

@@ -19,7 +19,8 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from sessionstore.errors import ConflictError
+from sessionstore import SessionStore
+from sessionstore.errors import ConfigurationError, ConflictError
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.registry import load_backend
 from sessionstore.settings import converter
@@ -677,6 +678,27 @@ def test_root_option_from_a_url_string(tmp_path: Path) -> None:
     backend = converter.structure({"root": str(tmp_path)}, FileBackend)
     assert backend.root == tmp_path
     assert backend.root_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("root", "message"), [("", "the path is empty"), ("/tmp/a\0b", "the path holds a NUL byte")]
+)
+def test_an_empty_or_nul_root_is_refused_when_the_store_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, root: str, message: str
+) -> None:
+    """``root=""`` (or ``?root=``) stored in the working directory, unlike an empty
+    SESSIONSTORE_FILE_ROOT; a NUL byte failed only at the first operation."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match=f"backend 'file': {message}"):
+        SessionStore(backend="file", root=root)
+    with pytest.raises(ValueError, match=message):
+        FileBackend(root=root)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_url_with_an_empty_root_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="the path is empty"):
+        SessionStore.from_url("file://?bucket=sessions&root=")
 
 
 def test_entry_point_names_the_backend() -> None:

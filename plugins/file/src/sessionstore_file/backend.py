@@ -18,6 +18,7 @@ import attrs
 
 from sessionstore.hookspecs import hookimpl
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.settings import to_path
 from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.root import resolve_root
@@ -37,7 +38,7 @@ class FileBackend:
     directories 0700.
     """
 
-    root: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    root: Path | None = attrs.field(default=None, converter=attrs.converters.optional(to_path))
     root_dir: Path = attrs.field(init=False)
     _base: str = attrs.field(init=False, repr=False)
 

@@ -209,3 +209,17 @@ def test_path_options_are_typed_and_checked_by_the_shared_converter() -> None:
                 build_backend(_PathOptions, "x", options)
     with pytest.raises(TypeError, match="got bytes"):
         to_path(b"/tmp")  # type: ignore[arg-type]
+
+
+def test_an_explicit_backend_does_not_read_a_url_naming_another() -> None:
+    """The docs say such a URL is ignored, but it was parsed first: a flaw in it (an
+    s3 URL for another program, its default_ttl bad) refused the explicit store."""
+    environ = {"SESSIONSTORE_URL": "s3://bkt?default_ttl=abc"}
+    assert resolve_settings(backend="memory", environ=environ).backend == "memory"
+    for backend in ("s3", None):  # the URL's own backend, or none chosen: it is read
+        with pytest.raises(ConfigurationError, match="default_ttl"):
+            resolve_settings(backend=backend, environ=environ)
+    with pytest.raises(ConfigurationError, match="needs a scheme"):  # names no backend
+        resolve_settings(backend="memory", environ={"SESSIONSTORE_URL": "bkt/prefix"})
+    gcs = resolve_settings(backend="gcs", environ={"SESSIONSTORE_URL": "gs://ok/p?default_ttl=5"})
+    assert (gcs.bucket, gcs.default_ttl) == ("ok", 5.0)

@@ -204,6 +204,15 @@ def parse_url(url: str) -> StoreSettings:
     )
 
 
+def _url_backend(url: str) -> str | None:
+    """The backend a URL names by its scheme (``None``: it names none, or does not parse)."""
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return URL_SCHEME_ALIASES.get(scheme, scheme) or None
+
+
 def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
     if not isinstance(url, str):
         # urlsplit's own errors for these: None has no attribute 'find', and bytes
@@ -302,7 +311,13 @@ def resolve_settings(
     defaults.
     """
     env = os.environ if environ is None else environ
-    url = _read_url(env[ENV_URL]) if env.get(ENV_URL) else None
+    raw_url = env.get(ENV_URL)
+    # Not even read when it names another backend: a flaw in it is not this store's.
+    url = (
+        _read_url(raw_url)
+        if raw_url and (backend is None or _url_backend(raw_url) in (None, backend))
+        else None
+    )
     if backend is None:
         backend = url[0] if url else env.get(ENV_BACKEND) or DEFAULT_BACKEND
     url_bucket, url_options, url_ttl = (

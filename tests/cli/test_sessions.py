@@ -654,3 +654,15 @@ def test_a_file_store_s_failure_points_at_its_folder_not_the_network(
     assert outcome.exit_code == UNAVAILABLE
     assert "check that the store's root folder exists and is a folder" in outcome.stderr
     assert "network" not in outcome.stderr
+
+
+@pytest.mark.parametrize("args", [["ls"], ["ls", "-l"], ["get", "abc"], ["show", "abc"]])
+def test_a_closed_standard_output_is_no_traceback(
+    url: str, store: SessionStore, args: list[str]
+) -> None:
+    sync(store, "store_session", "abc", {"n": 1})
+    script = Path(sys.executable).with_name("sessionstore")
+    command = " ".join(shlex.quote(word) for word in [str(script), *args, "--url", url])
+    completed = subprocess.run(["sh", "-c", f"{command} >&-"], capture_output=True, check=False)
+    assert completed.stderr == b""
+    assert completed.returncode == 0

@@ -32,7 +32,8 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
-            sys.stdout.flush()  # a full disk says so here, not at exit
+            if sys.stdout is not None:  # None: closed by the shell (>&-)
+                sys.stdout.flush()  # a full disk says so here, not at exit
             return result
         except (SessionStoreError, ValueError) as error:
             failure = failures.from_error(error)

@@ -49,7 +49,8 @@ def validate_name(name: object, kind: str = "session id") -> str:
     bookkeeping), ``/`` or ``\\``, control characters (NUL included), lone
     surrogates, surrounding whitespace, a trailing ``.`` (Windows and Azure drop
     it, merging ``a.`` into ``a``), and Windows device names (``CON``,
-    ``nul.txt``...) so stored sessions can be copied to any file system.
+    ``nul.txt``...), which open a device there. Windows' other refusals
+    (``: * ? " < > |``) are allowed: every backend stores them.
     """
     if type(name) is str and _PLAIN.fullmatch(name):
         return name  # the common case, decided by one regular expression

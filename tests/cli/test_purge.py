@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -157,3 +158,36 @@ async def test_purge_spares_a_session_the_application_refreshes_meanwhile(
         assert sorted(output["sessions"]) == expired
         assert await store.list_sessions() == [*live, "zzz-hot"]
         assert await store.load_session("zzz-hot") == {"visits": refreshes}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_interrupted_purge_names_what_it_purged_before(
+    run: Run, url: str, store: SessionStore, fake_clock: FakeClock, as_json: bool
+) -> None:
+    """Ctrl-C stops the purge as a storage failure does: what was deleted before is
+    named, then it exits 130."""
+    _expired_sessions(store, fake_clock, "a", "b", "c")
+    purge = SessionStore.purge_expired
+
+    async def interrupted_after_one(self: SessionStore, **kwargs: Any) -> object:
+        on_purged = kwargs["on_purged"]
+
+        def first_then_stop(session_id: str) -> None:
+            on_purged(session_id)
+            raise KeyboardInterrupt
+
+        return await purge(self, **{**kwargs, "concurrency": 1, "on_purged": first_then_stop})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SessionStore, "purge_expired", interrupted_after_one)
+        outcome = run("purge", "--url", url, *(["--json"] if as_json else []))
+    assert outcome.exit_code == 130
+    if as_json:
+        result = outcome.json()
+        assert result["sessions"] == ["a"]
+        assert result["error"]["type"] == "Interrupted"
+    else:
+        assert outcome.stdout.splitlines() == ["a"]
+        assert "purged 1 expired session before it was interrupted" in outcome.stderr
+        assert outcome.stderr.endswith("sessionstore: error: interrupted\n")
+    assert anyio.run(store.list_sessions) == ["b", "c"]

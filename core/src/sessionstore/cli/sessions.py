@@ -21,6 +21,7 @@ from sessionstore.cli.app import cli, run
 from sessionstore.cli.failures import (
     CONFLICT,
     CORRUPT,
+    INTERRUPTED,
     UNAVAILABLE,
     USAGE,
     Failure,
@@ -617,13 +618,19 @@ def purge_command(
             except SessionStoreError as error:  # what went before it is reported first
                 stopped.append(error)
 
-    run(main)
+    interrupted = False
+    try:
+        run(main)
+    except KeyboardInterrupt:  # Ctrl-C: name what was deleted before it, then exit 130
+        interrupted = True
     # Sessions are purged a few at a time and reported as each finishes; print
     # them in listing order, so the same purge prints the same lines.
     purged.sort(key=_listing_order)
     refused.sort(key=lambda pair: _listing_order(pair[0]))
     failure = None
-    if stopped:
+    if interrupted:
+        failure = Failure("interrupted", exit_code=INTERRUPTED, kind="Interrupted")
+    elif stopped:
         failure = from_error(stopped[0])
     elif refused:
         failure = Failure(
@@ -649,7 +656,8 @@ def purge_command(
     for session_id, reason in refused:
         click.echo(f"not purged: {session_id}: {reason}", err=True)
     verb = "would purge" if dry_run else "purged"
-    before = " before the storage failed" if stopped else ""
+    before = " before it was interrupted" if interrupted else ""
+    before = before or (" before the storage failed" if stopped else "")
     click.echo(f"{verb} {len(purged)} expired session{'s' * (len(purged) != 1)}{before}", err=True)
     if failure is not None:
         raise failure

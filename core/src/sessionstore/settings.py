@@ -113,8 +113,12 @@ _LAST_TIME = datetime.max.replace(tzinfo=timezone.utc)
 """The last time a file can be stamped with: no expiry can reach past it."""
 
 
+class _BeyondLastTime(ValueError):
+    """A ttl ending after the last time a file can be stamped with."""
+
+
 def _beyond_last_time(ttl: object) -> ValueError:
-    return ValueError(f"a ttl of {_shown(ttl)} reaches beyond the year 9999")
+    return _BeyondLastTime(f"a ttl of {_shown(ttl)} reaches beyond the year 9999")
 
 
 def _shown(ttl: object) -> str:
@@ -178,7 +182,7 @@ def _configured_ttl(value: str, source: str) -> float:
     try:
         return ttl_seconds(float(value))
     except ValueError as error:
-        beyond = "beyond the year 9999" in str(error)
+        beyond = isinstance(error, _BeyondLastTime)
         raise ConfigurationError(
             f"{source} must be a number of seconds > 0"
             f"{' ending before the year 10000' if beyond else ''}, got {value!r}"

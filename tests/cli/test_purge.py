@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -174,7 +176,7 @@ def test_an_interrupted_purge_names_what_it_purged_before(
 
         def first_then_stop(session_id: str) -> None:
             on_purged(session_id)
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)  # what Ctrl-C does
 
         return await purge(self, **{**kwargs, "concurrency": 1, "on_purged": first_then_stop})
 
@@ -190,4 +192,59 @@ def test_an_interrupted_purge_names_what_it_purged_before(
         assert outcome.stdout.splitlines() == ["a"]
         assert "purged 1 expired session before it was interrupted" in outcome.stderr
         assert outcome.stderr.endswith("sessionstore: error: interrupted\n")
+    assert anyio.run(store.list_sessions) == ["b", "c"]
+
+
+_PRESS_CTRL_C = """
+import signal, sys
+from sessionstore import SessionStore
+from sessionstore.cli import cli
+
+purge = SessionStore.purge_expired
+
+async def pressed_after_one(self, **kwargs):
+    on_purged = kwargs["on_purged"]
+
+    def first_then_press(session_id):
+        on_purged(session_id)
+        for _ in range(int(sys.argv[2])):
+            signal.raise_signal(signal.SIGINT)
+
+    return await purge(self, **{**kwargs, "concurrency": 1, "on_purged": first_then_press})
+
+SessionStore.purge_expired = pressed_after_one
+cli(["purge", "--url", sys.argv[1]])
+"""
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_ends_the_process(
+    url: str, store: SessionStore, tmp_path: Path, presses: int
+) -> None:
+    """A process, not the runner: an interrupt raised inside the event loop once left
+    anyio's worker threads running, and the process hung at exit. The first Ctrl-C
+    lets the purge report; a second leaves at once."""
+
+    async def expired() -> None:  # by the real clock: the process has its own
+        async with store:
+            for session_id in "abc":
+                await store.store_session(session_id, {}, ttl=0.001)
+        await anyio.sleep(0.01)
+
+    anyio.run(expired)
+    script = tmp_path / "press_ctrl_c.py"
+    script.write_text(_PRESS_CTRL_C)
+    completed = subprocess.run(
+        [sys.executable, str(script), url, str(presses)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 130, completed.stderr
+    if presses == 1:
+        assert completed.stdout == "a\n"
+        assert completed.stderr.endswith("sessionstore: error: interrupted\n")
+    else:
+        assert completed.stderr == "sessionstore: interrupted again: exiting at once\n"
     assert anyio.run(store.list_sessions) == ["b", "c"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -605,7 +606,9 @@ def test_ctrl_c_exits_130_not_1(
     run: Run, url: str, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
     async def interrupted(*_args: Any, **_kwargs: Any) -> Any:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)  # what Ctrl-C does
+        await anyio.sleep(10)
+        raise AssertionError("Ctrl-C did not cancel the command")
 
     monkeypatch.setattr(SessionStore, "list_sessions_page", interrupted)
     outcome = run("ls", "--url", url, *(["--json"] if as_json else []))

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import errno
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 import click
 
 from sessionstore.cli import failures
 from sessionstore.cli.options import JSON_KEY
 from sessionstore.errors import SessionStoreError
 
-T = TypeVar("T")
 _ASKED_FOR_JSON = "sessionstore.asked_for_json"
 
 
@@ -36,15 +33,9 @@ class Group(click.Group):
                 sys.stdout.flush()  # a full disk says so here, not at exit
             return result
         except (SessionStoreError, ValueError) as error:
-            failure = failures.from_error(error)
-            failure.as_json = bool(ctx.meta.get(JSON_KEY))
-            raise failure from error
-        except KeyboardInterrupt as error:  # Ctrl-C: click would exit 1, "not found"
-            failure = failures.Failure(
-                "interrupted", exit_code=failures.INTERRUPTED, kind="Interrupted"
-            )
-            failure.as_json = bool(ctx.meta.get(JSON_KEY))
-            raise failure from error
+            raise _shown(ctx, failures.from_error(error)) from error
+        except KeyboardInterrupt as error:
+            raise _shown(ctx, failures.interrupted()) from error
         except OSError as error:
             if error.errno == errno.EPIPE:
                 raise  # the reader has gone (| head): click exits quietly
@@ -54,10 +45,9 @@ class Group(click.Group):
             failure = failures.Failure(
                 f"{where}{error.strerror or error}", exit_code=failures.USAGE, kind="OSError"
             )
-            failure.as_json = bool(ctx.meta.get(JSON_KEY))
-            raise failure from error
+            raise _shown(ctx, failure) from error
         except failures.Failure as failure:
-            failure.as_json = bool(ctx.meta.get(JSON_KEY))
+            _shown(ctx, failure)
             raise
         except click.UsageError as error:
             if not ctx.meta.get(JSON_KEY, ctx.meta.get(_ASKED_FOR_JSON)):
@@ -67,9 +57,10 @@ class Group(click.Group):
             raise usage from error
 
 
-def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine on an event loop of its own."""
-    return anyio.run(main)
+def _shown(ctx: click.Context, failure: failures.Failure) -> failures.Failure:
+    """``failure``, to be shown as JSON if the command was given ``--json``."""
+    failure.as_json = bool(ctx.meta.get(JSON_KEY))
+    return failure
 
 
 @click.group(

@@ -11,8 +11,9 @@ from rich.filesize import decimal
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sessionstore.cli import output
-from sessionstore.cli.app import cli, run
+from sessionstore.cli.app import cli
 from sessionstore.cli.failures import CORRUPT, Failure
+from sessionstore.cli.loop import run
 from sessionstore.cli.options import concurrency_option, json_option, parse_options
 from sessionstore.copying import CopyReport, copy_sessions
 from sessionstore.store import SessionStore

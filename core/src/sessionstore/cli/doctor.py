@@ -15,7 +15,8 @@ import click
 from rich.text import Text
 
 from sessionstore.cli import failures, output
-from sessionstore.cli.app import cli, run
+from sessionstore.cli.app import cli
+from sessionstore.cli.loop import run
 from sessionstore.cli.options import json_option, open_store, target_options
 from sessionstore.errors import SessionStoreError
 from sessionstore.registry import available_backends

@@ -72,6 +72,11 @@ def not_found(message: str) -> Failure:
     return Failure(message, exit_code=NOT_FOUND, kind="NotFound")
 
 
+def interrupted() -> Failure:
+    """Ctrl-C: exit 130, where click would exit 1, which reads as "not found"."""
+    return Failure("interrupted", exit_code=INTERRUPTED, kind="Interrupted")
+
+
 def from_error(error: SessionStoreError | ValueError, *, suggest_doctor: bool = True) -> Failure:
     """The failure a library error becomes."""
     code, hint = _classify(error)

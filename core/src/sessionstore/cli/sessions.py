@@ -17,17 +17,18 @@ from rich.text import Text
 
 from sessionstore.bulk import PAGE_SIZE
 from sessionstore.cli import output
-from sessionstore.cli.app import cli, run
+from sessionstore.cli.app import cli
 from sessionstore.cli.failures import (
     CONFLICT,
     CORRUPT,
-    INTERRUPTED,
     UNAVAILABLE,
     USAGE,
     Failure,
     from_error,
     not_found,
 )
+from sessionstore.cli.failures import interrupted as interrupted_failure
+from sessionstore.cli.loop import run
 from sessionstore.cli.options import (
     concurrency_option,
     duration,
@@ -629,7 +630,7 @@ def purge_command(
     refused.sort(key=lambda pair: _listing_order(pair[0]))
     failure = None
     if interrupted:
-        failure = Failure("interrupted", exit_code=INTERRUPTED, kind="Interrupted")
+        failure = interrupted_failure()
     elif stopped:
         failure = from_error(stopped[0])
     elif refused:
@@ -656,8 +657,13 @@ def purge_command(
     for session_id, reason in refused:
         click.echo(f"not purged: {session_id}: {reason}", err=True)
     verb = "would purge" if dry_run else "purged"
-    before = " before it was interrupted" if interrupted else ""
-    before = before or (" before the storage failed" if stopped else "")
+    before = (
+        " before it was interrupted"
+        if interrupted
+        else " before the storage failed"
+        if stopped
+        else ""
+    )
     click.echo(f"{verb} {len(purged)} expired session{'s' * (len(purged) != 1)}{before}", err=True)
     if failure is not None:
         raise failure

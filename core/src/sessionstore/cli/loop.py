@@ -26,10 +26,8 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     """
     if threading.current_thread() is not threading.main_thread():
         return anyio.run(main)  # signals reach the main thread only
-    interrupted = False
 
-    async def until_ctrl_c() -> T | None:
-        nonlocal interrupted
+    async def until_ctrl_c() -> tuple[T | None, bool]:
         result = failed = None
         command = anyio.CancelScope()
         with anyio.open_signal_receiver(signal.SIGINT) as presses:
@@ -50,12 +48,11 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
                     except BaseException as error:  # raised as itself, not in a group
                         failed = error
                 tasks.cancel_scope.cancel()
-        interrupted = command.cancelled_caught  # not by a Ctrl-C after it finished
         if failed is not None:
             raise failed
-        return result
+        return result, command.cancelled_caught  # not by a Ctrl-C after it finished
 
-    result = anyio.run(until_ctrl_c)
+    result, interrupted = anyio.run(until_ctrl_c)
     if interrupted:
         raise KeyboardInterrupt
     return cast(T, result)

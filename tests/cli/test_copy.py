@@ -13,10 +13,11 @@ import anyio
 import pytest
 
 from emulators.s3 import new_bucket_name
-from sessionstore import SessionStore, StorageUnavailableError, copy_sessions
+from sessionstore import SessionStore, StorageUnavailableError, StoredObject, copy_sessions
 
 from .conftest import Run
 
+CONFLICT = 3
 CORRUPT = 5
 
 
@@ -185,9 +186,43 @@ def test_undecodable_source_file_is_reported_and_the_rest_copied(
 
     as_json = run("copy", url, destination_url, "--json")
     assert as_json.exit_code == CORRUPT
-    [(name, reason)] = as_json.json()["failed"]
-    assert name == "user-0003/state.json"
-    assert "not a session document" in reason
+    [failed] = as_json.json()["failed"]
+    assert failed["file"] == "user-0003/state.json"
+    assert failed["error"]["type"] == "CorruptSessionError"
+    assert failed["error"]["exit_code"] == CORRUPT
+    assert "not a session document" in failed["error"]["message"]
+
+
+def test_files_changed_at_the_destination_meanwhile_exit_3(
+    run: Run, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only conflicts: running the copy again finishes it, so not 5 ("corrupt")."""
+    anyio.run(populate, SessionStore.from_url(url), 3)
+    destination_url = f"file://{tmp_path / 'dst'}"
+    assert run("copy", url, destination_url).exit_code == 0
+    anyio.run(populate, SessionStore.from_url(url), 3)  # new versions to copy over
+    read_raw = SessionStore.load_raw
+
+    async def written_meanwhile(
+        self: SessionStore, session_id: str, filename: str = "state.json"
+    ) -> StoredObject | None:
+        """At the destination, another writer replaces user-0001's state right
+        after the copy reads it."""
+        read = await read_raw(self, session_id, filename)
+        if self.settings.options["root"] == str(tmp_path / "dst") and session_id == "user-0001":
+            await self.store_session(session_id, {"written": "meanwhile"})
+        return read
+
+    monkeypatch.setattr(SessionStore, "load_raw", written_meanwhile)
+    outcome = run("copy", url, destination_url, "--json")
+    assert outcome.exit_code == CONFLICT, outcome.stdout
+    [failed] = outcome.json()["failed"]
+    assert failed["file"] == "user-0001/state.json"
+    assert failed["error"]["type"] == "ConflictError"
+    assert failed["error"]["message"] == "changed at the destination during the copy"
+    monkeypatch.undo()
+    kept = anyio.run(SessionStore.from_url(destination_url).load_session, "user-0001")
+    assert kept == {"written": "meanwhile"}
 
 
 def test_unreachable_destination_stops_the_copy_with_one_line(run: Run, url: str) -> None:

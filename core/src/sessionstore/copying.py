@@ -12,7 +12,7 @@ from collections.abc import Callable
 import attrs
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY, for_each_session
-from sessionstore.errors import ConflictError, CorruptSessionError
+from sessionstore.errors import ConflictError, CorruptSessionError, SessionStoreError
 from sessionstore.store import SessionStore, _call_back
 
 
@@ -20,9 +20,11 @@ from sessionstore.store import SessionStore, _call_back
 class CopyReport:
     """What a copy did so far: counted per file, sessions once all their files are done.
 
-    ``failed`` pairs a ``"<session_id>/<filename>"`` with why that file was not
-    copied (it cannot be decoded, it changed at the destination meanwhile, or the
-    destination read back different bytes under ``verify``).
+    ``failed`` pairs a ``"<session_id>/<filename>"`` with the error that kept that
+    file from being copied: a :class:`CorruptSessionError` when it cannot be
+    decoded at the source, or when under ``verify`` the destination read back
+    other bytes; a :class:`ConflictError` when it changed at the destination
+    meanwhile (run the copy again). ``str(error)`` says which, in words.
     """
 
     sessions: int = 0
@@ -30,7 +32,7 @@ class CopyReport:
     files_skipped: int = 0
     bytes_copied: int = 0
     files_verified: int = 0
-    failed: list[tuple[str, str]] = attrs.Factory(list)
+    failed: list[tuple[str, SessionStoreError]] = attrs.Factory(list)
 
     @property
     def ok(self) -> bool:
@@ -100,16 +102,24 @@ class _Copier:
                 create_only=there is None,
             )
         except CorruptSessionError as error:
-            self.report.failed.append((name, f"not a session document at the source: {error}"))
+            why = f"not a session document at the source: {error}"
+            self._failed(name, CorruptSessionError(why, path=error.path), error)
             return
-        except ConflictError:
-            self.report.failed.append((name, "changed at the destination during the copy"))
+        except ConflictError as error:
+            self._failed(name, ConflictError("changed at the destination during the copy"), error)
             return
         self.report.files_copied += 1
         self.report.bytes_copied += len(stored.data)
         if self.verify:
             back = await self.destination.load_raw(session_id, filename)
             if back is None or back.data != stored.data:
-                self.report.failed.append((name, "read back different bytes at the destination"))
+                why = "read back different bytes at the destination"
+                self._failed(name, CorruptSessionError(why, path=name))
             else:
                 self.report.files_verified += 1
+
+    def _failed(
+        self, name: str, error: SessionStoreError, cause: BaseException | None = None
+    ) -> None:
+        error.__cause__ = cause
+        self.report.failed.append((name, error))

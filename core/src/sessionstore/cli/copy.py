@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sessionstore.cli import output
 from sessionstore.cli.app import cli
-from sessionstore.cli.failures import CORRUPT, Failure
+from sessionstore.cli.failures import Failure, from_error
 from sessionstore.cli.loop import run
 from sessionstore.cli.options import concurrency_option, json_option, parse_options
 from sessionstore.copying import CopyReport, copy_sessions
@@ -89,15 +89,21 @@ def copy_command(
                 return report
 
     report = run(main)
+    failed = [(name, from_error(error, suggest_doctor=False)) for name, error in report.failed]
     if as_json:
-        output.emit_json({**_summary(report), "failed": [list(f) for f in report.failed]})
+        listed = [{"file": name, "error": failure.json_error()} for name, failure in failed]
+        output.emit_json({**_summary(report), "failed": listed})
     else:
-        for name, reason in report.failed:
-            click.echo(f"not copied: {name}: {reason}", err=True)
+        for name, failure in failed:
+            click.echo(f"not copied: {name}: {failure.message}", err=True)
         click.echo(_sentence(report, verify), err=True)
-    if not report.ok:
+    if failed:
+        # 3 when every file left out changed at the destination meanwhile (running
+        # the copy again finishes it), else 5: a file is corrupt, here or there.
         failure = Failure(
-            f"{len(report.failed)} file(s) not copied", exit_code=CORRUPT, kind="CopyIncomplete"
+            f"{len(failed)} file(s) not copied",
+            exit_code=max(failure.exit_code for _, failure in failed),
+            kind="CopyIncomplete",
         )
         if as_json:
             sys.exit(failure.exit_code)  # the JSON above already lists them

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from sessionstore import ConfigurationError, StoreSettings
+from sessionstore import BackendNotFoundError, ConfigurationError, SessionStore, StoreSettings
 from sessionstore.settings import check_http_url, converter, parse_url, resolve_settings, to_path
 from sessionstore.storage import build_backend
 
@@ -223,3 +223,10 @@ def test_an_explicit_backend_does_not_read_a_url_naming_another() -> None:
         resolve_settings(backend="memory", environ={"SESSIONSTORE_URL": "bkt/prefix"})
     gcs = resolve_settings(backend="gcs", environ={"SESSIONSTORE_URL": "gs://ok/p?default_ttl=5"})
     assert (gcs.bucket, gcs.default_ttl) == ("ok", 5.0)
+
+
+@pytest.mark.parametrize("url", ["nosuch://x", "nosuch://"])
+def test_an_unknown_backend_is_named_before_its_bucket(url: str) -> None:
+    """``nosuch://x`` said the bucket 'x' was too short: true, but not the problem."""
+    with pytest.raises(BackendNotFoundError, match="no sessionstore backend named 'nosuch'"):
+        SessionStore.from_url(url)

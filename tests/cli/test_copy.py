@@ -252,3 +252,16 @@ def test_a_malformed_side_option_is_named(run: Run, side: str) -> None:
     outcome = run("copy", "memory://", "memory://", side, "root", "--json")
     assert outcome.exit_code == 2
     assert outcome.json()["error"]["message"] == f"{side} wants KEY=VALUE, got 'root'"
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "side"),
+    [("nosuch://bucket", "memory://", "SRC_URL"), ("memory://", "s3://x", "DST_URL")],
+)
+def test_a_wrong_url_is_named_by_its_side(
+    run: Run, source: str, destination: str, side: str
+) -> None:
+    outcome = run("copy", source, destination)
+    assert outcome.exit_code == 2
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith(f"sessionstore: error: {side}: "), line

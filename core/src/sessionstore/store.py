@@ -108,8 +108,9 @@ class SessionStore:
 
     def _open(self, settings: StoreSettings) -> None:
         self.settings = settings
+        # The backend first: with an unknown one, the bucket's rules are not the point.
+        self._storage = Storage(settings.backend, settings.bucket, settings.options)
         self.bucket = validate_bucket(settings.bucket)
-        self._storage = Storage(settings.backend, self.bucket, settings.options)
         self._ready = False
 
     @property

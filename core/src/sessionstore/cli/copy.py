@@ -16,6 +16,7 @@ from sessionstore.cli.failures import Failure, from_error
 from sessionstore.cli.loop import run
 from sessionstore.cli.options import concurrency_option, json_option, parse_options
 from sessionstore.copying import CopyReport, copy_sessions
+from sessionstore.errors import SessionStoreError
 from sessionstore.store import SessionStore
 
 
@@ -50,9 +51,9 @@ def copy_command(
     copy again after an interruption resumes it. Nothing is ever deleted, at the
     source or at the destination.
     """
-    source = SessionStore.from_url(source_url, **parse_options(source_options, "--source-option"))
-    destination = SessionStore.from_url(
-        destination_url, **parse_options(destination_options, "--destination-option")
+    source = _opened("SRC_URL", source_url, parse_options(source_options, "--source-option"))
+    destination = _opened(
+        "DST_URL", destination_url, parse_options(destination_options, "--destination-option")
     )
     show_progress = sys.stderr.isatty() if progress is None else progress
 
@@ -108,6 +109,21 @@ def copy_command(
         if as_json:
             sys.exit(failure.exit_code)  # the JSON above already lists them
         raise failure
+
+
+def _opened(side: str, url: str, options: dict[str, Any]) -> SessionStore:
+    """The store at ``url``; a failure says which side's URL is wrong (not the URL
+    itself, which may hold a secret)."""
+    try:
+        return SessionStore.from_url(url, **options)
+    except (SessionStoreError, ValueError) as error:
+        failure = from_error(error)
+        raise Failure(
+            f"{side}: {failure.message}",
+            exit_code=failure.exit_code,
+            hint=failure.hint,
+            kind=failure.kind,
+        ) from error
 
 
 def _progress_bar() -> Progress:

@@ -16,6 +16,7 @@ import pytest
 from sessionstore import (
     ConfigurationError,
     ConflictError,
+    SerializationError,
     SessionStore,
     StoragePermissionError,
     StoredObject,
@@ -144,6 +145,25 @@ async def test_touch_with_a_file_name_for_a_ttl_says_where_it_goes(store: Sessio
     metadata = await store.get_session_metadata("s", "cp.json")
     assert metadata is not None
     assert metadata.expires_at is None
+
+
+async def test_touch_of_a_stored_nan_names_the_stored_state_and_writes_nothing(
+    store: SessionStore,
+) -> None:
+    """Another tool stored NaN, which loads: the touch cannot write it back, and
+    says that the state in storage, not an argument, is why."""
+    await store.store_session("s", {"v": 1}, ttl=60)
+    stored = await store.load_raw("s")
+    assert stored is not None
+    await store.store_raw("s", "state.json", stored.data.replace(b'{"v":1}', b'{"v":NaN}'))
+    before = await store.load_raw("s")
+    with pytest.raises(
+        SerializationError,
+        match=r"touch_session cannot write 's', filename='state.json' back as it is stored: "
+        r".*NaN.*; store a state without it first",
+    ):
+        await store.touch_session("s", 3600)
+    assert await store.load_raw("s") == before
 
 
 async def test_touch_of_a_file_without_expiry_gives_it_one(

@@ -297,7 +297,15 @@ class SessionStore:
         async def keep(current: State | None) -> State | None:
             return current
 
-        written = await self._rewrite(session_id, filename, keep, ttl, MAX_ATTEMPTS)
+        try:
+            written = await self._rewrite(session_id, filename, keep, ttl, MAX_ATTEMPTS)
+        except SerializationError as error:
+            # The state is the stored one: written by another tool, it can hold
+            # what this library reads but never writes (NaN, an infinity).
+            raise SerializationError(
+                f"touch_session cannot write {session_id!r}, filename={filename!r} "
+                f"back as it is stored: {error}; store a state without it first"
+            ) from error
         return None if written is None else written[1]
 
     async def _rewrite(
@@ -347,7 +355,9 @@ class SessionStore:
     async def delete_session(self, session_id: str, filename: str | None = None) -> bool:
         """Delete one file of the session, or with ``filename=None`` every file.
 
-        Returns whether anything was there to delete.
+        Returns whether anything was there to delete. Files under the session that
+        no session file can be named (``.hidden``, written there by another tool)
+        are not the session's, so they stay; while one does, the id still lists.
         """
         if filename is not None:
             path = session_path(session_id, filename)
@@ -393,6 +403,7 @@ class SessionStore:
         ``dry_run``, the backend then clears what interrupted writes left in the
         bucket (the file backend's abandoned temporary folders), if it has any.
         """
+        _check_flag("dry_run", dry_run)
         purged = 0
 
         async def purge(session_id: str) -> None:
@@ -656,11 +667,19 @@ def _check_conditions(if_match: object, create_only: bool) -> None:
     """Refuse conditions that could never hold. A version that is not a string (the
     whole SessionMetadata passed for its ``version``) matches no file, so every
     write raised ConflictError, and a reload-and-retry loop would never end."""
+    _check_flag("create_only", create_only)
     if if_match is not None and create_only:
         raise ValueError("if_match and create_only exclude each other")
     if if_match is not None and not isinstance(if_match, str):
         hint = " (pass its .version)" if isinstance(if_match, SessionMetadata) else ""
         raise TypeError(f"if_match must be a version string, got {type(if_match).__name__}{hint}")
+
+
+def _check_flag(name: str, value: object) -> None:
+    """Refuse a flag that is not a bool: ``"false"`` from a configuration file is
+    truthy, and would have turned the flag on."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _expired(envelope: codec.Envelope | None) -> bool:

@@ -148,6 +148,20 @@ async def test_a_delete_cut_off_part_way_leaves_the_session_loadable(
     assert await store.list_files("s") == []
 
 
+async def test_a_file_no_session_file_can_be_named_survives_the_delete(tmp_path: Path) -> None:
+    """Not the session's (another tool put it there), so not deleted: its folder,
+    and so the id, stays."""
+    store = SessionStore(backend="file", root=tmp_path)
+    await store.store_session("s", {})
+    await store.store_session("s", {}, "cp.json")
+    (tmp_path / "sessions" / "s" / ".hidden").write_bytes(b"not ours")
+    assert await store.list_files("s") == ["cp.json", "state.json"]
+    assert await store.delete_session("s") is True
+    assert (tmp_path / "sessions" / "s" / ".hidden").read_bytes() == b"not ours"
+    assert await store.list_files("s") == []
+    assert await store.list_sessions() == ["s"]
+
+
 async def test_delete_one_file(store: SessionStore) -> None:
     await store.store_session("s", {})
     await store.store_session("s", {}, "cp.json")

@@ -435,6 +435,29 @@ async def test_from_url(tmp_path: Path) -> None:
     assert memory.backend == "memory"
 
 
+class ChatStore(SessionStore):
+    """A subclass with state of its own, as an application may write."""
+
+    def __init__(self, *args: Any, greeting: str = "hello", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.greeting = greeting
+
+
+async def test_from_url_runs_a_subclass_init_and_still_ignores_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It made the subclass without its __init__, so ``greeting`` was missing."""
+    monkeypatch.setenv("SESSIONSTORE_URL", f"file://{tmp_path}?bucket=from-env&default_ttl=60")
+    store = ChatStore.from_url(f"file://{tmp_path}?bucket=chats", root=str(tmp_path / "r"))
+    assert isinstance(store, ChatStore)
+    assert store.greeting == "hello"
+    assert (store.backend, store.bucket) == ("file", "chats")
+    assert store.settings.default_ttl is None
+    await store.store_session("s", {"a": 1})
+    assert (tmp_path / "r" / "chats" / "s" / "state.json").is_file()
+    assert ChatStore(backend="memory", greeting="hi").greeting == "hi"
+
+
 async def test_environment_chooses_the_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

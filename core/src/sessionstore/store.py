@@ -56,6 +56,10 @@ Rewrite = Callable[[State | None], Awaitable["Mapping[str, Any] | None"]]
 """Given the live state (``None`` if absent or expired), the state to write, or
 ``None`` to write nothing."""
 Decoded = TypeVar("Decoded")
+_Store = TypeVar("_Store", bound="SessionStore")
+_RESOLVED = "_sessionstore_settings"
+"""The keyword :meth:`SessionStore.from_url` hands its settings to ``__init__``
+under, so a subclass's ``__init__`` runs too; no backend option is named so."""
 
 
 class SessionStore:
@@ -79,32 +83,34 @@ class SessionStore:
     def __init__(
         self, backend: str | None = None, bucket: str | None = None, **backend_options: Any
     ) -> None:
-        # default_ttl is a reserved keyword, taken out of **backend_options so that
-        # callers passing an options dict keep type-checking.
-        default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
-        self._open(resolve_settings(backend, bucket, backend_options, default_ttl=default_ttl))
+        settings = backend_options.pop(_RESOLVED, None)
+        if settings is None:
+            # default_ttl is a reserved keyword, taken out of **backend_options so that
+            # callers passing an options dict keep type-checking.
+            default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
+            settings = resolve_settings(backend, bucket, backend_options, default_ttl=default_ttl)
+        self._open(settings)
 
     @classmethod
     def from_url(
-        cls, url: str, *, bucket: str | None = None, **backend_options: Any
-    ) -> SessionStore:
+        cls: type[_Store], url: str, *, bucket: str | None = None, **backend_options: Any
+    ) -> _Store:
         """Build a store from a URL such as ``file:///var/lib/app?bucket=sessions``
         or ``memory://?default_ttl=3600``, ignoring the environment; ``bucket`` and
-        keyword options (``default_ttl`` too) override the URL's."""
+        keyword options (``default_ttl`` too) override the URL's.
+
+        A subclass's ``__init__`` runs, given the settings as one keyword it should
+        pass on to ``super().__init__`` with the others (``**kwargs``)."""
         default_ttl = backend_options.pop(DEFAULT_TTL_OPTION, None)
         settings = parse_url(url)
-        store = cls.__new__(cls)
-        store._open(
-            StoreSettings(
-                backend=settings.backend,
-                bucket=settings.bucket if bucket is None else bucket,
-                options={**settings.options, **backend_options},
-                default_ttl=settings.default_ttl
-                if default_ttl is None
-                else ttl_seconds(default_ttl),
-            )
+        resolved = StoreSettings(
+            backend=settings.backend,
+            bucket=settings.bucket if bucket is None else bucket,
+            options={**settings.options, **backend_options},
+            default_ttl=settings.default_ttl if default_ttl is None else ttl_seconds(default_ttl),
         )
-        return store
+        given: dict[str, Any] = {_RESOLVED: resolved}
+        return cls(**given)
 
     def _open(self, settings: StoreSettings) -> None:
         self.settings = settings

@@ -3,8 +3,11 @@ as it is."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import re
+import sys
 
 import pytest
 from rich.console import Console
@@ -114,3 +117,14 @@ def test_tables_on_a_narrow_terminal_wrap_ids_rather_than_cut_them() -> None:
     shown = ANSI.sub("", captured.get())
     assert "…" not in shown
     assert shown.count("x") == 40
+
+
+def test_a_broken_pipe_under_rich_is_raised_not_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Gone(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    # Raised, for the command group to exit 141; rich's own handling exits 1.
+    with pytest.raises(BrokenPipeError):
+        output.console().print("abc")

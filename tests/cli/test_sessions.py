@@ -669,3 +669,27 @@ def test_a_closed_standard_output_is_no_traceback(
     completed = subprocess.run(["sh", "-c", f"{command} >&-"], capture_output=True, check=False)
     assert completed.stderr == b""
     assert completed.returncode == 0
+
+
+@pytest.mark.parametrize("args", [["ls"], ["get", "big"], ["get", "big", "--json"]])
+def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(
+    url: str, store: SessionStore, args: list[str]
+) -> None:
+    async def fill() -> None:
+        async with store:
+            await store.store_session("big", {"text": ["x" * 100] * 3000})  # 300 kB
+            for number in range(600):  # 150 kB of ids, one line each
+                await store.store_session(f"{number:03d}-{'x' * 240}", {})
+
+    anyio.run(fill)
+    script = Path(sys.executable).with_name("sessionstore")
+    command = [str(script), *args, "--url", url]
+    # More than a pipe holds: the command is still writing when the reader leaves.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None
+        assert child.stderr is not None
+        assert child.stdout.read(1)
+        child.stdout.close()  # as `| head -c 1` does
+        stderr = child.stderr.read()
+    assert stderr == b""  # no traceback, no "Error"
+    assert child.returncode == 141  # 128 + SIGPIPE, as shells report `ls | head`

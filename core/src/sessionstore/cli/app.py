@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from typing import Any
 
@@ -37,8 +38,9 @@ class Group(click.Group):
         except KeyboardInterrupt as error:
             raise _shown(ctx, failures.interrupted()) from error
         except OSError as error:
-            if error.errno == errno.EPIPE:
-                raise  # the reader has gone (| head): click exits quietly
+            if error.errno == errno.EPIPE:  # the reader has gone (| head): no message
+                _drop_unread_output()
+                raise click.exceptions.Exit(failures.BROKEN_PIPE) from error
             # Not the store's (its failures are SessionStoreErrors): the output
             # could not be written (a full disk) or the like.
             where = f"{error.filename}: " if error.filename else ""
@@ -55,6 +57,17 @@ class Group(click.Group):
             usage = failures.from_usage_error(error)
             usage.as_json = True
             raise usage from error
+
+
+def _drop_unread_output() -> None:
+    """Send what standard output still buffers for a reader that has gone to the null
+    device: flushed at exit to the closed pipe, it would fail again, with a traceback."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _shown(ctx: click.Context, failure: failures.Failure) -> failures.Failure:
@@ -75,5 +88,5 @@ def cli() -> None:
     options), else from SESSIONSTORE_URL / SESSIONSTORE_BACKEND / SESSIONSTORE_BUCKET,
     else local files. Exit codes: 0 ok, 1 not found, 2 usage or configuration,
     3 conflict, 4 storage unavailable or access refused, 5 corrupt stored data,
-    130 interrupted.
+    130 interrupted, 141 standard output closed by its reader (| head).
     """

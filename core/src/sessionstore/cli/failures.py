@@ -28,6 +28,7 @@ CONFLICT = 3
 UNAVAILABLE = 4
 CORRUPT = 5
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report `ls | head` when head has gone
 
 DOCTOR_HINT = "run `sessionstore doctor` to check the configuration and the connection"
 

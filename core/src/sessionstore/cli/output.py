@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -24,11 +26,20 @@ PIPED_WIDTH = 1_000_000
 (a script reading ``ls -l`` gets whole ids, whatever ``COLUMNS`` says)."""
 
 
+class _Console(Console):
+    """A rich console whose broken pipe (``| head``) is raised, as click's is, for
+    the command group to exit 141, where rich's own handling exits 1 ("not found")."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def console() -> Console:
     """Standard output; plain text (no colour, no wrapping, no cut) when piped."""
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(soft_wrap=True, highlight=False, width=PIPED_WIDTH)
+        return _Console(highlight=False)
+    return _Console(soft_wrap=True, highlight=False, width=PIPED_WIDTH)
 
 
 def dumps(value: Any, *, indent: int | None = None) -> str:

@@ -8,7 +8,7 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import anyio
 import attrs
@@ -309,17 +309,25 @@ def get_command(
     data = run(main)  # before PATH is opened: opening it empties it
     if destination == "-":
         with click.open_file("-", "wb") as stdout:
-            stdout.write(data)
+            _write_all(stdout, data)
         return
     try:
         with open(destination, "wb") as file:
-            file.write(data)
+            _write_all(file, data)
     except OSError as error:
         raise Failure(
             f"cannot write {destination}: {error.strerror or error}",
             exit_code=USAGE,
             kind="OutputError",
         ) from error
+
+
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write all of ``data``: a pipe whose reader leaves takes part of a large write
+    and returns its length, and only the next write fails (a broken pipe, exit 141)."""
+    view = memoryview(data)
+    while view:
+        view = view[stream.write(view) :]
 
 
 @cli.command("put")

@@ -3,12 +3,15 @@ output, exit codes and one-line errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -538,6 +541,68 @@ def test_rm_asks_and_refuses_without_a_terminal(run: Run, url: str, store: Sessi
     outcome = run("rm", "abc", "--url", url)
     assert outcome.exit_code == USAGE
     assert "--yes" in outcome.stderr
+    assert sync(store, "load_session", "abc") == {}
+
+
+@contextlib.contextmanager
+def _rm_on_a_terminal(url: str, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``rm abc`` run with a pseudo-terminal as standard input, and that terminal's
+    other end, to type the answer to its question in."""
+    terminal, child_side = os.openpty()
+    script = Path(sys.executable).with_name("sessionstore")
+    try:
+        child = subprocess.Popen(
+            [str(script), "rm", "abc", *args, "--url", url],
+            stdin=child_side,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(child_side)
+    try:
+        with child:
+            yield child, terminal
+    finally:
+        os.close(terminal)
+
+
+@pytest.mark.parametrize("answer", [b"n\n", b"\n", b"\x04"])  # no, the default, Ctrl-D
+@pytest.mark.parametrize("as_json", [False, True])
+def test_declining_rm_deletes_nothing_and_exits_0(
+    url: str, store: SessionStore, answer: bytes, as_json: bool
+) -> None:
+    sync(store, "store_session", "abc", {})
+    with _rm_on_a_terminal(url, *(["--json"] if as_json else [])) as (child, terminal):
+        os.write(terminal, answer)
+        stdout, stderr = child.communicate(timeout=30)
+    assert child.returncode == 0, stderr  # the user's choice, as `rm -i` takes it
+    assert stderr.startswith(b"Delete session 'abc'? [y/N]: ")
+    if as_json:
+        assert json.loads(stdout) == {"deleted": False, "session_id": "abc", "filename": None}
+    else:
+        assert stdout == b""
+        assert stderr.endswith(b"not deleted: session 'abc'\n")
+    assert sync(store, "load_session", "abc") == {}
+
+    with _rm_on_a_terminal(url) as (child, terminal):
+        os.write(terminal, b"y\n")
+        stdout, stderr = child.communicate(timeout=30)
+    assert child.returncode == 0, stderr
+    assert stdout == b"deleted session 'abc'\n"
+    assert sync(store, "load_session", "abc") is None
+
+
+def test_ctrl_c_at_rm_s_question_exits_130(url: str, store: SessionStore) -> None:
+    sync(store, "store_session", "abc", {})
+    with _rm_on_a_terminal(url) as (child, _terminal):
+        assert child.stderr is not None
+        asked = b""
+        while not asked.endswith(b"[y/N]: "):  # then it waits for the answer
+            asked += os.read(child.stderr.fileno(), 100)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130  # not 1, which says "not found"
+    assert stderr == b"\nsessionstore: error: interrupted\n"
     assert sync(store, "load_session", "abc") == {}
 
 

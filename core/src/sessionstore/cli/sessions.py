@@ -464,10 +464,13 @@ def rm_command(
 ) -> None:
     """Delete a session (every file), or one file of it."""
     what = f"session {session_id!r}" if filename is None else f"{session_id}/{filename}"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"not deleting {what} without confirmation: pass --yes")
-        click.confirm(f"Delete {what}?", abort=True, err=True)
+    if not yes and not _deletion_confirmed(what):
+        # Declined: the user's choice, not a failure (exit 0, as `rm -i` does).
+        if as_json:
+            output.emit_json({"deleted": False, "session_id": session_id, "filename": filename})
+        else:
+            click.echo(f"not deleted: {what}", err=True)
+        return
 
     async def main() -> bool:
         async with open_store(**target) as store:
@@ -479,6 +482,20 @@ def rm_command(
         output.emit_json({"deleted": True, "session_id": session_id, "filename": filename})
     else:
         click.echo(f"deleted {what}")
+
+
+def _deletion_confirmed(what: str) -> bool:
+    """The user's answer on the terminal; no answer (Ctrl-D) is no, as ``rm -i``
+    takes it. Ctrl-C is raised as KeyboardInterrupt (exit 130), where click exits 1."""
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"not deleting {what} without confirmation: pass --yes")
+    try:
+        return click.confirm(f"Delete {what}?", err=True)
+    except click.Abort as error:  # click's for both Ctrl-C and Ctrl-D
+        click.echo(err=True)  # end the prompt's line
+        if isinstance(error.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
+        return False
 
 
 @cli.command("stat")

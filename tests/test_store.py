@@ -458,6 +458,42 @@ async def test_from_url_runs_a_subclass_init_and_still_ignores_the_environment(
     assert ChatStore(backend="memory", greeting="hi").greeting == "hi"
 
 
+async def test_nested_async_with_closes_at_the_outermost(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function lent an open store may ``async with`` it too (so may each task
+    sharing it): closing it under its caller broke the caller's requests in flight."""
+    closes = 0
+    close = store._storage.close
+
+    async def counted_close() -> None:
+        nonlocal closes
+        closes += 1
+        await close()
+
+    monkeypatch.setattr(store._storage, "close", counted_close)
+    async with store:
+        async with store as inner:
+            assert inner is store
+            await store.store_session("s", {"a": 1})
+        assert closes == 0
+        assert await store.load_session("s") == {"a": 1}
+    assert closes == 1
+    async with store:
+        pass
+    assert closes == 2
+
+
+async def test_an_entry_that_fails_to_open_is_not_counted(tmp_path: Path) -> None:
+    """Else the store would never close again."""
+    (tmp_path / "afile").write_text("")
+    store = SessionStore(backend="file", root=tmp_path / "afile")
+    with pytest.raises(StorageUnavailableError):
+        async with store:
+            pass
+    assert store._entered == 0
+
+
 async def test_environment_chooses_the_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

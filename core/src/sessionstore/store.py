@@ -118,6 +118,7 @@ class SessionStore:
         self._storage = Storage(settings.backend, settings.bucket, settings.options)
         self.bucket = validate_bucket(settings.bucket)
         self._ready = False
+        self._entered = 0  # open ``async with`` blocks
 
     @property
     def backend(self) -> str:
@@ -128,8 +129,16 @@ class SessionStore:
         # Options may hold credentials: never show them.
         return f"SessionStore(backend={self.backend!r}, bucket={self.bucket!r})"
 
-    async def __aenter__(self) -> SessionStore:
-        await self._ensure_ready()
+    async def __aenter__(self: _Store) -> _Store:
+        """Prepare the bucket; the store is closed when the last ``async with``
+        around it ends, so a function may open a store it was given without
+        closing it under its caller (or under other tasks sharing it)."""
+        self._entered += 1
+        try:
+            await self._ensure_ready()
+        except BaseException:
+            self._entered -= 1
+            raise
         return self
 
     async def __aexit__(
@@ -138,11 +147,16 @@ class SessionStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._entered -= 1
+        if not self._entered:
+            await self.aclose()
 
     async def aclose(self) -> None:
-        """Let the backend release its connections. The store stays usable: the
-        next operation prepares the bucket again; closing again does nothing.
+        """Let the backend release its connections, now, whatever ``async with``
+        blocks are still open. The store stays usable: the next operation
+        prepares the bucket again; closing again does nothing. Operations other
+        tasks have in flight finish (or fail) as the backend allows: the built-in
+        ones finish them first.
 
         Shielded from cancellation (within the storage's timeouts): closing is what
         an ``async with`` whose body was cancelled does on its way out, and a

@@ -579,4 +579,4 @@ def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_work
     forever."""
     backend = store._storage.plugin
     assert isinstance(backend, S3Backend)
-    load_in_a_fork_while_held(store, backend._fs_lock, anyio_backend)
+    load_in_a_fork_while_held(store, backend._fs._lock, anyio_backend)

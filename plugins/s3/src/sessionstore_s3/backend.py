@@ -27,7 +27,6 @@ file-system methods, which are not used, so retries never multiply.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -38,7 +37,7 @@ import attrs
 import fsspec.asyn  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from sessionstore.forksafe import ForkSafeLock
+from sessionstore.clients import SharedClient
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -107,6 +106,16 @@ def _time(value: object) -> datetime | None:
     return None
 
 
+def _close_client(fs: Any) -> None:
+    """Close ``fs``'s client and its connections, on fsspec's loop (blocking)."""
+
+    async def close() -> None:
+        client = await fs.set_session()  # the existing client: no new one is made
+        await client.close()
+
+    fsspec.asyn.sync(fs.loop, close)
+
+
 def _hidden(entry: str) -> bool:
     """Whether a listed name is internal: its last segment starts with '.'."""
     return entry.rstrip("/").rpartition("/")[2].startswith(".")
@@ -136,41 +145,37 @@ class S3Backend:
     read_timeout: float = attrs.field(default=30.0, validator=_positive)
     retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
 
-    _fs: Any = attrs.field(default=None, init=False, repr=False)
-    _fs_pid: int = attrs.field(default=0, init=False, repr=False)
-    _fs_lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
+    _fs: SharedClient[Any] = attrs.field(init=False, repr=False)
+    """This backend's own S3FileSystem, made again in a forked child, where
+    fsspec's loop of the parent is gone."""
 
     def __attrs_post_init__(self) -> None:
         if (self.key is None) != (self.secret is None):
             raise ValueError("give both key and secret, or neither (to use the standard chain)")
         if self.token is not None and self.key is None:
             raise ValueError("token (a session token) needs key and secret too")
+        self._fs = SharedClient(self._new_filesystem, _close_client)
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _filesystem(self) -> Any:
-        """This backend's own S3FileSystem, made on first use, and made again in a
-        forked child, where fsspec's loop of the parent is gone."""
-        with self._fs_lock:
-            if self._fs is None or self._fs_pid != os.getpid():
-                self._fs = new_filesystem(
-                    endpoint_url=self.endpoint_url,
-                    region=self.region,
-                    key=self.key,
-                    secret=self.secret,
-                    token=self.token,
-                    profile=self.profile,
-                    addressing_style=self.addressing_style,
-                    connect_timeout=self.connect_timeout,
-                    read_timeout=self.read_timeout,
-                    retries=self.retries,
-                )
-                self._fs_pid = os.getpid()
-            return self._fs
+    def _new_filesystem(self) -> Any:
+        return new_filesystem(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            key=self.key,
+            secret=self.secret,
+            token=self.token,
+            profile=self.profile,
+            addressing_style=self.addressing_style,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries=self.retries,
+        )
 
     def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         """In a worker thread: ``operation(client)`` on fsspec's loop."""
-        return run_on_loop(self._filesystem(), operation)
+        with self._fs.using() as fs:
+            return run_on_loop(fs, operation)
 
     async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         """One thread hop for one whole operation. (A cancelled caller waits for the
@@ -222,18 +227,9 @@ class S3Backend:
 
     @hookimpl
     async def sessionstore_close(self) -> None:
-        """Close the client's connections and drop the file system; the next
-        operation makes new ones."""
-        with self._fs_lock:
-            fs, self._fs = self._fs, None
-        if fs is None or self._fs_pid != os.getpid():
-            return
-
-        async def close() -> None:
-            client = await fs.set_session()  # the existing client: no new one is made
-            await client.close()
-
-        await anyio.to_thread.run_sync(fsspec.asyn.sync, fs.loop, close)
+        """Drop the file system, so that the next operation makes a new one, and
+        close its client's connections once no operation uses them."""
+        await anyio.to_thread.run_sync(self._fs.close)
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

@@ -4,14 +4,15 @@ answers' bodies read again."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import io
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiohttp
 import botocore.handlers  # type: ignore[import-untyped]
-import fsspec.asyn  # type: ignore[import-untyped]
 import s3fs  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     HTTPClientError,
@@ -130,7 +131,12 @@ def new_filesystem(
 def run_on_loop(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
     """In a worker thread: run ``operation(client)`` on fsspec's loop and wait.
     Missing credentials are a :class:`PermissionError`, not a storage failure
-    worth retrying."""
+    worth retrying.
+
+    Not ``fsspec.asyn.sync``: it returns ``None`` for a coroutine that was
+    cancelled (closing the client cancels the requests in flight), and a download
+    returning ``None`` read as "no such session". A cancelled request raises
+    :class:`ConnectionAbortedError` here."""
 
     async def call() -> T:
         try:
@@ -146,4 +152,9 @@ def run_on_loop(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
                 "AWS_SHARED_CREDENTIALS_FILE, by default ~/.aws/config and ~/.aws/credentials)"
             ) from error
 
-    return cast(T, fsspec.asyn.sync(fs.loop, call))
+    try:
+        return asyncio.run_coroutine_threadsafe(call(), fs.loop).result()
+    except concurrent.futures.CancelledError:
+        raise ConnectionAbortedError(
+            "the request was cut off: the store was closed while it was in flight"
+        ) from None

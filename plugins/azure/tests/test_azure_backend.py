@@ -591,4 +591,4 @@ def test_a_fork_while_another_thread_holds_the_client_lock_leaves_the_child_work
     held forever."""
     backend = azure_store._storage.plugin
     assert isinstance(backend, AzureBackend)
-    load_in_a_fork_while_held(azure_store, backend._lock, anyio_backend)
+    load_in_a_fork_while_held(azure_store, backend._clients._lock, anyio_backend)

@@ -565,5 +565,9 @@ def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_working(
     """A child forked while another thread holds the lock around the transport
     (building one, say) or around importing gcsfs builds its own transport and
     reads: its locks are not the parent's, held forever."""
-    lock = backend_of(store)._lock if held == "the backend's lock" else transport._import_lock
+    lock = (
+        backend_of(store)._transport._lock
+        if held == "the backend's lock"
+        else transport._import_lock
+    )
     load_in_a_fork_while_held(store, lock, anyio_backend)

@@ -10,7 +10,6 @@ committed as a block list.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -23,8 +22,8 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobPrefix, BlobProperties, BlobServiceClient, ContainerClient
 
+from sessionstore.clients import SharedClient
 from sessionstore.errors import ConfigurationError, ConflictError
-from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -51,6 +50,24 @@ CONTAINER_NAME = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 """Azure's container names: 3-63 lowercase letters, digits and single hyphens."""
 DOWNLOAD_ATTEMPTS = 3
 """A blob rewritten while a multi-range download reads it is read again from the start."""
+
+
+@attrs.define
+class _Clients:
+    """The service client and, sharing its connections, a client per container."""
+
+    service: BlobServiceClient
+    containers: dict[str, ContainerClient] = attrs.Factory(dict)
+
+    def container(self, name: str) -> ContainerClient:
+        container = self.containers.get(name)
+        if container is None:
+            container = self.containers[name] = self.service.get_container_client(name)
+        return container
+
+
+def _close_clients(clients: _Clients) -> None:
+    clients.service.close()
 
 
 def _required(path: str, header: str, value: T | None) -> T:
@@ -111,11 +128,9 @@ class AzureBackend:
     read_timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
 
-    _service: BlobServiceClient | None = attrs.field(default=None, init=False, repr=False)
-    _containers: dict[str, ContainerClient] = attrs.field(factory=dict, init=False, repr=False)
-    _pid: int = attrs.field(factory=os.getpid, init=False, repr=False)
-    """The process the clients above belong to."""
-    _lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
+    _clients: SharedClient[_Clients] = attrs.field(init=False, repr=False)
+    """Made again in a forked child: two processes sharing the parent's pooled
+    connections read each other's answers (one session's state for another's)."""
     _scrubber: Scrubber = attrs.field(init=False, repr=False)
     _base: str = attrs.field(init=False, repr=False)
 
@@ -134,37 +149,28 @@ class AzureBackend:
                 secrets.append(value)
         self._scrubber = Scrubber(secrets)
         self._base = f"{self.prefix}/" if self.prefix else ""
+        self._clients = SharedClient(self._new_clients, _close_clients)
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _container(self, bucket: str) -> ContainerClient:
-        """The container's client, building the service client on first use, and
-        again in a forked child: two processes sharing the parent's pooled
-        connections read each other's answers (one session's state for another's)."""
-        with self._lock:
-            self._drop_if_forked()
-            container = self._containers.get(bucket)
-            if container is None:
-                if self._service is None:
-                    self._service = build_service_client(
-                        account_name=self.account_name,
-                        account_key=self.account_key,
-                        connection_string=self.connection_string,
-                        sas_token=self.sas_token,
-                        endpoint_url=self.endpoint_url,
-                        connect_timeout=self.connect_timeout,
-                        read_timeout=self.read_timeout,
-                        retries=self.retries,
-                    )
-                container = self._containers[bucket] = self._service.get_container_client(bucket)
-            return container
+    def _new_clients(self) -> _Clients:
+        return _Clients(
+            build_service_client(
+                account_name=self.account_name,
+                account_key=self.account_key,
+                connection_string=self.connection_string,
+                sas_token=self.sas_token,
+                endpoint_url=self.endpoint_url,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                retries=self.retries,
+            )
+        )
 
-    def _drop_if_forked(self) -> None:
-        """Forget, without closing, clients inherited through fork: their sockets
-        are still the parent's to use. Called holding the lock."""
-        if self._pid != os.getpid():
-            self._service, self._pid = None, os.getpid()
-            self._containers.clear()
+    def _on_container(self, bucket: str, operation: Callable[[ContainerClient], T]) -> T:
+        """``operation`` on the container's client (blocking)."""
+        with self._clients.using() as clients:
+            return operation(clients.container(bucket))
 
     async def _run(
         self,
@@ -179,7 +185,7 @@ class AzureBackend:
 
         def blocking() -> T:
             return call(
-                lambda: operation(self._container(bucket)),
+                partial(self._on_container, bucket, operation),
                 self._scrubber,
                 container=bucket,
                 path=path,
@@ -404,10 +410,6 @@ class AzureBackend:
 
     @hookimpl
     async def sessionstore_close(self) -> None:
-        """Close the HTTP connection pool; the next operation builds a new client."""
-        with self._lock:
-            self._drop_if_forked()
-            service, self._service = self._service, None
-            self._containers.clear()
-        if service is not None:
-            await anyio.to_thread.run_sync(service.close)
+        """Drop the client, so that the next operation builds a new one, and close
+        its connection pool once no operation uses it."""
+        await anyio.to_thread.run_sync(self._clients.close)

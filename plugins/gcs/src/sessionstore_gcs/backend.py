@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import attrs
 
+from sessionstore.clients import SharedClient
 from sessionstore.errors import ConflictError
-from sessionstore.forksafe import ForkSafeLock
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -107,6 +107,11 @@ def _hidden(entry: str) -> bool:
     return entry.rstrip("/").rpartition("/")[2].startswith(".")
 
 
+def _close_transport(transport: Transport) -> None:
+    """Close the transport's HTTP session and its connections (blocking)."""
+    transport.run(transport.close)
+
+
 @attrs.define(eq=False)
 class GCSBackend:
     """Stores each object as ``gs://<bucket>/<prefix>/<path>``, through gcsfs.
@@ -144,9 +149,12 @@ class GCSBackend:
     connect_timeout: float = attrs.field(default=5.0, validator=_positive)
     read_timeout: float = attrs.field(default=60.0, validator=_positive)
     retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    _transport: Transport | None = attrs.field(default=None, init=False, repr=False)
-    _transport_pid: int = attrs.field(default=0, init=False, repr=False)
-    _lock: ForkSafeLock = attrs.field(factory=ForkSafeLock, init=False, repr=False)
+    _transport: SharedClient[Transport] = attrs.field(init=False, repr=False)
+    """Built again in a forked child: the parent's filesystem refuses to run there
+    ("not fork-safe"), and its pooled sockets are the parent's."""
+
+    def __attrs_post_init__(self) -> None:
+        self._transport = SharedClient(self._connect, _close_transport)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -154,38 +162,32 @@ class GCSBackend:
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def _connect(self) -> Transport:
-        """The transport, built on first use (in a worker thread: building gcsfs
-        credentials may read files or ask the metadata server), and built again in
-        a forked child: the parent's filesystem refuses to run there ("not
-        fork-safe"), and its pooled sockets are the parent's."""
-        with self._lock:
-            if self._transport is None or self._transport_pid != os.getpid():
-                gcsfs = import_gcsfs()
-                options: dict[str, Any] = {
-                    "token": dict(self.token) if isinstance(self.token, Mapping) else self.token,
-                    "endpoint_url": self.endpoint_url,
-                    "skip_instance_cache": True,
-                }
-                if self.project is not None:
-                    options["project"] = self.project
-                from sessionstore_gcs import __version__
+        """A new transport (in a worker thread: building gcsfs credentials may read
+        files or ask the metadata server)."""
+        gcsfs = import_gcsfs()
+        options: dict[str, Any] = {
+            "token": dict(self.token) if isinstance(self.token, Mapping) else self.token,
+            "endpoint_url": self.endpoint_url,
+            "skip_instance_cache": True,
+        }
+        if self.project is not None:
+            options["project"] = self.project
+        from sessionstore_gcs import __version__
 
-                self._transport = Transport(
-                    gcsfs.core.GCSFileSystem(**options),
-                    connect_timeout=self.connect_timeout,
-                    read_timeout=self.read_timeout,
-                    retries=self.retries,
-                    user_agent=f"sessionstore-gcs/{__version__} gcsfs/{gcsfs.__version__}",
-                )
-                self._transport_pid = os.getpid()
-            return self._transport
+        return Transport(
+            gcsfs.core.GCSFileSystem(**options),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries=self.retries,
+            user_agent=f"sessionstore-gcs/{__version__} gcsfs/{gcsfs.__version__}",
+        )
 
     async def _run(self, operation: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """Run ``operation(transport, *args)`` on fsspec's loop, from one worker thread."""
 
         def blocking() -> T:
-            transport = self._connect()
-            return transport.run(operation, transport, *args)
+            with self._transport.using() as transport:
+                return transport.run(operation, transport, *args)
 
         return await anyio.to_thread.run_sync(blocking)
 
@@ -193,13 +195,9 @@ class GCSBackend:
 
     @hookimpl
     async def sessionstore_close(self) -> None:
-        """Close the HTTP session and its connections; the next operation builds a
-        new transport. A transport inherited through fork is the parent's: dropped,
-        never touched."""
-        with self._lock:
-            transport, self._transport = self._transport, None
-        if transport is not None and self._transport_pid == os.getpid():
-            await anyio.to_thread.run_sync(transport.run, transport.close)
+        """Drop the transport, so that the next operation builds a new one, and
+        close its HTTP session once no operation uses it."""
+        await anyio.to_thread.run_sync(self._transport.close)
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

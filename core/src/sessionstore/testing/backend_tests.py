@@ -716,6 +716,47 @@ class BackendTests:
             await store.store_session("s", {"a": 2})
         assert await store.load_session("s") == {"a": 2}
 
+    async def test_closing_while_other_tasks_use_the_store(self, store: SessionStore) -> None:
+        """``aclose`` while other tasks have operations in flight (an application
+        shutting down, a function closing a store it was lent): each of those
+        operations still succeeds with the right answer.
+
+        Troubleshooting: in ``sessionstore_close``, drop the client so that the
+        next operation makes a new one, but do not close a client that operations
+        still use: :class:`sessionstore.clients.SharedClient` closes it when the
+        last of them ends. A client closed under them made S3 downloads in flight
+        return ``None``, which read as "no such session".
+        """
+        tasks, rounds, closes = 10, 6, 200
+        failures: list[str] = []
+        working = tasks
+
+        async def work(session_id: str) -> None:
+            nonlocal working
+            try:
+                for n in range(rounds):
+                    await store.store_session(session_id, {"n": n})
+                    loaded = await store.load_session(session_id)
+                    if loaded != {"n": n}:
+                        failures.append(f"{session_id}, round {n}: loaded {loaded!r}")
+            except Exception as error:  # collected, then asserted with the others
+                failures.append(f"{session_id}: {error!r}")
+            finally:
+                working -= 1
+
+        async def close_again_and_again() -> None:
+            for _ in range(closes):
+                await anyio.sleep(0.001)
+                if not working:
+                    return
+                await store.aclose()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(close_again_and_again)
+            for index in range(tasks):
+                group.start_soon(work, f"s{index}")
+        assert failures == []
+
     @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
     def test_a_store_used_before_fork_works_in_both_processes(
         self, store: SessionStore, anyio_backend: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
+import pickle
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -10,6 +13,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from sessionstore import (
@@ -492,6 +496,34 @@ async def test_an_entry_that_fails_to_open_is_not_counted(tmp_path: Path) -> Non
         async with store:
             pass
     assert store._entered == 0
+
+
+async def test_a_pickled_store_reopens_the_same_storage(store: SessionStore) -> None:
+    await store.store_session("s", {"a": 1})
+    copy = pickle.loads(pickle.dumps(store))
+    assert (copy.settings, copy.bucket) == (store.settings, store.bucket)
+    expected = None if store.backend == "memory" else {"a": 1}  # memory: per process
+    assert await copy.load_session("s") == expected
+    chat = ChatStore(backend="memory", greeting="hi")
+    assert pickle.loads(pickle.dumps(chat)).greeting == "hi"
+
+
+def load_in_this_process(store: SessionStore, session_id: str) -> Any:
+    """Run in a worker process: the store arrives pickled."""
+    return anyio.run(store.load_session, session_id)
+
+
+async def test_a_store_passed_to_a_spawned_worker_process_works_there(tmp_path: Path) -> None:
+    """Python 3.14 starts multiprocessing workers with forkserver by default on
+    Linux too, which pickles their arguments: a store could not be pickled."""
+    store = SessionStore(backend="file", root=tmp_path)
+    await store.store_session("s", {"from": "parent"})
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        loaded = await anyio.to_thread.run_sync(
+            lambda: pool.submit(load_in_this_process, store, "s").result(timeout=60)
+        )
+    assert loaded == {"from": "parent"}
 
 
 async def test_environment_chooses_the_default(

@@ -129,6 +129,22 @@ class SessionStore:
         # Options may hold credentials: never show them.
         return f"SessionStore(backend={self.backend!r}, bucket={self.bucket!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent to a worker process), a store is its settings, credentials
+        included, as fsspec's file systems are: in the other process it opens its
+        own connections to the same storage. A ``memory`` store's sessions live in
+        its process, so its copy starts empty."""
+        state = self.__dict__.copy()
+        for opened in ("_storage", "_ready", "_entered", "bucket"):
+            del state[opened]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        settings = state.pop("settings")
+        self.__dict__.update(state)
+        self._open(settings)
+
     async def __aenter__(self: _Store) -> _Store:
         """Prepare the bucket; the store is closed when the last ``async with``
         around it ends, so a function may open a store it was given without

@@ -1,19 +1,32 @@
 """The five first-party backends as installed distributions: listed with their
-versions, and each cloud extra pulling only its own backend."""
+versions, and each cloud extra pulling only its own backend; and what every
+backend's pyproject.toml asks of the core."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import importlib_metadata
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from sessionstore import available_backends
 from sessionstore.registry import FIRST_PARTY
 
 CLOUD_LIBRARIES = {"s3": "s3fs", "gcs": "gcsfs", "azure": "azure-storage-blob"}
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKEND_PROJECTS = [
+    *sorted(ROOT.glob("plugins/*/pyproject.toml")),
+    ROOT / "examples" / "sessionstore-sqlite" / "pyproject.toml",
+]
+"""Every backend distribution in the repository, the example third-party one included."""
 
 
 def test_all_five_backends_are_listed_with_their_distribution_versions() -> None:
@@ -68,3 +81,38 @@ def test_core_needs_no_backend_and_no_cloud_library() -> None:
     needs = requirements("sessionstore")
     assert not {n for n in needs if n.startswith("sessionstore")}
     assert not needs & {"s3fs", "gcsfs", "adlfs", "azure-storage-blob", "fsspec", "boto3"}
+
+
+def project_table(pyproject: Path) -> Any:
+    """The ``[project]`` table of ``pyproject``, read from the source (installed
+    metadata is only as fresh as the last install)."""
+    try:
+        toml = importlib.import_module("tomllib")
+    except ModuleNotFoundError:  # Python 3.10: tomli, which pytest needs there
+        toml = importlib.import_module("tomli")
+    return toml.loads(pyproject.read_text(encoding="utf-8"))["project"]
+
+
+@pytest.mark.parametrize(
+    "pyproject", BACKEND_PROJECTS, ids=[path.parent.name for path in BACKEND_PROJECTS]
+)
+def test_each_backend_requires_at_least_the_core_beside_it(pyproject: Path) -> None:
+    """A backend here is only ever tested with the core of the same checkout, and
+    imports what that core offers (SharedClient, ForkSafeLock, settings.to_path
+    and check_http_url were added while its version stayed 0.1.0). A bound under the
+    core's version would let an installer pair the backend with an older core,
+    where it fails to load, so raising the core's version means raising these."""
+    core = Version(project_table(ROOT / "core" / "pyproject.toml")["version"])
+    (needed,) = [
+        requirement
+        for requirement in map(Requirement, project_table(pyproject)["dependencies"])
+        if requirement.name == "sessionstore"
+    ]
+    floor = max(
+        (Version(spec.version) for spec in needed.specifier if spec.operator in {">=", "=="}),
+        default=Version("0"),
+    )
+    assert floor >= core, (
+        f"{pyproject.relative_to(ROOT)} requires {needed}, which admits cores older than "
+        f"{core}, the one its tests ran with: require sessionstore>={core}"
+    )

@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -561,7 +562,10 @@ def _rm_on_a_terminal(url: str, *args: str) -> Iterator[tuple[subprocess.Popen[b
         os.close(child_side)
     try:
         with child:
-            yield child, terminal
+            try:
+                yield child, terminal
+            finally:
+                child.kill()  # a test that failed leaves no command waiting for an answer
     finally:
         os.close(terminal)
 
@@ -592,13 +596,21 @@ def test_declining_rm_deletes_nothing_and_exits_0(
     assert sync(store, "load_session", "abc") is None
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_at_rm_s_question_exits_130(url: str, store: SessionStore) -> None:
     sync(store, "store_session", "abc", {})
     with _rm_on_a_terminal(url) as (child, _terminal):
         assert child.stderr is not None
         asked = b""
-        while not asked.endswith(b"[y/N]: "):  # then it waits for the answer
-            asked += os.read(child.stderr.fileno(), 100)
+        while not asked.endswith(b"[y/N]: "):
+            read = os.read(child.stderr.fileno(), 100)
+            assert read, asked  # it did not stop before asking
+            asked += read
+        # Ctrl-C once it waits for the answer: a signal that comes between the
+        # question and the read is acted on only when the read returns.
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "S":  # sleeping
+            time.sleep(0.01)
         child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=30)
     assert child.returncode == 130  # not 1, which says "not found"

@@ -448,6 +448,27 @@ def test_json_usage_errors_go_to_stdout_as_json(
     assert text.stderr.startswith("Usage: ")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["ls"], ["get", "abc"], ["get", "nosuch"], ["ls", "--bogus"], ["rm", "abc"], ["bogus"]],
+)
+def test_json_before_the_command_applies_to_it(
+    run: Run, url: str, store: SessionStore, command: list[str]
+) -> None:
+    sync(store, "store_session", "abc", {"n": 1})
+    before = run("--json", *command, "--url", url, input="")
+    assert before == run(*command, "--json", "--url", url, input="")
+    assert isinstance(before.json(), dict)  # a result or {"error": ...}
+    assert before.stderr == ""
+
+
+def test_json_with_a_usage_error_before_the_command_is_json(run: Run, url: str) -> None:
+    outcome = run("--bogus", "ls", "--json", "--url", url)
+    assert outcome.exit_code == USAGE
+    assert outcome.json()["error"]["message"] == "No such option '--bogus'."
+    assert run("--bogus", "ls", "--url", url).stderr.startswith("Usage: ")
+
+
 def test_json_after_a_double_dash_is_an_argument(run: Run, url: str) -> None:
     outcome = run("get", "--url", url, "--", "--json")
     assert outcome.exit_code == NOT_FOUND

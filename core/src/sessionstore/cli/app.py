@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sessionstore.cli import failures
-from sessionstore.cli.options import JSON_KEY
+from sessionstore.cli.options import JSON_KEY, group_json_option
 from sessionstore.errors import SessionStoreError
 
 _ASKED_FOR_JSON = "sessionstore.asked_for_json"
@@ -25,7 +25,12 @@ class Group(click.Group):
         # option is seen: the raw arguments (up to "--") say whether it was asked.
         options = args[: args.index("--")] if "--" in args else args
         ctx.meta[_ASKED_FOR_JSON] = "--json" in options
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:  # before the command: `--bogus ls --json`
+            if _wants_json(ctx):
+                raise _json_usage(error) from error
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,11 +57,21 @@ class Group(click.Group):
             _shown(ctx, failure)
             raise
         except click.UsageError as error:
-            if not ctx.meta.get(JSON_KEY, ctx.meta.get(_ASKED_FOR_JSON)):
-                raise  # click's own usage message, on standard error
-            usage = failures.from_usage_error(error)
-            usage.as_json = True
-            raise usage from error
+            if _wants_json(ctx):
+                raise _json_usage(error) from error
+            raise  # click's own usage message, on standard error
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    """Whether ``--json`` was given, or, where parsing stopped before it was seen,
+    is among the arguments."""
+    return bool(ctx.meta.get(JSON_KEY, ctx.meta.get(_ASKED_FOR_JSON)))
+
+
+def _json_usage(error: click.UsageError) -> failures.Failure:
+    usage = failures.from_usage_error(error)
+    usage.as_json = True
+    return usage
 
 
 def _drop_unread_output() -> None:
@@ -81,6 +96,7 @@ def _shown(ctx: click.Context, failure: failures.Failure) -> failures.Failure:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="sessionstore", prog_name="sessionstore")
+@group_json_option
 def cli() -> None:
     """Look at, change and move the sessions a sessionstore application keeps.
 

@@ -19,6 +19,9 @@ JSON_KEY = "sessionstore.json"
 
 
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """Whether JSON was asked for, here or before the command (``sessionstore --json
+    ls``: the contexts of the group and of its command share ``meta``)."""
+    value = value or bool(ctx.meta.get(JSON_KEY))
     ctx.meta[JSON_KEY] = value
     return value
 
@@ -30,6 +33,21 @@ json_option = click.option(
     is_eager=True,
     callback=_remember_json,
     help='Print JSON for scripts instead of text (errors too, as {"error": ...}).',
+)
+
+
+def _remember_group_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # else the command's own --json decides
+        ctx.meta[JSON_KEY] = True
+
+
+group_json_option = click.option(
+    "--json",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_remember_group_json,
+    help="The command's --json: `sessionstore --json ls` is `sessionstore ls --json`.",
 )
 
 

@@ -228,6 +228,23 @@ def test_disable_without_uninstalling(
         SessionStore(backend="noisy")
 
 
+@pytest.mark.parametrize(
+    ("name", "listed"), [("noisy", " NOISY ,other"), ("noisy", "Noisy"), ("Loud", "loud, other")]
+)
+def test_disabling_ignores_case_and_spaces(
+    install_plugin: InstallPlugin, monkeypatch: pytest.MonkeyPatch, name: str, listed: str
+) -> None:
+    """A name is disabled in any case, as a URL's scheme names a backend in any case
+    (SESSIONSTORE_DISABLE_BACKENDS=S3 disables s3)."""
+    module = install_plugin(name, "raise SystemError('never import me')")
+    monkeypatch.setenv(ENV_DISABLE, listed)
+    infos = {info.name: info for info in available_backends(check=True)}
+    assert infos[name].status == "disabled"
+    assert module not in sys.modules
+    with pytest.raises(BackendNotFoundError, match=ENV_DISABLE):
+        load_backend(name)
+
+
 def test_two_distributions_claiming_one_name(
     install_plugin: InstallPlugin, working_backend: str
 ) -> None:

@@ -19,7 +19,8 @@ from sessionstore.errors import BackendLoadError, BackendNotFoundError
 
 ENTRY_POINT_GROUP = "sessionstore.backends"
 ENV_DISABLE = "SESSIONSTORE_DISABLE_BACKENDS"
-"""Comma-separated backend names to ignore without uninstalling them."""
+"""Comma-separated backend names to ignore without uninstalling them, in any case
+(``S3`` disables ``s3``), as a URL's scheme names a backend in any case."""
 
 FIRST_PARTY = ("memory", "file", "s3", "gcs", "azure")
 """Backends this project ships, each as the distribution ``sessionstore-<name>``."""
@@ -77,9 +78,14 @@ class BackendInfo:
 
 
 def disabled_backends(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """Names listed in ``SESSIONSTORE_DISABLE_BACKENDS``."""
+    """Names listed in ``SESSIONSTORE_DISABLE_BACKENDS``, lower-cased: compared with
+    a backend's name lower-cased (:func:`_is_disabled`)."""
     raw = (os.environ if environ is None else environ).get(ENV_DISABLE, "")
-    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+    return frozenset(name.strip().lower() for name in raw.split(",") if name.strip())
+
+
+def _is_disabled(name: str, disabled: frozenset[str]) -> bool:
+    return name.lower() in disabled
 
 
 def _entry_points() -> list[importlib_metadata.EntryPoint]:
@@ -90,7 +96,7 @@ def _info(entry_point: importlib_metadata.EntryPoint, disabled: frozenset[str]) 
     return BackendInfo(
         name=entry_point.name,
         value=entry_point.value,
-        status="disabled" if entry_point.name in disabled else "installed",
+        status="disabled" if _is_disabled(entry_point.name, disabled) else "installed",
         entry_point=entry_point,
     )
 
@@ -146,7 +152,7 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
     if not matches:
         raise BackendNotFoundError(_not_found_message(name, disabled))
     info = _info(matches[0], disabled)
-    if name in disabled:
+    if _is_disabled(name, disabled):
         raise BackendNotFoundError(
             f"backend {name!r} (from {info.distribution}) is disabled by {ENV_DISABLE}="
             f"{os.environ.get(ENV_DISABLE, '')!r}; remove it from that variable to use it"
@@ -184,7 +190,7 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
 
 
 def _not_found_message(name: str, disabled: frozenset[str]) -> str:
-    installed = sorted({ep.name for ep in _entry_points()} - disabled)
+    installed = sorted({ep.name for ep in _entry_points() if not _is_disabled(ep.name, disabled)})
     listing = ", ".join(installed) if installed else "none"
     if name in FIRST_PARTY:
         fix = f"install it with: pip install sessionstore-{name}"

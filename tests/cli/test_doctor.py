@@ -53,6 +53,24 @@ def test_doctor_on_a_working_store(run: Run, url: str, tmp_path: Path) -> None:
     assert "✔ permissions: wrote, read back and deleted a probe session" in human
 
 
+def test_doctor_shows_where_a_file_store_keeps_its_files(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSIONSTORE_FILE_ROOT", str(tmp_path / "from-env"))
+    outcome = run("doctor", "--json", "--no-write", "--backend", "file", "--bucket", "app")
+    assert outcome.exit_code == 0, outcome.stdout
+    detail = outcome.json()["checks"][1]["detail"]
+    root = tmp_path / "from-env"
+    assert detail.endswith(f"; files in {root / 'app'} (root folder {root})")
+    # A relative root, as the backend resolved it: absolute.
+    monkeypatch.chdir(tmp_path)
+    human = run("doctor", "--no-write", "--backend", "file", "-o", "root=rel").stdout
+    assert f"files in {tmp_path / 'rel' / 'sessions'} (root folder {tmp_path / 'rel'})" in human
+    # Other backends have no folder.
+    memory = run("doctor", "--json", "--no-write", "--backend", "memory").json()
+    assert "folder" not in memory["checks"][1]["detail"]
+
+
 def test_doctor_hides_credentials_and_says_what_to_fix(run: Run) -> None:
     url = "s3://bucket?endpoint_url=http://127.0.0.1:9&key=AKIDEXAMPLE&secret=hunter2&retries=0"
     outcome = run("doctor", "--json", "--url", url)

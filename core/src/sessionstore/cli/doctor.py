@@ -7,6 +7,7 @@ import math
 import os
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -119,11 +120,21 @@ def _describe(store: SessionStore, target: dict[str, Any]) -> str:
         f"{key}={value if key in SHOWN_OPTIONS else '<hidden>'}"
         for key, value in sorted(options.items())
     )
+    root = _root_folder(store)
     return (
         f"backend {store.backend!r}, bucket {store.bucket!r} from {source}"
         + (f"; options: {shown}" if shown else "")
+        + (f"; files in {root / store.bucket} (root folder {root})" if root else "")
         + (f"; default ttl {store.settings.default_ttl:g} s" if store.settings.default_ttl else "")
     )
+
+
+def _root_folder(store: SessionStore) -> Path | None:
+    """Where a file store keeps its buckets, as its backend resolved it (the ``root``
+    option, else ``SESSIONSTORE_FILE_ROOT``, else the user's data folder): not a
+    secret, and where to look for the sessions. ``None`` for other backends."""
+    root = getattr(store._storage.plugin, "root_dir", None)
+    return root if isinstance(root, Path) else None
 
 
 async def _storage_checks(store: SessionStore, seconds: float, write: bool) -> list[Check]:

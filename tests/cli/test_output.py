@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -128,3 +130,43 @@ def test_a_broken_pipe_under_rich_is_raised_not_exit_1(monkeypatch: pytest.Monke
     # Raised, for the command group to exit 141; rich's own handling exits 1.
     with pytest.raises(BrokenPipeError):
         output.console().print("abc")
+
+
+NON_LATIN_1_ID = "café-日本"
+ESCAPED_ID = "caf\xe9-\\u65e5\\u672c"
+"""How :data:`NON_LATIN_1_ID` reads on a latin-1 standard output: what latin-1
+holds as it is, the rest escaped."""
+
+
+def _under_latin_1(url: str, *command: str) -> str:
+    """What the command prints with standard output in latin-1 (``PYTHONIOENCODING``,
+    an old terminal), once a state latin-1 cannot hold is stored; it must succeed.
+    Before, ``show`` crashed with UnicodeEncodeError and exit 2, a usage error."""
+    environment = {**os.environ, "PYTHONIOENCODING": "latin-1", "SESSIONSTORE_URL": url}
+    sessionstore = [sys.executable, "-m", "sessionstore"]
+    put = [*sessionstore, "put", NON_LATIN_1_ID]
+    state = json.dumps({"name": "é日本✓"}).encode()
+    subprocess.run(put, input=state, env=environment, check=True, timeout=60)
+    shown = subprocess.run(
+        [*sessionstore, *command], capture_output=True, env=environment, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout.decode("latin-1")
+
+
+def test_show_in_latin_1_escapes_what_latin_1_cannot_hold(url: str) -> None:
+    header, _, pretty = _under_latin_1(url, "show", NON_LATIN_1_ID).partition("\n")
+    assert header.startswith(f"{ESCAPED_ID}/state.json")
+    assert json.loads(pretty) == {"name": "é日本✓"}  # \u escapes: the same JSON
+
+
+def test_json_in_latin_1_is_the_same_json(url: str) -> None:
+    document = json.loads(_under_latin_1(url, "show", NON_LATIN_1_ID, "--json"))
+    assert document["state"] == {"name": "é日本✓"}
+    assert document["metadata"]["session_id"] == NON_LATIN_1_ID
+    assert json.loads(_under_latin_1(url, "ls", "--json"))["sessions"] == [NON_LATIN_1_ID]
+
+
+@pytest.mark.parametrize("command", [["ls", "-l"], ["stat", NON_LATIN_1_ID]], ids=["ls", "stat"])
+def test_text_in_latin_1_escapes_an_id_it_cannot_hold(url: str, command: list[str]) -> None:
+    assert ESCAPED_ID in _under_latin_1(url, *command)  # not lost, nor turned into "?"

@@ -5,6 +5,7 @@ Imported only when the command runs, so ``import sessionstore`` stays light.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -20,6 +21,11 @@ def main() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (open until exit)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    # Text a stream's encoding cannot hold (a session id in Japanese, written to a
+    # latin-1 terminal) is escaped (\u65e5), not a crash that exits 2 as a usage error.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     cli(prog_name="sessionstore")
 
 

@@ -42,18 +42,19 @@ def console() -> Console:
     return _Console(soft_wrap=True, highlight=False, width=PIPED_WIDTH)
 
 
-def dumps(value: Any, *, indent: int | None = None) -> str:
+def dumps(value: Any, *, indent: int | None = None, encoding: str = "utf-8") -> str:
     """JSON, on one line unless ``indent``; datetimes as ISO 8601, attrs classes as
     objects. Every place that prints a state writes it with this.
 
     Characters beyond ASCII are written as they are, unless the text holds one
-    that UTF-8 cannot encode (a lone surrogate, which a state may hold: the store
-    keeps and returns it): then all of them are escaped (``\\u00e9`` for ``é``),
-    the same JSON in ASCII, which ``put`` takes back unchanged.
+    that ``encoding`` cannot encode (in UTF-8, a lone surrogate, which a state may
+    hold: the store keeps and returns it; in latin-1, ``日``): then all of them are
+    escaped (``\\u00e9`` for ``é``), the same JSON in ASCII, which ``put`` takes
+    back unchanged.
     """
     text = json.dumps(value, default=_jsonable, ensure_ascii=False, indent=indent)
     try:
-        text.encode("utf-8")
+        text.encode(encoding)
     except UnicodeEncodeError:
         return json.dumps(value, default=_jsonable, ensure_ascii=True, indent=indent)
     return text
@@ -71,7 +72,13 @@ def json_text(text: str) -> Text:
 
 def emit_json(value: Any) -> None:
     """One JSON document on standard output."""
-    click.echo(dumps(value))
+    click.echo(dumps(value, encoding=stdout_encoding()))
+
+
+def stdout_encoding() -> str:
+    """What standard output encodes text in (UTF-8 unless the environment says
+    otherwise: ``PYTHONIOENCODING``, a Windows console)."""
+    return getattr(sys.stdout, "encoding", None) or "utf-8"
 
 
 def _jsonable(value: Any) -> Any:

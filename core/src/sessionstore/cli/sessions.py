@@ -251,7 +251,7 @@ def show_command(session_id: str, filename: str, as_json: bool, **target: Any) -
         if as_json:
             output.emit_json({"metadata": output.metadata_json(meta), "state": state})
             return
-        pretty = output.dumps(state, indent=2)
+        pretty = output.dumps(state, indent=2, encoding=output.stdout_encoding())
         console = output.console()
         console.print(
             Text(

@@ -245,6 +245,31 @@ def test_disabling_ignores_case_and_spaces(
         load_backend(name)
 
 
+def test_a_backend_is_named_in_any_case_and_reported_as_it_spells_itself(
+    install_plugin: InstallPlugin, working_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a URL's scheme is read in any case (MEMORY:// is memory://), so are
+    --backend and SESSIONSTORE_BACKEND; and a backend named with capitals can be
+    reached from a URL at all."""
+    install_plugin("MixedCase", working_backend)
+    assert SessionStore(backend="MEMORY").backend == "memory"
+    assert SessionStore.from_url("mixedcase://").backend == "MixedCase"
+    monkeypatch.setenv("SESSIONSTORE_BACKEND", "File")
+    assert SessionStore().settings.backend == "file"
+    monkeypatch.setenv(ENV_DISABLE, "memory")
+    with pytest.raises(BackendNotFoundError, match=ENV_DISABLE):
+        SessionStore(backend="Memory")
+
+
+def test_a_backend_spelt_exactly_wins_over_one_in_another_case(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    install_plugin("twin", working_backend, distribution="lower-twin")
+    install_plugin("TWIN", working_backend, distribution="upper-twin")
+    assert load_backend("TWIN")[0].distribution == "upper-twin"
+    assert load_backend("twin")[0].distribution == "lower-twin"
+
+
 def test_two_distributions_claiming_one_name(
     install_plugin: InstallPlugin, working_backend: str
 ) -> None:

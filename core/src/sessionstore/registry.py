@@ -140,7 +140,8 @@ def available_backends(*, check: bool = False) -> list[BackendInfo]:
 
 
 def load_backend(name: str) -> tuple[BackendInfo, type]:
-    """Import and validate the backend called ``name``; return its info and class.
+    """Import and validate the backend called ``name`` (in any case); return its info
+    (with the name as the backend spells it) and class.
 
     Raises :class:`BackendNotFoundError` (with the install command) when no
     enabled backend has that name, and :class:`BackendLoadError` (naming the
@@ -148,10 +149,16 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
     contract.
     """
     disabled = disabled_backends()
-    matches = [ep for ep in _entry_points() if ep.name == name]
+    entry_points = _entry_points()
+    # Names match in any case, as a URL's scheme does (MEMORY:// is memory://), unless
+    # one is spelt exactly so.
+    matches = [ep for ep in entry_points if ep.name == name] or [
+        ep for ep in entry_points if ep.name.lower() == name.lower()
+    ]
     if not matches:
         raise BackendNotFoundError(_not_found_message(name, disabled))
     info = _info(matches[0], disabled)
+    name = info.name
     if _is_disabled(name, disabled):
         raise BackendNotFoundError(
             f"backend {name!r} (from {info.distribution}) is disabled by {ENV_DISABLE}="

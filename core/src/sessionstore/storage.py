@@ -86,7 +86,7 @@ class Storage:
 
     def __init__(self, name: str, bucket: str, options: Mapping[str, Any]) -> None:
         info, cls = load_backend(name)
-        self.name = name
+        self.name = name = info.name
         self.bucket = bucket
         self.plugin = build_backend(cls, name, options)
         self._hook = hook = plugin_manager(self.plugin, info).hook

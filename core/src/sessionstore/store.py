@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
+import attrs
 
 from sessionstore import bulk, clock, codec
 from sessionstore.counts import check_count
@@ -113,9 +114,10 @@ class SessionStore:
         return cls(**given)
 
     def _open(self, settings: StoreSettings) -> None:
-        self.settings = settings
         # The backend first: with an unknown one, the bucket's rules are not the point.
         self._storage = Storage(settings.backend, settings.bucket, settings.options)
+        # Named as the backend spells it (--backend MEMORY is memory).
+        self.settings = attrs.evolve(settings, backend=self._storage.name)
         self.bucket = validate_bucket(settings.bucket)
         self._ready = False
         self._entered = 0  # open ``async with`` blocks

@@ -746,6 +746,19 @@ def test_empty_input_says_it_is_empty(run: Run, url: str, data: bytes) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["../x"], "session id '../x'"), (["abc", "-f", ".hidden"], "filename '.hidden'")],
+)
+def test_put_names_a_bad_name_before_it_reads_the_input(
+    run: Run, url: str, args: list[str], named: str
+) -> None:
+    """Not "standard input is empty" (or a wait for a large input) first."""
+    outcome = run("put", *args, "--url", url, input=b"")
+    assert outcome.exit_code == USAGE
+    assert outcome.stderr.startswith(f"sessionstore: error: {named} must not start with '.'")
+
+
 def test_a_file_store_s_failure_points_at_its_folder_not_the_network(
     run: Run, tmp_path: Path
 ) -> None:

@@ -43,6 +43,7 @@ from sessionstore.errors import (
     StoragePermissionError,
     first_failure,
 )
+from sessionstore.names import session_path
 from sessionstore.objects import SessionMetadata
 from sessionstore.store import DEFAULT_FILENAME, SessionStore
 
@@ -353,6 +354,7 @@ def put_command(
 ) -> None:
     """Store a JSON object as the session's state, read from SOURCE (a file, or - for
     standard input)."""
+    session_path(session_id, filename)  # a bad name is said before any input is read
     data = source.read()
     where = getattr(source, "name", "-")
     where = "standard input" if where in ("-", "<stdin>") else where

@@ -323,6 +323,13 @@ _metadata_of_s = SessionMetadata(
         ),
         (lambda s: s.store_raw("s", "x.json", b"{}", create_only=1), TypeError, "got 1"),
         (lambda s: s.purge_expired(dry_run="no"), TypeError, "dry_run must be True or False"),
+        (
+            lambda s: s.update_session("s", {"v": 2}),
+            TypeError,
+            "update_session takes a function of the current state, got dict; "
+            "to write a state as it is, use store_session",
+        ),
+        (lambda s: s.store_session("s", {}, ttl=float("inf")), ValueError, "a finite number"),
         (lambda s: s.update_session("s", dict, max_attempts=0), ValueError, "at least 1, got 0"),
         (lambda s: s.update_session("s", dict, max_attempts=2.0), TypeError, "must be an int"),
         (lambda s: s.purge_expired(concurrency=0), ValueError, "concurrency must be at least 1"),
@@ -345,6 +352,8 @@ _metadata_of_s = SessionMetadata(
         "create_only-str",
         "raw-create_only-int",
         "dry_run-str",
+        "update-a-state",
+        "ttl-inf",
         "tries-0",
         "tries-float",
         "concurrency-0",

@@ -99,7 +99,7 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
         or seconds < MIN_TTL
     ):
         raise ValueError(
-            f"a ttl must be a number of seconds (or a timedelta) of at least one "
+            f"a ttl must be a finite number of seconds (or a timedelta) of at least one "
             f"microsecond, got {_shown(ttl)}"
         )
     # Refused here, not at every write: a default TTL would otherwise build a store

@@ -300,6 +300,12 @@ class SessionStore:
         :meth:`store_session`: the new version gets its own expiry.
         """
 
+        if not callable(fn):  # refused before reading, not when it is first called
+            raise TypeError(
+                f"update_session takes a function of the current state, got "
+                f"{type(fn).__name__}; to write a state as it is, use store_session"
+            )
+
         async def apply(current: State | None) -> Mapping[str, Any]:
             new = fn(current)
             if inspect.isawaitable(new):

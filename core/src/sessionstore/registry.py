@@ -159,7 +159,7 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
         raise BackendNotFoundError(_not_found_message(name, disabled))
     info = _info(matches[0], disabled)
     name = info.name
-    if _is_disabled(name, disabled):
+    if info.status == "disabled":
         raise BackendNotFoundError(
             f"backend {name!r} (from {info.distribution}) is disabled by {ENV_DISABLE}="
             f"{os.environ.get(ENV_DISABLE, '')!r}; remove it from that variable to use it"

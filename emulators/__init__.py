@@ -4,7 +4,8 @@ One module per server — :mod:`emulators.s3` (moto), :mod:`emulators.gcs`
 (fake-gcs-server), :mod:`emulators.azure` (Azurite) — each a context manager that
 works outside pytest; :mod:`emulators.proxy` sits between a client and a server to
 count requests or lose an answer, :mod:`emulators.faults` to refuse, stall, cut or
-slow its connections; :mod:`emulators.pytest_plugin` turns the servers
+slow its connections; :mod:`emulators.folding_volume` mounts a volume that ignores
+case, as macOS's does; :mod:`emulators.pytest_plugin` turns the servers
 into session fixtures, where a server that cannot start is a skip locally and a
 failure in CI (``CI=true``).
 """

@@ -52,6 +52,7 @@ async def _file(results: Results, profile: Profile, root: Path, loop: str) -> No
     writes, reads = profile.file_writes, profile.file_reads
     hook = FileBackend(root=root / "lib")
     """The backend alone, called as the store calls it, without the store around it."""
+    await hook.sessionstore_init(bucket=store.bucket)  # as the store does: probes the volume
 
     async def lib_store() -> float:
         start = time.perf_counter()

@@ -13,7 +13,7 @@ import os
 import time
 from contextlib import suppress
 
-from sessionstore_file.dirs import Raced
+from sessionstore_file.races import Raced
 
 TEMP_PREFIX = ".tmp-"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

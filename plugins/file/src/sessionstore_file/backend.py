@@ -35,12 +35,16 @@ class FileBackend:
 
     Version tokens are ``<inode>-<mtime ns>-<size>`` (hex); ``created`` equals
     ``modified`` because every write makes a new file. Files get mode 0600 and
-    directories 0700.
+    directories 0700. On a volume that ignores case, names are checked against the
+    spelling stored (:mod:`sessionstore_file.folding`).
     """
 
     root: Path | None = attrs.field(default=None, converter=attrs.converters.optional(to_path))
     root_dir: Path = attrs.field(init=False)
     _base: str = attrs.field(init=False, repr=False)
+    _folds: dict[str, bool] = attrs.field(init=False, repr=False, factory=dict)
+    """Per bucket, whether its volume folds names; a bucket not yet initialised is
+    taken to fold (its names are checked: slower, never wrong)."""
 
     def __attrs_post_init__(self) -> None:
         self.root_dir = resolve_root(self.root)
@@ -48,8 +52,9 @@ class FileBackend:
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:
-        """Create the root and bucket directories (mode 0700) if missing."""
-        await anyio.to_thread.run_sync(init_bucket, self._base, bucket)
+        """Create the root and bucket directories (mode 0700) if missing, and learn
+        whether the bucket's volume folds names."""
+        self._folds[bucket] = await anyio.to_thread.run_sync(init_bucket, self._base, bucket)
 
     @hookimpl
     async def sessionstore_upload(
@@ -62,40 +67,46 @@ class FileBackend:
         here: with many writes in flight, every bit of Python a worker runs makes
         the others wait for the GIL as they return from their system calls.
         """
+        folds = self._folds.get(bucket, True)
         status = await anyio.to_thread.run_sync(
-            writing.upload, self._base, bucket, path, data, if_match, create_only
+            writing.upload, self._base, bucket, path, data, if_match, create_only, folds
         )
         return object_info(path, status)
 
     @hookimpl
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
         """Read the file and ``fstat`` the same descriptor."""
-        return await anyio.to_thread.run_sync(reading.download, self._base, bucket, path)
+        folds = self._folds.get(bucket, True)
+        return await anyio.to_thread.run_sync(reading.download, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_exists(self, bucket: str, path: str) -> bool:
         """Whether a regular file (not a directory) is at ``path``."""
-        return await anyio.to_thread.run_sync(reading.exists, self._base, bucket, path)
+        folds = self._folds.get(bucket, True)
+        return await anyio.to_thread.run_sync(reading.exists, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_stat(self, bucket: str, path: str) -> ObjectInfo:
         """The file's info, without reading it."""
-        return await anyio.to_thread.run_sync(reading.stat_object, self._base, bucket, path)
+        folds = self._folds.get(bucket, True)
+        return await anyio.to_thread.run_sync(reading.stat_object, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_delete(
         self, bucket: str, paths: Sequence[str], if_match: str | None
     ) -> None:
         """Unlink the files, then remove the directories left without objects."""
-        await anyio.to_thread.run_sync(deleting.delete, self._base, bucket, paths, if_match)
+        folds = self._folds.get(bucket, True)
+        await anyio.to_thread.run_sync(deleting.delete, self._base, bucket, paths, if_match, folds)
 
     @hookimpl
     async def sessionstore_list(
         self, bucket: str, prefix: str, cursor: str | None, limit: int | None
     ) -> ListPage:
         """One page of the directory ``prefix`` names, by ``os.scandir``."""
+        folds = self._folds.get(bucket, True)
         return await anyio.to_thread.run_sync(
-            listing.list_page, self._base, bucket, prefix, cursor, limit
+            listing.list_page, self._base, bucket, prefix, cursor, limit, folds
         )
 
     @hookimpl

@@ -17,18 +17,18 @@ import errno
 import os
 from collections.abc import Sequence
 from contextlib import suppress
-from functools import partial
 
 from sessionstore_file.atomic import TEMP_PREFIX
-from sessionstore_file.dirs import RACE_ATTEMPTS, DirChain, gave_up, open_existing
-from sessionstore_file.entries import lstat_object
+from sessionstore_file.dirs import DirChain, open_existing
 from sessionstore_file.locking import locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
+from sessionstore_file.races import RACE_ATTEMPTS, gave_up
 
 
-def delete(root: str, bucket: str, paths: Sequence[str], if_match: str | None) -> None:
-    """Delete ``paths`` (absent ones skipped), one lock per directory they are in."""
+def delete(root: str, bucket: str, paths: Sequence[str], if_match: str | None, folds: bool) -> None:
+    """Delete ``paths`` (absent ones skipped), one lock per directory they are in
+    (``folds``: the volume folds names, see :mod:`sessionstore_file.folding`)."""
     if isinstance(paths, str):
         raise TypeError("paths must be a sequence of paths, not one string")
     if if_match is not None and len(paths) != 1:
@@ -38,16 +38,21 @@ def delete(root: str, bucket: str, paths: Sequence[str], if_match: str | None) -
         parents, name = split_path(path)
         groups.setdefault(tuple(parents), []).append(name)
     for directory, names in groups.items():
-        _delete_in(root, bucket, list(directory), names, if_match)
+        _delete_in(root, bucket, list(directory), names, if_match, folds)
 
 
 def _delete_in(
-    root: str, bucket: str, parents: list[str], names: list[str], if_match: str | None
+    root: str,
+    bucket: str,
+    parents: list[str],
+    names: list[str],
+    if_match: str | None,
+    folds: bool,
 ) -> None:
     depth = len(parents)
     first = "/".join([*parents, names[0]])  # the one path an if_match can name
     for _ in range(RACE_ATTEMPTS):
-        chain = open_existing(root, bucket, parents)
+        chain = open_existing(root, bucket, parents, folds=folds)
         if chain is None:
             check_precondition(None, if_match, False, bucket, first, "delete")
             return
@@ -56,8 +61,7 @@ def _delete_in(
                 if not chain.linked(depth):
                     continue  # another deleter removed it; a writer may have made a new one
                 if if_match is not None:
-                    where = partial(chain.where, names[0])
-                    current = lstat_object(chain.fd, names[0], where)
+                    current = chain.object_status(names[0])
                     check_precondition(current, if_match, False, bucket, first, "delete")
                 removed = [_unlink_object(chain, name) for name in names]
                 emptied = depth > 0 and _remove_if_empty(chain, depth)
@@ -71,7 +75,7 @@ def _delete_in(
 
 def _unlink_object(chain: DirChain, name: str) -> bool:
     """Unlink the object ``name`` in the deepest directory; ``False`` if absent."""
-    if lstat_object(chain.fd, name, partial(chain.where, name)) is None:
+    if chain.object_status(name) is None:
         return False
     os.unlink(name, dir_fd=chain.fd)
     return True

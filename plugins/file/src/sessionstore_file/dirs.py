@@ -4,12 +4,12 @@ The root itself is trusted (it may be or contain a symlink the administrator
 chose). The bucket directory and everything below it are opened relative to their
 parent's file descriptor with ``O_NOFOLLOW``, so a symlink planted in the tree is
 refused rather than followed, and a directory renamed or removed meanwhile cannot
-redirect an operation elsewhere.
+redirect an operation elsewhere. On a volume that folds names, each name is also
+checked to be stored as spelled (:mod:`sessionstore_file.folding`).
 
-Directories are created with mode 0700, and their parent is fsynced at once so the
-new entry survives a crash. Deleters remove a directory they emptied
-while holding its lock (see :mod:`sessionstore_file.deleting`), so a writer may
-find a directory gone under it: :class:`Raced` tells it to start again.
+The bucket directory is created with mode 0700, and its parent is fsynced at once
+so the new entry survives a crash; directories below it are published together
+with their first object (:mod:`sessionstore_file.publishing`).
 """
 
 from __future__ import annotations
@@ -17,30 +17,29 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
+from functools import partial
 from types import TracebackType
 
-from sessionstore_file.entries import explain
+from sessionstore_file.entries import explain, lstat_object
+from sessionstore_file.folding import FoldedName, folds_names, stored_as
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 """Opening a directory, never through a symlink."""
-RACE_ATTEMPTS = 1000
-"""How often an operation starts again after a concurrent delete removed its directory."""
 
 
-class Raced(Exception):
-    """A directory on the way was removed concurrently; start the operation again."""
-
-
-def gave_up(where: str) -> OSError:
-    """The error after :data:`RACE_ATTEMPTS` lost races (a directory kept vanishing)."""
-    return OSError(
-        errno.EAGAIN, f"directory kept being removed concurrently ({RACE_ATTEMPTS} attempts)", where
-    )
-
-
-def init_bucket(root: str, bucket: str) -> None:
+def init_bucket(root: str, bucket: str) -> bool:
     """Create the root and the bucket directory (mode 0700) unless they exist,
-    durably, and check the bucket is a real directory."""
+    durably, and check the bucket is a real directory; whether its volume folds
+    names (see :func:`~sessionstore_file.folding.folds_names`)."""
+    _make_bucket(root, bucket)
+    fd = _open_bucket(root, bucket, create=False)
+    try:
+        return folds_names(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_bucket(root: str, bucket: str) -> None:
     os.makedirs(root, 0o700, exist_ok=True)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -50,7 +49,6 @@ def init_bucket(root: str, bucket: str) -> None:
             pass
         else:
             os.fsync(root_fd)
-        os.close(_open_dir(root_fd, bucket, os.path.join(root, bucket)))  # only a check
     finally:
         os.close(root_fd)
 
@@ -60,11 +58,13 @@ class DirChain:
     to the one holding an object; closed together as a context manager.
 
     ``fds[0]`` is the bucket; ``fds[i]`` is ``names[i - 1]`` inside ``fds[i - 1]``.
+    ``folds``: the volume folds names, so each name is checked to be stored as spelled.
     """
 
-    def __init__(self, root: str, bucket: str) -> None:
+    def __init__(self, root: str, bucket: str, folds: bool) -> None:
         self.root = root
         self.bucket = bucket
+        self.folds = folds
         self.names: list[str] = []
         self.fds: list[int] = []
 
@@ -77,6 +77,21 @@ class DirChain:
         """The full path of ``names`` below the deepest directory, for messages
         (built only when one is needed)."""
         return os.path.join(self.root, self.bucket, *self.names, *names)
+
+    def spelling(self, name: str) -> str | None:
+        """How the entry a lookup of ``name`` in the deepest directory finds is
+        spelled: ``name`` itself on a volume that does not fold names, else as
+        :func:`~sessionstore_file.folding.stored_as` says."""
+        return stored_as(self.fd, name) if self.folds else name
+
+    def object_status(self, name: str) -> os.stat_result | None:
+        """The status of the object ``name`` in the deepest directory, ``None`` if
+        there is none: see :func:`~sessionstore_file.entries.lstat_object`. One a
+        folding volume stores under another spelling is another object: ``None``."""
+        status = lstat_object(self.fd, name, partial(self.where, name))
+        if status is not None and self.folds and self.spelling(name) != name:
+            return None
+        return status
 
     def linked(self, depth: int) -> bool:
         """Whether ``fds[depth]`` is still the directory its name leads to (not
@@ -108,39 +123,46 @@ class DirChain:
         self.close()
 
 
-def open_chain(root: str, bucket: str, names: Sequence[str], *, create: bool) -> DirChain:
-    """Open the bucket directory and ``names`` below it, creating what is missing
-    if ``create`` (bucket included).
+def open_existing(root: str, bucket: str, names: Sequence[str], *, folds: bool) -> DirChain | None:
+    """Open the bucket directory and ``names`` below it, creating nothing: ``None``
+    if a level is missing, not a directory, or stored under another spelling on a
+    folding volume (so nothing below it exists).
 
-    Raises :class:`FileNotFoundError` or :class:`NotADirectoryError` when a level
-    is missing or a file, :class:`PermissionError` for a symlink, and
-    :class:`Raced` when a directory vanished while being created.
+    Raises :class:`PermissionError` for a symlink.
     """
-    chain = DirChain(root, bucket)
+    chain = DirChain(root, bucket, folds)
     try:
-        chain.fds.append(_open_bucket(root, bucket, create=create))
+        chain.fds.append(_open_bucket(root, bucket, create=False))
         for name in names:
-            fd = _open_subdir(chain, name, create=create)
+            fd = _open_subdir(chain, name)
             chain.names.append(name)
             chain.fds.append(fd)
+    except (FileNotFoundError, NotADirectoryError, FoldedName):
+        chain.close()
+        return None
     except BaseException:
         chain.close()
         raise
     return chain
 
 
-def open_deepest(root: str, bucket: str, names: Sequence[str]) -> tuple[DirChain, list[str]]:
+def open_deepest(
+    root: str, bucket: str, names: Sequence[str], *, folds: bool
+) -> tuple[DirChain, list[str]]:
     """Open the bucket directory (creating it if missing) and as many of ``names``
     below it as exist; the chain and the names still missing, in order.
 
-    Raises as :func:`open_chain` for a level that is a file or a symlink.
+    Raises :class:`NotADirectoryError` for a level that is a file,
+    :class:`PermissionError` for a symlink, and
+    :class:`~sessionstore_file.folding.FoldedName` for one a folding volume stores
+    under another spelling.
     """
-    chain = DirChain(root, bucket)
+    chain = DirChain(root, bucket, folds)
     try:
         chain.fds.append(_open_bucket(root, bucket, create=True))
         for index, name in enumerate(names):
             try:
-                fd = _open_subdir(chain, name, create=False)
+                fd = _open_subdir(chain, name)
             except FileNotFoundError:
                 return chain, list(names[index:])
             chain.names.append(name)
@@ -160,43 +182,22 @@ def _open_bucket(root: str, bucket: str, *, create: bool) -> int:
             raise
     except OSError as error:
         raise explain(error, None, path, path) from None
-    init_bucket(root, bucket)
+    _make_bucket(root, bucket)
     return os.open(path, DIR_FLAGS)
 
 
-def open_existing(root: str, bucket: str, names: Sequence[str]) -> DirChain | None:
-    """Like :func:`open_chain` without creating anything: ``None`` if a level is
-    missing or not a directory (so nothing below it exists)."""
+def _open_subdir(chain: DirChain, name: str) -> int:
+    """Open the directory ``name`` in the deepest one, checking its spelling on a
+    folding volume (:class:`FileNotFoundError` if it was removed meanwhile)."""
     try:
-        return open_chain(root, bucket, names, create=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _open_subdir(chain: DirChain, name: str, *, create: bool) -> int:
-    try:
-        return os.open(name, DIR_FLAGS, dir_fd=chain.fd)
+        fd = os.open(name, DIR_FLAGS, dir_fd=chain.fd)
     except FileNotFoundError:
-        if not create:
-            raise
+        raise
     except OSError as error:
         raise explain(error, chain.fd, name, chain.where(name)) from None
-    try:
-        os.mkdir(name, 0o700, dir_fd=chain.fd)
-    except FileExistsError:
-        pass  # made meanwhile by another writer
-    except FileNotFoundError:
-        raise Raced(chain.where(name)) from None  # the parent was removed meanwhile
-    else:
-        os.fsync(chain.fd)  # the new entry is durable before anything is written in it
-    try:
-        return _open_dir(chain.fd, name, chain.where(name))
-    except FileNotFoundError:
-        raise Raced(chain.where(name)) from None
-
-
-def _open_dir(parent_fd: int, name: str, where: str) -> int:
-    try:
-        return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
-    except OSError as error:
-        raise explain(error, parent_fd, name, where) from None
+    if chain.folds and (stored := chain.spelling(name)) != name:
+        os.close(fd)
+        if stored is None:
+            raise FileNotFoundError(errno.ENOENT, "no such directory", chain.where(name))
+        raise FoldedName(name, stored)
+    return fd

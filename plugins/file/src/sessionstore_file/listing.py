@@ -30,16 +30,17 @@ from sessionstore_file.paths import split_prefix
 
 
 def list_page(
-    root: str, bucket: str, prefix: str, cursor: str | None, limit: int | None
+    root: str, bucket: str, prefix: str, cursor: str | None, limit: int | None, folds: bool
 ) -> ListPage:
-    """The entries directly below ``prefix`` after ``cursor``, at most ``limit``."""
+    """The entries directly below ``prefix`` after ``cursor``, at most ``limit``
+    (``folds``: the volume folds names, see :mod:`sessionstore_file.folding`)."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number or None, got {limit!r}")
     directory, segments, name_prefix = split_prefix(prefix)
     if cursor is not None and not cursor.startswith(directory):
         raise ValueError(f"cursor {cursor!r} does not belong to a listing of {prefix!r}")
     after = None if cursor is None else cursor[len(directory) :]
-    chain = open_existing(root, bucket, segments)
+    chain = open_existing(root, bucket, segments, folds=folds)
     if chain is None:
         return ListPage(entries=())
     with chain, os.scandir(chain.fd) as scan:

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 from sessionstore_file.atomic import replace_file, temp_name
-from sessionstore_file.dirs import DIR_FLAGS, Raced
+from sessionstore_file.dirs import DIR_FLAGS
 from sessionstore_file.locking import lock_while_open, locked
+from sessionstore_file.races import Raced
 
 
 def publish(

@@ -10,11 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from functools import partial
 
 from sessionstore.objects import ObjectInfo, StoredObject
 from sessionstore_file.dirs import open_existing
-from sessionstore_file.entries import explain, lstat_object
+from sessionstore_file.entries import explain
 from sessionstore_file.paths import split_path
 from sessionstore_file.versions import object_info
 
@@ -27,10 +26,11 @@ def missing(where: str) -> FileNotFoundError:
     return FileNotFoundError(errno.ENOENT, "no such object", where)
 
 
-def download(root: str, bucket: str, path: str) -> StoredObject:
-    """The bytes of ``path`` and the info of that very version."""
+def download(root: str, bucket: str, path: str, folds: bool) -> StoredObject:
+    """The bytes of ``path`` and the info of that very version (``folds``: the
+    volume folds names, see :mod:`sessionstore_file.folding`)."""
     parents, name = split_path(path)
-    chain = open_existing(root, bucket, parents)
+    chain = open_existing(root, bucket, parents, folds=folds)
     if chain is None:
         raise missing(os.path.join(root, bucket, path))
     with chain:
@@ -40,6 +40,9 @@ def download(root: str, bucket: str, path: str) -> StoredObject:
             raise missing(chain.where(name)) from None
         except OSError as error:
             raise explain(error, chain.fd, name, chain.where(name)) from None
+        if folds and chain.spelling(name) != name:
+            os.close(fd)
+            raise missing(chain.where(name))  # another object's spelling
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -67,23 +70,23 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def stat_object(root: str, bucket: str, path: str) -> ObjectInfo:
+def stat_object(root: str, bucket: str, path: str, folds: bool) -> ObjectInfo:
     """The info of the current version of ``path``."""
-    status = _lstat(root, bucket, path)
+    status = _lstat(root, bucket, path, folds)
     if status is None:
         raise missing(os.path.join(root, bucket, path))
     return object_info(path, status)
 
 
-def exists(root: str, bucket: str, path: str) -> bool:
+def exists(root: str, bucket: str, path: str, folds: bool) -> bool:
     """Whether an object (a regular file, not a directory) is at ``path``."""
-    return _lstat(root, bucket, path) is not None
+    return _lstat(root, bucket, path, folds) is not None
 
 
-def _lstat(root: str, bucket: str, path: str) -> os.stat_result | None:
+def _lstat(root: str, bucket: str, path: str, folds: bool) -> os.stat_result | None:
     parents, name = split_path(path)
-    chain = open_existing(root, bucket, parents)
+    chain = open_existing(root, bucket, parents, folds=folds)
     if chain is None:
         return None
     with chain:
-        return lstat_object(chain.fd, name, partial(chain.where, name))
+        return chain.object_status(name)

@@ -28,7 +28,7 @@ GRACE_SECONDS = 60.0
 
 def sweep(root: str, bucket: str) -> int:
     """Remove the abandoned temporary entries of the bucket directory; how many."""
-    chain = open_existing(root, bucket, ())
+    chain = open_existing(root, bucket, (), folds=False)  # no name looked up below it
     if chain is None:
         return 0
     with chain:

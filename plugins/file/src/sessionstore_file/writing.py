@@ -13,23 +13,55 @@ from __future__ import annotations
 import os
 from functools import partial
 
+from sessionstore.errors import InvalidSessionIdError
 from sessionstore_file.atomic import replace_file
-from sessionstore_file.dirs import RACE_ATTEMPTS, Raced, gave_up, open_deepest
+from sessionstore_file.dirs import open_deepest
 from sessionstore_file.entries import lstat_object
+from sessionstore_file.folding import FoldedName
 from sessionstore_file.locking import locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
 from sessionstore_file.publishing import publish
+from sessionstore_file.races import RACE_ATTEMPTS, Raced, gave_up
 
 
 def upload(
-    root: str, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
+    root: str,
+    bucket: str,
+    path: str,
+    data: bytes,
+    if_match: str | None,
+    create_only: bool,
+    folds: bool,
 ) -> os.stat_result:
     """Write ``data`` at ``path`` if the precondition holds; return the new file's
-    status (the caller builds its info on the event loop, see :mod:`.backend`)."""
+    status (the caller builds its info on the event loop, see :mod:`.backend`).
+
+    On a volume that folds names (``folds``), a name stored under another spelling
+    is refused with :class:`InvalidSessionIdError`: writing would replace that one.
+    """
+    try:
+        return _upload(root, bucket, path, data, if_match, create_only, folds)
+    except FoldedName as folded:
+        raise InvalidSessionIdError(
+            f"cannot write {path!r} in bucket {bucket!r}: {folded.stored!r} is stored there,"
+            f" and this volume does not tell it from {folded.name!r} (it ignores case, as"
+            " macOS and Windows volumes do by default), so writing would replace it"
+        ) from None
+
+
+def _upload(
+    root: str,
+    bucket: str,
+    path: str,
+    data: bytes,
+    if_match: str | None,
+    create_only: bool,
+    folds: bool,
+) -> os.stat_result:
     parents, name = split_path(path)
     for _ in range(RACE_ATTEMPTS):
-        chain, missing = open_deepest(root, bucket, parents)
+        chain, missing = open_deepest(root, bucket, parents, folds=folds)
         if missing:
             with chain:
                 check_precondition(None, if_match, create_only, bucket, path, "write")
@@ -46,8 +78,11 @@ def upload(
             # directory is empty and nothing can be created in it, so replace_file
             # raises Raced and we start again. A version expected there was deleted
             # with it, so the ConflictError an if_match gets there is right too.
-            where = partial(chain.where, name)
-            current = lstat_object(chain.fd, name, where)
+            current = lstat_object(chain.fd, name, partial(chain.where, name))
+            if current is not None and folds and (stored := chain.spelling(name)) != name:
+                if stored is not None:
+                    raise FoldedName(name, stored)
+                current = None  # renamed away by someone ignoring our lock
             check_precondition(current, if_match, create_only, bucket, path, "write")
             previous_mtime = None if current is None else current.st_mtime_ns
             try:

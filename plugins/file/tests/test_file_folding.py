@@ -1,0 +1,135 @@
+"""The file backend on a volume that ignores case, as macOS's and Windows' do.
+
+There ``Alice`` and ``alice`` are one folder: unchecked, storing ``alice`` replaced
+Alice's state and loading ``alice`` returned it. The volume here is a real one, a
+FUSE file system that folds names (:mod:`emulators.folding_volume`), mounted once
+per test session; where the host cannot mount FUSE these tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulators import EmulatorUnavailable
+from emulators.folding_volume import folding_volume
+from sessionstore import SessionStore
+from sessionstore.errors import InvalidSessionIdError
+from sessionstore.testing import BackendTests
+from sessionstore_file.dirs import init_bucket
+
+BUCKET = "folding"
+
+
+@pytest.fixture(scope="session")
+def folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folding volume, mounted for the whole test session."""
+    source = tmp_path_factory.mktemp("folding-source")
+    mountpoint = tmp_path_factory.mktemp("folding-volume")
+    try:
+        with folding_volume(source, mountpoint):
+            yield mountpoint
+    except EmulatorUnavailable as error:
+        pytest.skip(str(error))  # the host's FUSE, not a part we install: skip in CI too
+
+
+@pytest.fixture
+def folding_root(folding_mount: Path) -> Path:
+    """A fresh folder on the folding volume."""
+    root = folding_mount / uuid.uuid4().hex
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def store(folding_root: Path) -> SessionStore:
+    return SessionStore(backend="file", bucket=BUCKET, root=folding_root)
+
+
+def test_the_volume_folds_and_the_probe_tells(folding_root: Path, tmp_path: Path) -> None:
+    (folding_root / "Chat").mkdir()
+    assert (folding_root / "chat").is_dir()  # the volume really folds
+    assert os.listdir(folding_root) == ["Chat"]  # and keeps the first spelling
+    assert init_bucket(str(folding_root), BUCKET) is True
+    assert init_bucket(str(tmp_path), BUCKET) is False
+    assert os.listdir(folding_root / BUCKET) == []  # the probe left nothing behind
+
+
+async def test_a_session_spelled_otherwise_is_another_session(store: SessionStore) -> None:
+    async with store:
+        await store.store_session("Alice", {"secret": "Alice's"})
+        assert await store.load_session("alice") is None
+        assert await store.session_exists("alice") is False
+        assert await store.get_session_metadata("alice") is None
+        assert await store.list_files("alice") == []
+        assert await store.delete_session("alice") is False
+        assert await store.load_session("ALICE") is None
+        assert await store.load_session("Alice") == {"secret": "Alice's"}
+        assert await store.list_sessions() == ["Alice"]
+
+
+async def test_writing_a_session_spelled_otherwise_is_refused(store: SessionStore) -> None:
+    async with store:
+        await store.store_session("Alice", {"secret": "Alice's"})
+        refused = "'Alice' is stored there, and this volume does not tell it from 'alice'"
+        with pytest.raises(InvalidSessionIdError, match=refused):
+            await store.store_session("alice", {"secret": "Mallory's"})
+        with pytest.raises(InvalidSessionIdError, match=refused):
+            await store.store_session("alice", {"secret": "Mallory's"}, create_only=True)
+        with pytest.raises(InvalidSessionIdError, match=refused):
+            await store.update_session("alice", lambda state: {"secret": "Mallory's"})
+        with pytest.raises(InvalidSessionIdError, match="'Alice' is stored there"):
+            await store.store_session("ALICE", {"secret": "Mallory's"}, filename="notes.json")
+        assert await store.load_session("Alice") == {"secret": "Alice's"}
+        assert await store.list_files("Alice") == ["state.json"]
+
+
+async def test_a_file_spelled_otherwise_is_another_file(store: SessionStore) -> None:
+    async with store:
+        await store.store_session("s", {"n": 1}, filename="Notes.json")
+        assert await store.load_session("s", "notes.json") is None
+        assert await store.delete_session("s", "NOTES.json") is False
+        with pytest.raises(InvalidSessionIdError, match=re.escape("'Notes.json' is stored there")):
+            await store.store_session("s", {"n": 2}, filename="notes.json")
+        assert await store.load_session("s", "Notes.json") == {"n": 1}
+        await store.store_session("s", {"n": 3}, filename="Notes.json")  # its own spelling
+        assert await store.load_session("s", "Notes.json") == {"n": 3}
+        assert await store.delete_session("s") is True
+        assert await store.list_sessions() == []
+
+
+async def test_unicode_normalization_is_not_told_apart(store: SessionStore) -> None:
+    """HFS+ stores every name decomposed, so a session must read back whichever form
+    it was written in; the two forms look the same to whoever chose them."""
+    composed = "café"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    async with store:
+        await store.store_session(composed, {"n": 1})
+        assert await store.load_session(decomposed) == {"n": 1}
+        await store.store_session(decomposed, {"n": 2})
+        assert await store.load_session(composed) == {"n": 2}
+        assert await store.list_sessions() == [composed]
+
+
+async def test_on_a_volume_that_does_not_fold_both_spellings_are_kept(tmp_path: Path) -> None:
+    async with SessionStore(backend="file", bucket=BUCKET, root=tmp_path) as store:
+        await store.store_session("Alice", {"n": 1})
+        await store.store_session("alice", {"n": 2})
+        assert await store.load_session("Alice") == {"n": 1}
+        assert await store.load_session("alice") == {"n": 2}
+        assert await store.list_sessions() == ["Alice", "alice"]
+
+
+class TestFileBackendOnAFoldingVolume(BackendTests):
+    """The whole conformance kit, with every name checked against its spelling."""
+
+    @pytest.fixture
+    def store(self, folding_root: Path) -> SessionStore:
+        return SessionStore(backend="file", bucket="kit-tests", root=folding_root)

@@ -2,12 +2,13 @@
 backend's tests.
 
 A FUSE file system passes every operation through to a source folder, but looks
-each name up ignoring case and Unicode normalization, keeping names as first
-spelled: what APFS and NTFS do. It runs in a process of its own (``python -m
-emulators.folding_volume SOURCE MOUNTPOINT``), mounted for as long as
-:func:`folding_volume` is open. Its libfuse comes from the npm package
-``fuse-shared-library-linux`` (``npm ci`` installs it, as it does Azurite) and its
-Python binding is ``mfusepy``.
+each name up ignoring case, keeping names as first spelled. It folds as APFS does
+(Unicode case folding, and normalization) or, with ``fold="upper"``, as NTFS does
+(each character upper-cased by itself, no normalization: a dotless i finds ``i``).
+It runs in a process of its own (``python -m emulators.folding_volume SOURCE
+MOUNTPOINT FOLD``), mounted for as long as :func:`folding_volume` is open. Its
+libfuse comes from the npm package ``fuse-shared-library-linux`` (``npm ci``
+installs it, as it does Azurite) and its Python binding is ``mfusepy``.
 
 Mounting needs a kernel with FUSE, ``/dev/fuse`` and the right to mount: where
 those are missing, :class:`~emulators.EmulatorUnavailable` says so. That is the
@@ -25,19 +26,20 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from emulators import ROOT, EmulatorUnavailable, stop
 
 LIBFUSE = ROOT / "node_modules" / "fuse-shared-library-linux" / "libfuse" / "lib" / "libfuse.so"
 """libfuse 2, built for x86-64 Linux; elsewhere the system's libfuse is used, if any."""
 MOUNT_TIMEOUT = 20.0
+Fold = Literal["casefold", "upper"]
 STATFS_FIELDS: tuple[str, ...] = ("f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail")
 STATFS_FIELDS += ("f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")
 
 
 @contextlib.contextmanager
-def folding_volume(source: Path, mountpoint: Path) -> Iterator[Path]:
+def folding_volume(source: Path, mountpoint: Path, fold: Fold = "casefold") -> Iterator[Path]:
     """Mount the folding view of ``source`` at ``mountpoint`` (both existing
     folders) and yield ``mountpoint``; unmount on exit."""
     if sys.platform != "linux" or not os.path.exists("/dev/fuse"):
@@ -45,7 +47,7 @@ def folding_volume(source: Path, mountpoint: Path) -> Iterator[Path]:
     environment = dict(os.environ)
     if LIBFUSE.exists() and platform.machine() == "x86_64":
         environment["FUSE_LIBRARY_PATH"] = str(LIBFUSE)
-    command = [sys.executable, "-m", "emulators.folding_volume", str(source), str(mountpoint)]
+    command = [sys.executable, "-m", "emulators.folding_volume", str(source), str(mountpoint), fold]
     with subprocess.Popen(
         command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     ) as process:
@@ -74,21 +76,23 @@ def _wait_until_mounted(process: subprocess.Popen[bytes], mountpoint: Path) -> N
         time.sleep(0.02)
 
 
-def _key(name: str) -> str:
+def _key(name: str, fold: Fold) -> str:
     """What the volume compares names by."""
+    if fold == "upper":
+        return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
     return unicodedata.normalize("NFC", name).casefold()
 
 
-def _find(directory: str, name: str) -> str:
+def _find(directory: str, name: str, fold: Fold) -> str:
     """The path in ``directory`` that ``name`` finds: itself if it exists, else an
     entry spelled otherwise that folds to the same, else itself (a new name)."""
     exact = os.path.join(directory, name)
     if os.path.lexists(exact):
         return exact
     with contextlib.suppress(OSError):
-        wanted = _key(name)
+        wanted = _key(name, fold)
         for entry in os.listdir(directory):
-            if _key(entry) == wanted:
+            if _key(entry, fold) == wanted:
                 return os.path.join(directory, entry)
     return exact
 
@@ -97,7 +101,7 @@ def _mode(entry: os.DirEntry[str]) -> int:
     return entry.stat(follow_symlinks=False).st_mode
 
 
-def serve(source: str, mountpoint: str) -> None:
+def serve(source: str, mountpoint: str, fold: Fold) -> None:
     """Serve the folding view of ``source`` at ``mountpoint`` until unmounted or
     sent SIGTERM."""
     import mfusepy  # loads libfuse, so only in the server's process
@@ -109,7 +113,7 @@ def serve(source: str, mountpoint: str) -> None:
             real = source
             for name in path.split("/"):
                 if name:
-                    real = _find(real, name)
+                    real = _find(real, name, fold)
             return real
 
         def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
@@ -195,4 +199,4 @@ def serve(source: str, mountpoint: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(*sys.argv[1:3])
+    serve(sys.argv[1], sys.argv[2], "upper" if sys.argv[3] == "upper" else "casefold")

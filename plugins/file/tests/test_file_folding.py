@@ -39,6 +39,18 @@ def folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         pytest.skip(str(error))  # the host's FUSE, not a part we install: skip in CI too
 
 
+@pytest.fixture(scope="session")
+def upper_folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A volume that folds as NTFS does: each character upper-cased by itself."""
+    source = tmp_path_factory.mktemp("upper-folding-source")
+    mountpoint = tmp_path_factory.mktemp("upper-folding-volume")
+    try:
+        with folding_volume(source, mountpoint, fold="upper"):
+            yield mountpoint
+    except EmulatorUnavailable as error:
+        pytest.skip(str(error))
+
+
 @pytest.fixture
 def folding_root(folding_mount: Path) -> Path:
     """A fresh folder on the folding volume."""
@@ -116,6 +128,28 @@ async def test_unicode_normalization_is_not_told_apart(store: SessionStore) -> N
         await store.store_session(decomposed, {"n": 2})
         assert await store.load_session(composed) == {"n": 2}
         assert await store.list_sessions() == [composed]
+
+
+async def test_the_volume_s_own_folding_rules_are_followed(upper_folding_mount: Path) -> None:
+    """NTFS upper-cases each character by a table, so a dotless i (U+0131) finds
+    ``i``, which Unicode case folding keeps apart: the stored entry is found by its
+    inode, whatever rule matched it."""
+    dotless = "\u0131"
+    assert dotless.casefold() != "i".casefold()  # Unicode folding alone would miss it
+    root = upper_folding_mount / uuid.uuid4().hex
+    root.mkdir()
+    async with SessionStore(backend="file", bucket=BUCKET, root=root) as store:
+        await store.store_session("i", {"n": 1})
+        await store.store_session("s", {"n": 1}, filename="i.json")
+        assert await store.load_session(dotless) is None
+        assert await store.load_session("s", f"{dotless}.json") is None
+        with pytest.raises(InvalidSessionIdError, match="'i' is stored there"):
+            await store.store_session(dotless, {"n": 2})
+        with pytest.raises(InvalidSessionIdError, match=re.escape("'i.json' is stored there")):
+            await store.store_session("s", {"n": 2}, filename=f"{dotless}.json")
+        assert await store.delete_session(dotless) is False
+        assert await store.load_session("i") == {"n": 1}
+        assert await store.load_session("s", "i.json") == {"n": 1}
 
 
 async def test_on_a_volume_that_does_not_fold_both_spellings_are_kept(tmp_path: Path) -> None:

@@ -78,18 +78,18 @@ class DirChain:
         (built only when one is needed)."""
         return os.path.join(self.root, self.bucket, *self.names, *names)
 
-    def spelling(self, name: str) -> str | None:
-        """How the entry a lookup of ``name`` in the deepest directory finds is
-        spelled: ``name`` itself on a volume that does not fold names, else as
-        :func:`~sessionstore_file.folding.stored_as` says."""
-        return stored_as(self.fd, name) if self.folds else name
+    def spelling(self, name: str, inode: int) -> str | None:
+        """How the deepest directory spells the entry with ``inode`` that a lookup of
+        ``name`` found: ``name`` itself on a volume that does not fold names, else
+        as :func:`~sessionstore_file.folding.stored_as` says."""
+        return stored_as(self.fd, name, inode) if self.folds else name
 
     def object_status(self, name: str) -> os.stat_result | None:
         """The status of the object ``name`` in the deepest directory, ``None`` if
         there is none: see :func:`~sessionstore_file.entries.lstat_object`. One a
         folding volume stores under another spelling is another object: ``None``."""
         status = lstat_object(self.fd, name, partial(self.where, name))
-        if status is not None and self.folds and self.spelling(name) != name:
+        if status is not None and self.folds and self.spelling(name, status.st_ino) != name:
             return None
         return status
 
@@ -195,7 +195,7 @@ def _open_subdir(chain: DirChain, name: str) -> int:
         raise
     except OSError as error:
         raise explain(error, chain.fd, name, chain.where(name)) from None
-    if chain.folds and (stored := chain.spelling(name)) != name:
+    if chain.folds and (stored := chain.spelling(name, os.fstat(fd).st_ino)) != name:
         os.close(fd)
         if stored is None:
             raise FileNotFoundError(errno.ENOENT, "no such directory", chain.where(name))

@@ -65,21 +65,27 @@ def folds_names(dir_fd: int) -> bool:
         return True
 
 
-def stored_as(dir_fd: int, name: str) -> str | None:
-    """The spelling under which the open directory ``dir_fd`` of a folding volume
-    stores the entry a lookup of ``name`` finds: ``name`` itself when stored so (in
-    any Unicode normalization), else the other spelling; ``None`` if no entry
-    matches (it was removed meanwhile)."""
-    names = os.listdir(dir_fd)
-    if name in names:
-        return name
+def stored_as(dir_fd: int, name: str, inode: int) -> str | None:
+    """How the open directory ``dir_fd`` of a folding volume spells the entry that a
+    lookup of ``name`` found, whose inode number is ``inode``: ``name`` itself when
+    stored so (in any Unicode normalization), else the other spelling; ``None`` if
+    the entry is gone (removed or replaced meanwhile).
+
+    The entry is found by its inode, not by a case folding of our own: volumes fold
+    by their own rules (NTFS upper-cases by a table, so a dotless i finds ``i``,
+    which Unicode case folding keeps apart). Case folding is the fallback for a
+    volume whose directory listings carry no usable inode numbers.
+    """
+    if name in os.listdir(dir_fd):
+        return name  # the common case, decided in C
     wanted = unicodedata.normalize("NFC", name)
-    folded = wanted.casefold()
-    other = None
-    for entry in names:
-        normal = unicodedata.normalize("NFC", entry)
-        if normal == wanted:
-            return name
-        if other is None and normal.casefold() == folded:
-            other = entry
-    return other
+    folded = None
+    with os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if entry.inode() == inode:
+                return name if unicodedata.normalize("NFC", entry.name) == wanted else entry.name
+            if folded is None and unicodedata.normalize("NFC", entry.name).casefold() == (
+                wanted.casefold()
+            ):
+                folded = entry.name
+    return folded

@@ -40,11 +40,14 @@ def download(root: str, bucket: str, path: str, folds: bool) -> StoredObject:
             raise missing(chain.where(name)) from None
         except OSError as error:
             raise explain(error, chain.fd, name, chain.where(name)) from None
-        if folds and chain.spelling(name) != name:
+        try:
+            status = os.fstat(fd)
+            if folds and chain.spelling(name, status.st_ino) != name:
+                raise missing(chain.where(name))  # another object's spelling
+        except BaseException:
             os.close(fd)
-            raise missing(chain.where(name))  # another object's spelling
+            raise
     try:
-        status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             # A directory or special file is not an object.
             raise missing(os.path.join(root, bucket, path))

@@ -79,10 +79,12 @@ def _upload(
             # raises Raced and we start again. A version expected there was deleted
             # with it, so the ConflictError an if_match gets there is right too.
             current = lstat_object(chain.fd, name, partial(chain.where, name))
-            if current is not None and folds and (stored := chain.spelling(name)) != name:
-                if stored is not None:
+            if current is not None and folds:
+                stored = chain.spelling(name, current.st_ino)
+                if stored is None:
+                    continue  # replaced meanwhile by someone ignoring our lock: look again
+                if stored != name:
                     raise FoldedName(name, stored)
-                current = None  # renamed away by someone ignoring our lock
             check_precondition(current, if_match, create_only, bucket, path, "write")
             previous_mtime = None if current is None else current.st_mtime_ns
             try:

@@ -9,10 +9,11 @@ per test session; where the host cannot mount FUSE these tests skip.
 from __future__ import annotations
 
 import os
+import random
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,65 @@ class TestFileBackendOnAFoldingVolume(BackendTests):
     @pytest.fixture
     def store(self, folding_root: Path) -> SessionStore:
         return SessionStore(backend="file", bucket="kit-tests", root=folding_root)
+
+
+async def test_random_operations_agree_with_a_model_of_the_volume(folding_root: Path) -> None:
+    """A seeded walk of stores, loads and deletes over names that fold together in
+    case, normalization or both, checked step by step against a model: names fold
+    by Unicode case folding after NFC; the first spelling stored is kept; another
+    case reads as absent and is refused for writing; another normalization is the
+    same name."""
+
+    def same_name(a: str, b: str) -> bool:
+        return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
+
+    def folds_with(a: str, b: str) -> bool:
+        return (
+            unicodedata.normalize("NFC", a).casefold() == unicodedata.normalize("NFC", b).casefold()
+        )
+
+    def find(names: Iterable[str], name: str) -> str | None:
+        """The stored name ``name`` folds with, if any."""
+        return next((stored for stored in names if folds_with(stored, name)), None)
+
+    ids = ["a", "A", "café", "cafe\u0301", "CAFÉ", "straße", "STRASSE", "strasse", "x"]
+    files = ["state.json", "Notes.json", "notes.json"]
+    model: dict[str, dict[str, int]] = {}  # stored session -> stored file -> value
+    rng = random.Random(20261205)
+    async with SessionStore(backend="file", bucket=BUCKET, root=folding_root) as store:
+        for step in range(400):
+            operation = rng.choice(["store", "store", "load", "delete", "delete file", "list"])
+            session_id, filename = rng.choice(ids), rng.choice(files)
+            folded = find(model, session_id)  # the stored session it folds with
+            session = folded if folded is not None and same_name(folded, session_id) else None
+            folded_file = find(model[session], filename) if session is not None else None
+            file = folded_file if folded_file and same_name(folded_file, filename) else None
+            context = (step, operation, session_id, filename, model)
+            if operation == "store":
+                refused = (folded is not None and session is None) or (
+                    folded_file is not None and file is None
+                )
+                try:
+                    await store.store_session(session_id, {"v": step}, filename=filename)
+                except InvalidSessionIdError:
+                    assert refused, context
+                else:
+                    assert not refused, context
+                    model.setdefault(session or session_id, {})[file or filename] = step
+            elif operation == "load":
+                expected = {"v": model[session][file]} if session and file else None
+                assert await store.load_session(session_id, filename) == expected, context
+            elif operation == "delete":
+                assert await store.delete_session(session_id) is (session is not None), context
+                if session is not None:
+                    del model[session]
+            elif operation == "delete file":
+                deleted = session is not None and file is not None
+                assert await store.delete_session(session_id, filename) is deleted, context
+                if session is not None and file is not None:
+                    del model[session][file]
+                    if not model[session]:
+                        del model[session]
+            else:
+                listed = await store.list_sessions()
+                assert sorted(listed) == sorted(model), context

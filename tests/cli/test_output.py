@@ -10,9 +10,11 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from sessionstore.cli import output
 
@@ -170,3 +172,61 @@ def test_json_in_latin_1_is_the_same_json(url: str) -> None:
 @pytest.mark.parametrize("command", [["ls", "-l"], ["stat", NON_LATIN_1_ID]], ids=["ls", "stat"])
 def test_text_in_latin_1_escapes_an_id_it_cannot_hold(url: str, command: list[str]) -> None:
     assert ESCAPED_ID in _under_latin_1(url, *command)  # not lost, nor turned into "?"
+
+
+WIDE_IDS = ["ab", "日本", "x-😀", "é-ｶﾅ"]
+"""Ids of two cells a character (East Asian wide, emoji), of one (half-width kana)."""
+
+
+def _column_starts(line: str) -> list[int]:
+    """The terminal cell where each column of a table's line starts: columns are two
+    spaces or more apart, a cell's words one; an East Asian wide character takes two
+    cells."""
+    starts = [found.start() for found in re.finditer(r"(?:^|(?<=  ))\S", line)]
+    return [
+        sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in line[:start])
+        for start in starts
+    ]
+
+
+def _aligned(table: str) -> bool:
+    """Whether every line of ``table`` has its four columns start where the header's do."""
+    header, *rows = table.splitlines()
+    assert header.split() == ["SESSION", "SIZE", "MODIFIED", "EXPIRES"]
+    assert rows
+    return all(_column_starts(row) == _column_starts(header) for row in rows)
+
+
+def test_ls_long_aligns_wide_characters_by_the_cells_they_take(run: Run, url: str) -> None:
+    for session_id in WIDE_IDS:
+        assert run("put", session_id, "--url", url, input="{}").exit_code == 0
+    listed = run("ls", "-l", "--url", url)
+    assert listed.exit_code == 0, listed.stderr
+    assert sorted(line.split()[0] for line in listed.stdout.splitlines()[1:]) == sorted(WIDE_IDS)
+    assert _aligned(listed.stdout)
+
+
+def test_ls_long_in_latin_1_aligns_escaped_ids(run: Run, url: str) -> None:
+    """An id latin-1 cannot hold is printed escaped (``\\u65e5``, six cells where
+    ``日`` takes two): its columns are measured on what is printed."""
+    for session_id in WIDE_IDS:
+        assert run("put", session_id, "--url", url, input="{}").exit_code == 0
+    listed = _under_latin_1(url, "ls", "-l")
+    ids = {line.split()[0] for line in listed.splitlines()[1:]}
+    assert ids == {"ab", ESCAPED_ID, "x-\\U0001f600", "\\u65e5\\u672c", "é-\\uff76\\uff85"}
+    assert _aligned(listed)
+
+
+def test_a_table_escapes_a_cell_keeping_its_styles_on_the_same_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="latin-1"))
+    table = output.table("SESSION", "EXPIRES")
+    table.add_row(Text.assemble("é-", ("日", "red"), "-x"), Text("never", style="bold"))
+    terminal = Console(width=80, force_terminal=True, color_system="standard")
+    with terminal.capture() as captured:
+        terminal.print(table)
+    header, row = captured.get().splitlines()
+    assert "é-\x1b[31m\\u65e5\x1b[0m-x" in row  # red, as 日 was
+    assert "\x1b[1mnever" in row
+    assert ANSI.sub("", row).index("never") == ANSI.sub("", header).index("EXPIRES")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import json
 import os
 import sys
@@ -12,11 +13,12 @@ from typing import Any
 
 import attrs
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.filesize import decimal
 from rich.highlighter import JSONHighlighter
+from rich.style import StyleType
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from sessionstore import clock
 from sessionstore.objects import SessionMetadata
@@ -119,10 +121,47 @@ def expiry(meta: SessionMetadata | None) -> Text:
     return Text(f"{text} (expired)", style="red") if expired(meta) else Text(text)
 
 
+def escaped(text: str) -> str:
+    """``text`` as standard output writes it: a character its encoding cannot hold
+    escaped (``\\u65e5``), as :func:`sessionstore.cli.main` has the stream do."""
+    encoding = stdout_encoding()
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def _escaped_cell(cell: RenderableType | None) -> RenderableType | None:
+    """A table cell as :func:`escaped` writes it, its styles kept on the same
+    characters."""
+    if isinstance(cell, str):
+        return escaped(cell)
+    if not isinstance(cell, Text) or escaped(cell.plain) == cell.plain:
+        return cell
+    pieces = [escaped(char) for char in cell.plain]
+    starts = list(itertools.accumulate(map(len, pieces), initial=0))
+    shown = cell.copy()
+    shown.plain = "".join(pieces)
+    shown.spans = [Span(starts[span.start], starts[span.end], span.style) for span in cell.spans]
+    return shown
+
+
+class _Table(Table):
+    """A table that measures its columns on the text standard output will write: an
+    id escaped there (``\\u65e5``, six cells where ``日`` takes two) stays aligned."""
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        cells = [_escaped_cell(cell) for cell in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
+
 def table(*columns: str) -> Table:
     """A table whose cells wrap on a narrow terminal, never cut: an id shortened to
-    ``…`` could not be copied."""
-    shown = Table(*columns, box=None, pad_edge=False, header_style="bold")
+    ``…`` could not be copied. Wide characters (``日``, emoji) take the two cells a
+    terminal gives them: rich measures text by cells, not by len()."""
+    shown = _Table(*columns, box=None, pad_edge=False, header_style="bold")
     for column in shown.columns:
         column.overflow = "fold"
     return shown

@@ -2,13 +2,15 @@
 when a test first asks for it.
 
 A server that cannot start skips the tests that need it locally and fails them
-in CI (``CI=true``): a missing server must never pass silently.
+in CI (``CI=true``): a missing server must never pass silently. The folding
+volumes skip in CI too: whether FUSE can be mounted is the host's choice.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from emulators import EmulatorUnavailable
 from emulators.azure import Azurite
 from emulators.azure import azurite as start_azurite
+from emulators.folding_volume import Fold, folding_volume
 from emulators.gcs import JsonApi, fake_gcs_server
 from emulators.s3 import isolated_environment, moto_server
 
@@ -69,3 +72,24 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             yield server
     except EmulatorUnavailable as error:
         unavailable(error)
+
+
+def _mounted(factory: pytest.TempPathFactory, fold: Fold) -> Iterator[Path]:
+    source, mountpoint = factory.mktemp(f"{fold}-source"), factory.mktemp(f"{fold}-volume")
+    try:
+        with folding_volume(source, mountpoint, fold):
+            yield mountpoint
+    except EmulatorUnavailable as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A volume that ignores case as APFS does (case and normalization), mounted."""
+    yield from _mounted(tmp_path_factory, "casefold")
+
+
+@pytest.fixture(scope="session")
+def upper_folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A volume that ignores case as NTFS does (each character upper-cased), mounted."""
+    yield from _mounted(tmp_path_factory, "upper")

@@ -3,7 +3,8 @@
 There ``Alice`` and ``alice`` are one folder: unchecked, storing ``alice`` replaced
 Alice's state and loading ``alice`` returned it. The volume here is a real one, a
 FUSE file system that folds names (:mod:`emulators.folding_volume`), mounted once
-per test session; where the host cannot mount FUSE these tests skip.
+per test session (``folding_mount`` in :mod:`emulators.pytest_plugin`); where the
+host cannot mount FUSE these tests skip.
 """
 
 from __future__ import annotations
@@ -13,43 +14,17 @@ import random
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
-from emulators import EmulatorUnavailable
-from emulators.folding_volume import folding_volume
 from sessionstore import SessionStore
 from sessionstore.errors import InvalidSessionIdError
 from sessionstore.testing import BackendTests
 from sessionstore_file.dirs import init_bucket
 
 BUCKET = "folding"
-
-
-@pytest.fixture(scope="session")
-def folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A folding volume, mounted for the whole test session."""
-    source = tmp_path_factory.mktemp("folding-source")
-    mountpoint = tmp_path_factory.mktemp("folding-volume")
-    try:
-        with folding_volume(source, mountpoint):
-            yield mountpoint
-    except EmulatorUnavailable as error:
-        pytest.skip(str(error))  # the host's FUSE, not a part we install: skip in CI too
-
-
-@pytest.fixture(scope="session")
-def upper_folding_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A volume that folds as NTFS does: each character upper-cased by itself."""
-    source = tmp_path_factory.mktemp("upper-folding-source")
-    mountpoint = tmp_path_factory.mktemp("upper-folding-volume")
-    try:
-        with folding_volume(source, mountpoint, fold="upper"):
-            yield mountpoint
-    except EmulatorUnavailable as error:
-        pytest.skip(str(error))
 
 
 @pytest.fixture

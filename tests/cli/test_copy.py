@@ -265,3 +265,27 @@ def test_a_wrong_url_is_named_by_its_side(
     assert outcome.exit_code == 2
     [line] = outcome.stderr.splitlines()
     assert line.startswith(f"sessionstore: error: {side}: "), line
+
+
+def test_a_name_the_destination_cannot_hold_is_reported_and_the_rest_copied(
+    run: Run, url: str, folding_mount: Path, tmp_path: Path
+) -> None:
+    """Into a file store on a volume that ignores case, ``Chat`` and ``chat`` cannot
+    both go: the second is left out and named, the rest copied, exit 5 (running the
+    copy again would not finish it)."""
+
+    async def populate_cases() -> None:
+        async with SessionStore.from_url(url) as source:
+            for session_id in ("Chat", "chat", "other"):
+                await source.store_session(session_id, {"id": session_id})
+
+    anyio.run(populate_cases)
+    destination_url = f"file://{folding_mount / tmp_path.name}"
+    outcome = run("copy", url, destination_url, "--json", "-j", "1")  # in order: Chat first
+    assert outcome.exit_code == CORRUPT, outcome.stdout
+    [failed] = outcome.json()["failed"]
+    assert failed["file"] == "chat/state.json"
+    assert failed["error"]["type"] == "InvalidSessionIdError"
+    assert "'Chat' is stored there" in failed["error"]["message"]
+    copied = anyio.run(contents, SessionStore.from_url(destination_url))
+    assert sorted(copied) == ["Chat/state.json", "other/state.json"]

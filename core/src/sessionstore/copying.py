@@ -12,7 +12,12 @@ from collections.abc import Callable
 import attrs
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY, for_each_session
-from sessionstore.errors import ConflictError, CorruptSessionError, SessionStoreError
+from sessionstore.errors import (
+    ConflictError,
+    CorruptSessionError,
+    InvalidSessionIdError,
+    SessionStoreError,
+)
 from sessionstore.store import SessionStore, _call_back
 
 
@@ -24,7 +29,9 @@ class CopyReport:
     file from being copied: a :class:`CorruptSessionError` when it cannot be
     decoded at the source, or when under ``verify`` the destination read back
     other bytes; a :class:`ConflictError` when it changed at the destination
-    meanwhile (run the copy again). ``str(error)`` says which, in words.
+    meanwhile (run the copy again); an :class:`InvalidSessionIdError` when the
+    destination cannot hold its name (a file store on a volume that ignores case,
+    already holding the name in another case). ``str(error)`` says which, in words.
     """
 
     sessions: int = 0
@@ -107,6 +114,9 @@ class _Copier:
             return
         except ConflictError as error:
             self._failed(name, ConflictError("changed at the destination during the copy"), error)
+            return
+        except InvalidSessionIdError as error:  # the source held it, so the name is valid
+            self._failed(name, error)
             return
         self.report.files_copied += 1
         self.report.bytes_copied += len(stored.data)

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sessionstore.cli import output
 from sessionstore.cli.app import cli
-from sessionstore.cli.failures import Failure, from_error
+from sessionstore.cli.failures import CONFLICT, CORRUPT, Failure, from_error
 from sessionstore.cli.loop import run
 from sessionstore.cli.options import concurrency_option, json_option, parse_options
 from sessionstore.copying import CopyReport, copy_sessions
@@ -100,10 +100,12 @@ def copy_command(
         click.echo(_sentence(report, verify), err=True)
     if failed:
         # 3 when every file left out changed at the destination meanwhile (running
-        # the copy again finishes it), else 5: a file is corrupt, here or there.
+        # the copy again finishes it), else 5: a file cannot be copied as it is
+        # (corrupt here or there, or a name the destination cannot hold).
+        conflicts = all(failure.exit_code == CONFLICT for _, failure in failed)
         failure = Failure(
             f"{len(failed)} file(s) not copied",
-            exit_code=max(failure.exit_code for _, failure in failed),
+            exit_code=CONFLICT if conflicts else CORRUPT,
             kind="CopyIncomplete",
         )
         if as_json:

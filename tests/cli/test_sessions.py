@@ -782,10 +782,33 @@ def test_a_closed_standard_output_is_no_traceback(
     assert completed.returncode == 0
 
 
-@pytest.mark.parametrize("args", [["ls"], ["get", "big"], ["get", "big", "--json"]])
+def _buffering(unbuffered: bool) -> dict[str, str]:
+    """This environment, with standard output unbuffered (``PYTHONUNBUFFERED``, as in
+    many containers, or ``python -u``) or buffered, whatever this environment says."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls"],
+        ["ls", "-l"],
+        ["get", "big"],
+        ["get", "big", "--json"],
+        ["show", "big"],
+        ["show", "big", "--json"],
+    ],
+)
 def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(
-    url: str, store: SessionStore, args: list[str]
+    url: str, store: SessionStore, args: list[str], unbuffered: bool
 ) -> None:
+    """Whatever the output's buffering. Unbuffered, Python's text layer drops the rest
+    of a large write that the pipe took part of, with no error: it exited 0."""
+
     async def fill() -> None:
         async with store:
             await store.store_session("big", {"text": ["x" * 100] * 3000})  # 300 kB
@@ -796,11 +819,14 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(
     script = Path(sys.executable).with_name("sessionstore")
     command = [str(script), *args, "--url", url]
     # More than a pipe holds: the command is still writing when the reader leaves.
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_buffering(unbuffered)
+    ) as child:
         assert child.stdout is not None
         assert child.stderr is not None
-        assert child.stdout.read(1)
-        child.stdout.close()  # as `| head -c 1` does
+        # Past show's first line: the reader leaves during the state's one large write.
+        assert len(child.stdout.read(1000)) == 1000
+        child.stdout.close()  # as `| head -c 1000` does
         stderr = child.stderr.read()
     assert stderr == b""  # no traceback, no "Error"
     assert child.returncode == 141  # 128 + SIGPIPE, as shells report `ls | head`

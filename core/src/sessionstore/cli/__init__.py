@@ -11,6 +11,7 @@ import sys
 
 from sessionstore.cli import backends, copy, doctor, sessions  # noqa: F401  (register commands)
 from sessionstore.cli.app import cli
+from sessionstore.cli.streams import writing_whole
 
 
 def main() -> None:
@@ -21,6 +22,10 @@ def main() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (open until exit)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    # Unbuffered (PYTHONUNBUFFERED), a large write that a pipe's reader leaves during
+    # would lose its rest silently and exit 0, not 141 (see writing_whole).
+    sys.stdout = writing_whole(sys.stdout)
+    sys.stderr = writing_whole(sys.stderr)
     # Text a stream's encoding cannot hold (a session id in Japanese, written to a
     # latin-1 terminal) is escaped (\u65e5), not a crash that exits 2 as a usage error.
     for stream in (sys.stdout, sys.stderr):

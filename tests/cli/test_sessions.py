@@ -717,11 +717,25 @@ def test_ctrl_c_exits_130_not_1(
         assert outcome.stderr == "sessionstore: error: interrupted\n"
 
 
+def _buffering(unbuffered: bool) -> dict[str, str]:
+    """This environment, with standard output unbuffered (``PYTHONUNBUFFERED``, as in
+    many containers, or ``python -u``) or buffered, whatever this environment says."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize(
-    "args", [["ls"], ["get", "abc"], ["get", "abc", "--json"], ["stat", "abc"]]
+    "args", [["ls"], ["ls", "--json"], ["get", "abc"], ["get", "abc", "--json"], ["stat", "abc"]]
 )
-def test_a_full_disk_is_a_one_line_error(url: str, store: SessionStore, args: list[str]) -> None:
+def test_a_full_disk_is_a_one_line_error(
+    url: str, store: SessionStore, args: list[str], unbuffered: bool
+) -> None:
+    """Buffered, what could not be written was written again at exit, which failed
+    again: "Exception ignored ..." and exit 120."""
     sync(store, "store_session", "abc", {"n": 1})
     script = Path(sys.executable).with_name("sessionstore")
     with open("/dev/full", "wb") as full:
@@ -731,6 +745,7 @@ def test_a_full_disk_is_a_one_line_error(url: str, store: SessionStore, args: li
             capture_output=False,
             stderr=subprocess.PIPE,
             check=False,
+            env=_buffering(unbuffered),
         )
     assert completed.returncode == USAGE
     assert completed.stderr == b"sessionstore: error: No space left on device\n"
@@ -780,15 +795,6 @@ def test_a_closed_standard_output_is_no_traceback(
     completed = subprocess.run(["sh", "-c", f"{command} >&-"], capture_output=True, check=False)
     assert completed.stderr == b""
     assert completed.returncode == 0
-
-
-def _buffering(unbuffered: bool) -> dict[str, str]:
-    """This environment, with standard output unbuffered (``PYTHONUNBUFFERED``, as in
-    many containers, or ``python -u``) or buffered, whatever this environment says."""
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
-    if unbuffered:
-        environment["PYTHONUNBUFFERED"] = "1"
-    return environment
 
 
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])

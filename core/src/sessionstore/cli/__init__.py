@@ -11,7 +11,7 @@ import sys
 
 from sessionstore.cli import backends, copy, doctor, sessions  # noqa: F401  (register commands)
 from sessionstore.cli.app import cli
-from sessionstore.cli.streams import writing_whole
+from sessionstore.cli.streams import drop_unread_output, writing_whole
 
 
 def main() -> None:
@@ -31,7 +31,12 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    cli(prog_name="sessionstore")
+    try:
+        cli(prog_name="sessionstore")
+    finally:
+        # Output that could not be written (a full disk) has been said so, with its
+        # exit code: not tried again at exit, which would exit 120 instead.
+        drop_unread_output()
 
 
 __all__ = ["cli", "main"]

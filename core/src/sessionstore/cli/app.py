@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 
 from sessionstore.cli import failures
 from sessionstore.cli.options import JSON_KEY, group_json_option
+from sessionstore.cli.streams import drop_unread_output
 from sessionstore.errors import SessionStoreError
 
 _ASKED_FOR_JSON = "sessionstore.asked_for_json"
@@ -44,7 +44,7 @@ class Group(click.Group):
             raise _shown(ctx, failures.interrupted()) from error
         except OSError as error:
             if error.errno == errno.EPIPE:  # the reader has gone (| head): no message
-                _drop_unread_output()
+                drop_unread_output()
                 raise click.exceptions.Exit(failures.BROKEN_PIPE) from error
             # Not the store's (its failures are SessionStoreErrors): the output
             # could not be written (a full disk) or the like.
@@ -72,17 +72,6 @@ def _json_usage(error: click.UsageError) -> failures.Failure:
     usage = failures.from_usage_error(error)
     usage.as_json = True
     return usage
-
-
-def _drop_unread_output() -> None:
-    """Send what standard output still buffers for a reader that has gone to the null
-    device: flushed at exit to the closed pipe, it would fail again, with a traceback."""
-    try:
-        sys.stdout.flush()
-    except OSError:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
 
 
 def _shown(ctx: click.Context, failure: failures.Failure) -> failures.Failure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import sys
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -47,3 +48,15 @@ def writing_whole(stream: TextIO) -> TextIO:
         line_buffering=stream.line_buffering,
         write_through=True,
     )
+
+
+def drop_unread_output() -> None:
+    """Send what standard output still holds, if it cannot be written (a reader that
+    has gone, a full disk), to the null device: flushed again at exit, it would fail
+    again, print "Exception ignored ..." and exit 120."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)

@@ -76,6 +76,19 @@ BROKEN = {
 
         async def sessionstore_sweep(self, bucket):
             return 0
+
+        async def sessionstore_describe(self, bucket):
+            return {"location": "here"}
+    """,
+    "describe_returns_a_number": """
+        async def sessionstore_describe(self, bucket):
+            await anyio.lowlevel.checkpoint()
+            return {"objects": 3}
+    """,
+    "describe_is_blank": """
+        async def sessionstore_describe(self, bucket):
+            await anyio.lowlevel.checkpoint()
+            return {"location": " "}
     """,
     "download_returns_bytes": """
         async def sessionstore_download(self, bucket, path):
@@ -122,7 +135,8 @@ OPTIONAL_RETURNS = {
     "sessionstore_close": "None",
     "sessionstore_sweep": "await anyio.lowlevel.checkpoint() or 0",  # a checkpoint, as all
 }
-"""What the memory backend, which has neither optional hook, would have them return."""
+"""What the memory backend, which has neither of these optional hooks (it has
+``sessionstore_describe``), would have them return."""
 
 
 def run_kit(
@@ -213,6 +227,16 @@ def test_broken_backend_fails_the_clause_it_breaks(
             "*sessionstore_sweep returned bool True, not an int*",
         ),
         (
+            "describe_returns_a_number",
+            "test_hooks_return_the_documented_types",
+            "*sessionstore_describe returned a dict whose 'objects' is int 3, not a str*",
+        ),
+        (
+            "describe_is_blank",
+            "test_describe_says_where_without_secrets",
+            "*'location' is empty*",
+        ),
+        (
             "unordered_pages",
             "test_list_pages_have_no_duplicates_or_gaps",
             "*sessionstore_list: page 1 (cursor=None) is not in ascending order*",
@@ -259,7 +283,7 @@ def delegating_methods() -> str:
         ),
         (
             "optional_steps_never_yield",
-            ["init", "sweep"],
+            ["init", "sweep", "describe"],
             "*sessionstore_init returned in a cancelled scope without yielding*",
         ),
     ],
@@ -285,6 +309,68 @@ def test_a_backend_ignoring_unknown_options_fails(pytester: pytest.Pytester) -> 
     assert result.parseoutcomes().get("failed") == 2  # only that test, on both loops
 
 
+SECRET_STORE = """
+    @pytest.fixture
+    def store(self):
+        return SessionStore(
+            backend="{name}", bucket="kit-tests", api_key="k3y-0f-the-account", region="eu"
+        )
+"""
+"""A store whose options hold a secret (``api_key``) and a plain value (``region``)."""
+
+
+@pytest.mark.parametrize(
+    ("described", "fails"),
+    [
+        ('{"endpoint": "https://eu.example", "region": self.region}', False),
+        ('{"endpoint": f"https://eu.example?key={self.api_key}"}', True),
+    ],
+    ids=["location only", "shows its key"],
+)
+def test_a_description_showing_a_secret_option_fails(
+    pytester: pytest.Pytester, described: str, fails: bool
+) -> None:
+    """The kit looks for the value of every option whose name suggests a secret in
+    the description, and only those: the region may be described."""
+    init = (
+        "def __init__(self, api_key=None, region=None):\n"
+        "    self.impl, self.api_key, self.region = MemoryBackend(), api_key, region\n"
+    )
+    describe = (
+        "async def sessionstore_describe(self, bucket):\n"
+        "    await anyio.lowlevel.checkpoint()\n"
+        f"    return {described}\n"
+    )
+    result = run_kit(
+        pytester,
+        "describer",
+        init + delegating_methods() + describe,
+        base="object",
+        store_fixture=SECRET_STORE,
+        select="describe",
+    )
+    outcomes = result.parseoutcomes()
+    if fails:
+        result.stdout.fnmatch_lines(["FAILED *::TestIt::test_describe_says_where_without_secrets*"])
+        result.stdout.fnmatch_lines(["*shows the value of the option 'api_key' under 'endpoint'*"])
+        assert outcomes.get("failed") == 2  # that test alone, on both loops
+    else:
+        assert outcomes.get("failed", 0) == 0
+        assert outcomes.get("passed") == 4  # the test and describe's checkpoint, on both loops
+
+
+def test_a_backend_without_describe_skips_its_test_saying_why(pytester: pytest.Pytester) -> None:
+    init = "def __init__(self):\n    self.impl = MemoryBackend()\n"
+    methods = init + delegating_methods()
+    result = run_kit(pytester, "mute", methods, base="object", select="describe")
+    result.stdout.fnmatch_lines(["*4 skipped*"])
+    assert result.parseoutcomes().get("skipped") == 4
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-q", "-rs", "-k", "test_describe_says_where_without_secrets"
+    )
+    result.stdout.fnmatch_lines(["*the backend has no sessionstore_describe (optional)*"])
+
+
 def test_wrong_bytes_failure_says_what_went_wrong(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "wrong_bytes", BROKEN["wrong_bytes"])
     result.stdout.fnmatch_lines(["*sessionstore_download returned different bytes*"])
@@ -296,9 +382,7 @@ def recording_methods() -> str:
     for hook in HOOK_NAMES:
         params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
         passed = ", ".join(f"{p}={p}" for p in params)
-        inherited = (
-            OPTIONAL_RETURNS[hook] if hook in OPTIONAL_HOOKS else f"await super().{hook}({passed})"
-        )
+        inherited = OPTIONAL_RETURNS.get(hook, f"await super().{hook}({passed})")
         methods.append(
             f"async def {hook}(self{''.join(', ' + p for p in params)}):\n"
             f"    CALLED.add({hook!r})\n"

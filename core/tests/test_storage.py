@@ -105,3 +105,69 @@ def test_errors_survive_pickling_and_copying(
     assert type(again) is type(error)
     assert str(again) == str(error)
     assert vars(again) == vars(error)
+
+
+# -- describe -----------------------------------------------------------------------
+
+
+async def test_a_backend_without_describe_describes_itself_as_nothing(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """``sessionstore_describe`` is optional: without it, a store (and its Storage)
+    says nothing rather than failing, and still prepares the bucket first."""
+    init = "async def sessionstore_init(self, bucket):"
+    source = working_backend.replace(init, f"{init}\n            self.greeting = 'ready'")
+    install_plugin("mute", source)
+    store = SessionStore(backend="mute", bucket="sessions")
+    assert await store._storage.describe() == {}
+    assert store._storage.plugin.greeting == "hi"  # type: ignore[attr-defined]
+    assert await store.describe() == {}
+    assert store._storage.plugin.greeting == "ready"  # type: ignore[attr-defined]
+
+
+_DESCRIBING = """
+        @hookimpl
+        async def sessionstore_describe(self, bucket):
+            from types import MappingProxyType
+            return MappingProxyType({"bucket": bucket, "greeting": self.greeting})
+"""
+
+
+async def test_describe_is_a_plain_dict_of_what_the_backend_says_after_init(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """The backend's mapping (any Mapping) comes back as a dict of its own, asked
+    for after init, so the backend can report what init learned."""
+    init = "async def sessionstore_init(self, bucket):"
+    source = working_backend.replace(init, f"{init}\n            self.greeting = 'ready'")
+    install_plugin("describing", source + _DESCRIBING)
+    store = SessionStore(backend="describing", bucket="sessions")
+    description = await store.describe()
+    assert type(description) is dict
+    assert description == {"bucket": "sessions", "greeting": "ready"}
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind", "what"),
+    [
+        ("OSError('disk gone')", StorageUnavailableError, "failed"),
+        ("PermissionError('no')", StoragePermissionError, "was refused access"),
+    ],
+)
+async def test_a_failing_describe_is_mapped_like_every_hook(
+    install_plugin: InstallPlugin,
+    working_backend: str,
+    failure: str,
+    kind: type[StorageUnavailableError],
+    what: str,
+) -> None:
+    describe = (
+        "\n        @hookimpl\n        async def sessionstore_describe(self, bucket):\n"
+        f"            raise {failure}\n"
+    )
+    install_plugin("broken", working_backend + describe)
+    store = SessionStore(backend="broken", bucket="sessions")
+    with pytest.raises(kind) as caught:
+        await store.describe()
+    assert type(caught.value) is kind
+    assert str(caught.value).startswith(f"broken backend {what} on sessions: ")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 HOOK_NAMES = tuple(name for name in vars(hookspecs) if name.startswith("sessionstore_"))
 """Every hook of the contract."""
-OPTIONAL_HOOKS = ("sessionstore_close", "sessionstore_sweep")
+OPTIONAL_HOOKS = ("sessionstore_close", "sessionstore_sweep", "sessionstore_describe")
 """Hooks a backend may leave out; it must implement every other one."""
 
 

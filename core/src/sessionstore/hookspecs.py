@@ -26,7 +26,8 @@ validated (non-empty, no ``/``, ``\\``, NUL or control characters, not ``.`` or
 as they are. Leading-``.`` names are free for a backend's own bookkeeping
 (temporary files, locks) and must never be listed.
 
-Every hook is required except :func:`sessionstore_close` and :func:`sessionstore_sweep`.
+Every hook is required except :func:`sessionstore_close`, :func:`sessionstore_sweep`
+and :func:`sessionstore_describe`.
 
 Errors: a missing object raises :class:`FileNotFoundError`; a failed
 precondition raises :class:`sessionstore.ConflictError`; access refused raises
@@ -37,7 +38,7 @@ path, with the original chained.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pluggy
 
@@ -175,4 +176,20 @@ async def sessionstore_sweep(bucket: str) -> int:
     Called by ``purge_expired`` (unless ``dry_run``), once per run, after the
     expired sessions. It may run while other processes write: it must never remove
     anything a writer still uses, nor any stored object, nor follow a symlink.
+    """
+
+
+@hookspec(firstresult=True)
+async def sessionstore_describe(bucket: str) -> Mapping[str, str]:
+    """Say where and how ``bucket`` is kept, for a person checking a setup
+    (``sessionstore doctor``, an application's start-up log): short labels mapped
+    to one-line values, such as ``{"folder": "/var/lib/app/sessions"}`` or
+    ``{"location": "s3://bucket/prefix/", "endpoint": "https://s3.amazonaws.com"}``.
+    Optional: without it, a store describes itself as ``{}``.
+
+    Never a secret: no keys, tokens, passwords, SAS or signed URLs, nor connection
+    strings (name the account, not its credential). Called after
+    ``sessionstore_init``, so it may report what init learned (whether the volume
+    ignores case, the endpoint a client resolved). Idempotent; it should not
+    need a request to the storage.
     """

@@ -191,6 +191,17 @@ class Storage:
             await self._raise_mapped(error, None)
             raise
 
+    async def describe(self) -> dict[str, str]:
+        """Where and how the backend keeps the bucket, as labels to one-line values
+        (``{}`` for backends without ``sessionstore_describe``). Call it after
+        :meth:`init`: the backend may report what init learned."""
+        try:
+            pending = self._hook.sessionstore_describe(bucket=self.bucket)
+            return {} if pending is None else dict(await pending or {})
+        except Exception as error:
+            await self._raise_mapped(error, None)
+            raise
+
     async def _raise_mapped(
         self, error: Exception, path: str | None, *, may_be_missing: bool = False
     ) -> None:

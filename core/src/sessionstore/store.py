@@ -184,6 +184,16 @@ class SessionStore:
             with anyio.CancelScope(shield=True):
                 await self._storage.close()
 
+    async def describe(self) -> dict[str, str]:
+        """Where and how the backend keeps this store's bucket, as short labels to
+        one-line values (the file backend: its folder, and whether names differ by
+        case there), for a person checking a setup: log it at start-up, or see it
+        in ``sessionstore doctor``. Never holds a credential. Prepares the bucket
+        first, as other operations do, since the backend may report what it
+        learned then; ``{}`` for a backend that does not say."""
+        storage = await self._ensure_ready()
+        return await storage.describe()
+
     async def _ensure_ready(self) -> Storage:
         if not self._ready:
             # init is idempotent, so concurrent first calls may both run it.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import os
 import random
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -58,6 +59,11 @@ FORK_LOADS = 20
 FORK_TIMEOUT = 60.0
 """Seconds the forked child has for its loads: generous on a loaded host, but a
 deadlocked child fails the test instead of hanging it."""
+
+SECRET_WORDS = ("key", "secret", "token", "password", "sas", "connection_string", "credential")
+"""Words that mark a store option as a secret: its value must never be described."""
+MIN_SECRET = 6
+"""Shorter option values are not looked for in a description: too likely by chance."""
 
 NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"]
 """``if_match`` tokens no backend gives out: blank, wildcards, a bare MD5 (an S3
@@ -196,8 +202,9 @@ class BackendTests:
         """Each hook returns what its specification says: ``upload`` and ``stat`` an
         ObjectInfo (str path and version, int size, aware datetimes), ``download``
         a StoredObject of bytes and ObjectInfo, ``exists`` a bool, ``list`` a
-        ListPage of str entries and a str or None cursor, and the optional
-        ``sweep`` the int count of what it removed (0 for nothing, never None).
+        ListPage of str entries and a str or None cursor, the optional
+        ``sweep`` the int count of what it removed (0 for nothing, never None),
+        and the optional ``describe`` a dict of str labels to str values.
 
         Troubleshooting: import the types from ``sessionstore`` and build them in
         every hook: ``return ObjectInfo(path=path, size=len(data), modified=now,
@@ -217,6 +224,7 @@ class BackendTests:
         assert list(page.entries) == ["s/"]
         assert page.cursor is None
         assert type(await storage.sweep()) is int  # the hook's own answer is checked too
+        assert type(await storage.describe()) is dict  # so is describe's, where it exists
 
     @pytest.mark.parametrize("payload", list(PAYLOADS), ids=list(PAYLOADS))
     async def test_round_trip_bytes(self, storage: Storage, payload: str) -> None:
@@ -602,17 +610,50 @@ class BackendTests:
         assert stable_seen == [f"{i}/" for i in stable]
         assert len(seen) == len(set(seen)), "an entry was listed twice"
 
+    # -- describe ------------------------------------------------------------------
+
+    async def test_describe_says_where_without_secrets(self, store: SessionStore) -> None:
+        """``sessionstore_describe`` (optional) says where and how the bucket is kept
+        as non-empty str labels mapped to non-empty one-line str values, and no
+        value of an option whose name suggests a secret (key, secret, token,
+        password, sas, connection_string, credential) appears in any of them:
+        ``sessionstore doctor`` prints them, applications log them.
+
+        Troubleshooting: describe the location (a folder, a URL without its query,
+        an account name) and the endpoint, never the credentials that reach them;
+        read the endpoint from the client without the query string a SAS rides in.
+        """
+        hook = store._storage._hook.sessionstore_describe
+        # Optional, so skipped without one (unwrapped: the kit may wrap it, see returns.py).
+        if not inspect.unwrap(hook).get_hookimpls():
+            pytest.skip("the backend has no sessionstore_describe (optional)")
+        description = await store.describe()
+        assert description, "sessionstore_describe returned nothing: leave the hook out instead"
+        # The types are checked as every hook's return is (see returns.py).
+        for label, value in description.items():
+            assert label.strip(), f"an empty label: {description}"
+            assert value.strip(), f"{label!r} is empty: {description}"
+            assert "\n" not in value, f"{label!r} is not one line: {value!r}"
+        for option, secret in _secret_values(store.settings.options):
+            for label, value in description.items():
+                assert secret not in f"{label}: {value}", (
+                    f"sessionstore_describe shows the value of the option {option!r} "
+                    f"under {label!r}: describe where the bucket is, never a credential"
+                )
+
     # -- cancellation --------------------------------------------------------------
 
     @pytest.mark.parametrize(
-        "hook", ["init", "upload", "download", "exists", "stat", "delete", "list", "sweep"]
+        "hook",
+        ["init", "upload", "download", "exists", "stat", "delete", "list", "sweep", "describe"],
     )
     async def test_every_hook_is_a_checkpoint(self, storage: Storage, hook: str) -> None:
         """Called in a cancelled scope, each hook raises the cancellation and changes
         nothing: an operation that never yields to the event loop cannot meet a
         deadline and keeps every other task waiting while a loop of them runs.
-        (``sessionstore_sweep`` only if implemented; ``sessionstore_close`` is not
-        checked: it releases clients, which it should rather finish than abandon.)
+        (``sessionstore_sweep`` and ``sessionstore_describe`` only if implemented;
+        ``sessionstore_close`` is not checked: it releases clients, which it should
+        rather finish than abandon.)
 
         Troubleshooting: a hook that offloads to a thread (``anyio.to_thread``) or
         awaits a request yields already; one that completes without awaiting
@@ -621,8 +662,10 @@ class BackendTests:
         anything.
         """
         # Optional, so skipped without one (unwrapped: the kit may wrap it, see returns.py).
-        if hook == "sweep" and not inspect.unwrap(storage._hook.sessionstore_sweep).get_hookimpls():
-            pytest.skip("the backend has no sessionstore_sweep (optional)")
+        if hook in ("sweep", "describe"):
+            caller = inspect.unwrap(getattr(storage._hook, f"sessionstore_{hook}"))
+            if not caller.get_hookimpls():
+                pytest.skip(f"the backend has no sessionstore_{hook} (optional)")
         await storage.upload("s/f", b"old")
         calls: dict[str, Callable[[], Awaitable[object]]] = {
             "init": storage.init,
@@ -633,6 +676,7 @@ class BackendTests:
             "delete": lambda: storage.delete(["s/f"]),
             "list": lambda: storage.list("", None, None),
             "sweep": storage.sweep,
+            "describe": storage.describe,
         }
         with anyio.CancelScope() as scope:
             scope.cancel()
@@ -895,3 +939,25 @@ class BackendTests:
         assert await store.purge_expired(page_size=2) == 5
         assert await store.list_sessions() == ["forever", "live", "no-state"]
         assert await store.purge_expired() == 0
+
+
+def _secret_values(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Each option whose name suggests a secret, with its value as text, and the
+    values of its secret ``name=value`` parts (a connection string's
+    ``AccountKey``, a SAS's ``sig``); values too short to be told from ordinary
+    words are left out."""
+
+    def secret(name: str) -> bool:
+        return any(word in name.lower() for word in (*SECRET_WORDS, "sig"))
+
+    for option, value in options.items():
+        if not secret(option) or value is None:
+            continue
+        texts = [str(v) for v in value.values()] if isinstance(value, Mapping) else [str(value)]
+        for text in texts:
+            named = (part.partition("=") for part in re.split("[;&]", text))
+            found = [text, *(value for name, _, value in named if secret(name))]
+            for found_text in found:
+                cleaned = found_text.strip().lstrip("?")
+                if len(cleaned) >= MIN_SECRET:
+                    yield option, cleaned

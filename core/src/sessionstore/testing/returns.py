@@ -3,7 +3,7 @@ and the type it must return, not as an ``AttributeError`` somewhere later."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -97,6 +97,19 @@ def count_problem(value: Any) -> str | None:
     return None if value >= 0 else f"{value}, a negative count"
 
 
+def description_problem(value: Any) -> str | None:
+    """What keeps ``value`` from being a description: a mapping of str labels to
+    str values."""
+    if not isinstance(value, Mapping):
+        return f"{_shown(value)}, not a dict"
+    for label, text in value.items():
+        if not isinstance(label, str):
+            return f"a dict with the label {_shown(label)}, not a str"
+        if not isinstance(text, str):
+            return f"a dict whose {label!r} is {_shown(text)}, not a str"
+    return None
+
+
 def cursor_problem(value: ListPage, arguments: dict[str, Any]) -> str | None:
     """What keeps the cursor of ``value`` from moving the listing forward."""
     if value.cursor == "":
@@ -125,6 +138,16 @@ SWEEP_CHECK: tuple[str, Check, str] = (
 )
 """The optional sweep hook, which Storage calls through its hook relay: Storage.sweep
 reads None as 0 and converts "3" to 3, so only the hook's own answer shows them."""
+DESCRIBE_CHECK: tuple[str, Check, str] = (
+    "sessionstore_describe",
+    description_problem,
+    'a dict of str labels to one-line str values, e.g. {"folder": "/var/lib/app"}',
+)
+"""The optional describe hook, which Storage calls through its hook relay too:
+Storage.describe copies what it returns into a dict, so only the hook's own answer
+shows what it was."""
+OPTIONAL_CHECKS = (SWEEP_CHECK, DESCRIBE_CHECK)
+"""The optional hooks whose answers are checked, each where a backend has it."""
 CHECKED = "_sessionstore_kit_checked"
 """Marks a Storage whose hooks are already checked."""
 
@@ -159,9 +182,11 @@ def check_returns(storage: Storage) -> Storage:
         for attribute, (hook, check, expected) in CHECKS.items():
             call = getattr(storage, attribute)
             setattr(storage, attribute, _checked(call, hook, check, expected))
-        sweep = storage._hook.sessionstore_sweep
-        if sweep.get_hookimpls():  # optional: without one, Storage.sweep returns 0 itself
-            checked = _checked(sweep, *SWEEP_CHECK)  # its __wrapped__ is the HookCaller
-            setattr(storage._hook, sweep.name, checked)  # in place of the HookCaller
+        for optional in OPTIONAL_CHECKS:
+            caller = getattr(storage._hook, optional[0])
+            # Without one, Storage answers itself (sweep 0, describe {}).
+            if caller.get_hookimpls():
+                checked = _checked(caller, *optional)  # its __wrapped__ is the HookCaller
+                setattr(storage._hook, caller.name, checked)  # in place of the HookCaller
         setattr(storage, CHECKED, True)
     return storage

@@ -19,7 +19,8 @@ lock of its own, not the parent's held forever.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import takewhile
 
@@ -120,6 +121,17 @@ class MemoryBackend:
             parent, segment = chain[depth - 1], parents[depth - 1]
             del parent.dirs[segment]
             parent.remove_name(segment + "/")
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """Where the bucket lives: in this process, for as long as it runs."""
+        await anyio.lowlevel.checkpoint()
+        return {
+            "location": f"the memory of this process (pid {os.getpid()})",
+            "lifetime": (
+                "gone when the process exits (a pickled or spawned copy of the store starts empty)"
+            ),
+        }
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

@@ -10,9 +10,10 @@ The blocking routines live in :mod:`~sessionstore_file.reading`,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -23,6 +24,13 @@ from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.root import resolve_root
 from sessionstore_file.versions import object_info
+
+CASE_SENSITIVE = "case-sensitive"
+FOLDED = (
+    "case-insensitive: the volume ignores case, so names differing only in case "
+    "cannot coexist (the other spelling reads as absent, storing it is refused), "
+    "and each operation lists the folder"
+)
 
 
 @attrs.define(eq=False)
@@ -114,3 +122,14 @@ class FileBackend:
         """Remove the temporary files and folders killed writers left in the
         bucket directory."""
         return await anyio.to_thread.run_sync(sweeping.sweep, self._base, bucket)
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """The bucket's folder, and whether its volume tells names apart by case
+        (as init found; a bucket not yet initialised counts as folding)."""
+        await anyio.lowlevel.checkpoint()
+        folds = self._folds.get(bucket, True)
+        return {
+            "folder": str(self.root_dir / bucket),
+            "names": FOLDED if folds else CASE_SENSITIVE,
+        }

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import attrs
@@ -41,7 +42,7 @@ from sessionstore.clients import SharedClient
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
-from sessionstore.settings import check_http_url
+from sessionstore.settings import check_http_url, redact_url
 from sessionstore_s3.client import (
     BODY_ERRORS,
     BytesReader,
@@ -70,6 +71,9 @@ MAX_KEYS = 1000
 ``DeleteObjects`` request may name."""
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn")
+"""Where AWS's own S3 endpoints are (the China regions have their own domain)."""
 
 
 def _clean_prefix(value: str) -> str:
@@ -230,6 +234,30 @@ class S3Backend:
         """Drop the file system, so that the next operation makes a new one, and
         close its client's connections once no operation uses them."""
         await anyio.to_thread.run_sync(self._fs.close)
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """The bucket and prefix as an ``s3://`` URL, and the endpoint and region
+        the client resolved (no request: botocore works them out from the options,
+        the environment and the AWS config files)."""
+
+        async def resolved(client: Any) -> tuple[str, str | None]:
+            return str(client.meta.endpoint_url), client.meta.region_name
+
+        endpoint, region = await self._call(resolved)
+        if self.endpoint_url:
+            whose = "endpoint_url"
+        elif (urlsplit(endpoint).hostname or "").endswith(AWS_DOMAINS):
+            whose = "AWS's for the region"
+        else:  # AWS_ENDPOINT_URL, or endpoint_url in the AWS config files
+            whose = "from the AWS environment or config files"
+        description = {
+            "location": f"s3://{bucket}/{self._key('')}",
+            "endpoint": f"{redact_url(endpoint)} ({whose})",
+        }
+        if region:
+            description["region"] = str(region)
+        return description
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

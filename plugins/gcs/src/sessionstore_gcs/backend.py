@@ -23,7 +23,7 @@ from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
-from sessionstore.settings import check_http_url
+from sessionstore.settings import check_http_url, redact_url
 from sessionstore_gcs import api
 from sessionstore_gcs.transport import Transport, import_gcsfs
 
@@ -198,6 +198,26 @@ class GCSBackend:
         """Drop the transport, so that the next operation builds a new one, and
         close its HTTP session once no operation uses it."""
         await anyio.to_thread.run_sync(self._transport.close)
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """The bucket and prefix as a ``gs://`` URL, and the endpoint gcsfs resolved
+        (no request)."""
+
+        def endpoint() -> str:
+            with self._transport.using() as transport:
+                return transport.base.removesuffix("storage/v1/").rstrip("/")
+
+        if self.endpoint_url:
+            whose = "endpoint_url"
+        elif os.environ.get("STORAGE_EMULATOR_HOST") not in (None, "", "default"):
+            whose = "STORAGE_EMULATOR_HOST"
+        else:
+            whose = "Google's"
+        return {
+            "location": f"gs://{bucket}/{self._name('')}",
+            "endpoint": f"{redact_url(await anyio.to_thread.run_sync(endpoint))} ({whose})",
+        }
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

@@ -11,7 +11,7 @@ committed as a block list.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from sessionstore.errors import ConfigurationError, ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
+from sessionstore.settings import redact_url
 from sessionstore_azure.client import build_service_client, check_account_options
 from sessionstore_azure.errors import (
     Scrubber,
@@ -206,6 +207,33 @@ class AzureBackend:
         )
 
     # -- hooks ---------------------------------------------------------------------
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """The container and prefix as an ``az://`` URL, and the account and blob
+        endpoint the client resolved, from a connection string too (no request;
+        never a key, SAS or the connection string itself)."""
+
+        def resolved() -> tuple[str | None, str]:
+            with self._clients.using() as clients:
+                service = clients.service
+                # The hostname and path: BlobServiceClient.url carries the SAS.
+                return service.account_name, f"{service.scheme}://{service.primary_hostname}"
+
+        account, endpoint = await anyio.to_thread.run_sync(resolved)
+        if self.endpoint_url:
+            whose = "endpoint_url"
+        elif self.connection_string:
+            whose = "from the connection string"
+        else:
+            whose = "Azure's for the account"
+        description = {
+            "location": f"az://{bucket}/{self._base}",
+            "endpoint": self._scrubber.clean(f"{redact_url(endpoint)} ({whose})"),
+        }
+        if account:
+            description["account"] = self._scrubber.clean(account)
+        return description
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:

@@ -67,6 +67,19 @@ def test_bad_options_fail_when_the_store_is_built(options: dict[str, Any]) -> No
         SessionStore(backend="sqlite", **options)
 
 
+async def test_a_store_is_described_by_its_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sessionstore doctor`` and start-up logs show the absolute file to look in."""
+    monkeypatch.chdir(tmp_path)
+    store = SessionStore(backend="sqlite", bucket="app", path="sub/s.db")
+    assert await store.describe() == {
+        "database": str(tmp_path / "sub" / "s.db"),
+        "bucket": "the rows of bucket 'app' (one file holds every bucket)",
+    }
+    assert (tmp_path / "sub" / "s.db").is_file()  # described once prepared
+
+
 # -- one file, many stores and processes ------------------------------------------
 
 

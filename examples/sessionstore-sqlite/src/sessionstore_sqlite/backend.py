@@ -14,11 +14,12 @@ before the cancellation is delivered.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from sqlite3 import Connection
 from typing import Concatenate, ParamSpec, TypeVar
 
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -113,6 +114,16 @@ class SQLiteBackend:
                 db.init(connection, self.timeout)
 
         await anyio.to_thread.run_sync(prepare)  # one hop, as for every other hook
+
+    @hookimpl
+    async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
+        """The database file, for ``sessionstore doctor`` and start-up logs: where to
+        look for the sessions, and what to back up. (Optional hook.)"""
+        await anyio.lowlevel.checkpoint()  # every hook yields once, as a thread hop does
+        return {
+            "database": str(self.database),
+            "bucket": f"the rows of bucket {bucket!r} (one file holds every bucket)",
+        }
 
     @hookimpl
     async def sessionstore_upload(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
+
+from sessionstore.errors import StorageUnavailableError
+from sessionstore.storage import Storage
 
 from .conftest import Run
 
@@ -46,7 +50,10 @@ def test_doctor_on_a_working_store(run: Run, url: str, tmp_path: Path) -> None:
         ("connection", "ok"),
         ("permissions", "ok"),
     ]
-    assert f"root={tmp_path / 'root'}" in report["checks"][1]["detail"]
+    detail = report["checks"][1]["detail"]
+    assert f"root={tmp_path / 'root'}" in detail
+    # What the file backend says of the bucket: its folder, and how names are told apart.
+    assert detail.endswith(f"; folder: {tmp_path / 'root' / 'sessions'}; names: case-sensitive")
     # The probe session is gone again.
     assert run("ls", "--url", url).stdout == ""
     human = run("doctor", "--url", url).stdout
@@ -61,14 +68,65 @@ def test_doctor_shows_where_a_file_store_keeps_its_files(
     assert outcome.exit_code == 0, outcome.stdout
     detail = outcome.json()["checks"][1]["detail"]
     root = tmp_path / "from-env"
-    assert detail.endswith(f"; files in {root / 'app'} (root folder {root})")
+    assert detail == (
+        f"backend 'file', bucket 'app' from --backend; folder: {root / 'app'}; "
+        "names: case-sensitive"
+    )
     # A relative root, as the backend resolved it: absolute.
     monkeypatch.chdir(tmp_path)
     human = run("doctor", "--no-write", "--backend", "file", "-o", "root=rel").stdout
-    assert f"files in {tmp_path / 'rel' / 'sessions'} (root folder {tmp_path / 'rel'})" in human
-    # Other backends have no folder.
+    assert f"; folder: {tmp_path / 'rel' / 'sessions'}; names: case-sensitive\n" in human
+    # Other backends say where they keep it in their own words.
     memory = run("doctor", "--json", "--no-write", "--backend", "memory").json()
     assert "folder" not in memory["checks"][1]["detail"]
+    assert "; location: the memory of this process (pid " in memory["checks"][1]["detail"]
+
+
+def test_doctor_says_when_a_file_store_is_on_a_volume_that_ignores_case(
+    run: Run, folding_mount: Path
+) -> None:
+    """On macOS's default volume ``Chat`` and ``chat`` cannot both exist, and each
+    operation lists the folder: doctor says so, as the backend learnt at init."""
+    root = folding_mount / uuid.uuid4().hex
+    outcome = run("doctor", "--json", "--no-write", "--url", f"file://{root}?bucket=app")
+    assert outcome.exit_code == 0, outcome.stdout
+    detail = outcome.json()["checks"][1]["detail"]
+    assert f"; folder: {root / 'app'}; names: case-insensitive: the volume ignores case" in detail
+    assert "names differing only in case cannot coexist" in detail
+    assert "each operation lists the folder" in detail
+    assert "case-sensitive" not in detail
+
+
+def test_doctor_leaves_the_description_out_when_the_storage_cannot_be_reached(
+    run: Run, tmp_path: Path
+) -> None:
+    """The backend describes a bucket after init: with no connection there is no
+    description, and the configuration check still stands."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    outcome = run("doctor", "--json", "--backend", "file", "-o", f"root={blocker}")
+    checks = {check["name"]: check for check in outcome.json()["checks"]}
+    assert checks["configuration"]["status"] == "ok"
+    assert "folder:" not in checks["configuration"]["detail"]
+    assert checks["connection"]["status"] == "fail"
+
+
+def test_doctor_warns_when_the_backend_cannot_describe_the_bucket(
+    run: Run, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(self: Storage) -> dict[str, str]:
+        raise StorageUnavailableError("no words", backend="file", bucket="sessions")
+
+    monkeypatch.setattr(Storage, "describe", refuse)
+    outcome = run("doctor", "--json", "--no-write", "--url", url)
+    assert outcome.exit_code == 0, outcome.stdout
+    checks = {check["name"]: check for check in outcome.json()["checks"]}
+    assert checks["connection"]["status"] == "ok"
+    assert checks["description"]["status"] == "warn"
+    assert checks["description"]["detail"].endswith(
+        "could not say where it keeps the bucket: no words"
+    )
+    assert "folder:" not in checks["configuration"]["detail"]
 
 
 def test_doctor_hides_credentials_and_says_what_to_fix(run: Run) -> None:

@@ -7,7 +7,6 @@ import math
 import os
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -80,8 +79,10 @@ def doctor_command(timeout: float, write: bool, as_json: bool, **target: Any) ->
             Check("configuration", "fail", _one_line(error), hint, exit_code=failures.USAGE)
         )
     else:
-        checks.append(Check("configuration", "ok", _describe(store, target)))
-        checks += run(lambda: _storage_checks(store, timeout, write))
+        description: dict[str, str] = {}
+        storage = run(lambda: _storage_checks(store, timeout, write, description))
+        checks.append(Check("configuration", "ok", _describe(store, target, description)))
+        checks += storage
     _report(checks, as_json)
     failed = [check for check in checks if check.status == "fail"]
     if failed:
@@ -104,7 +105,10 @@ def _plugins() -> Check:
     )
 
 
-def _describe(store: SessionStore, target: dict[str, Any]) -> str:
+def _describe(store: SessionStore, target: dict[str, Any], description: dict[str, str]) -> str:
+    """The configuration line: backend, bucket, where they came from, the options
+    (credentials hidden), what the backend says of the bucket (its
+    ``sessionstore_describe``, once the connection worked) and the default ttl."""
     if target.get("url"):
         source = "--url"
     elif target.get("backend"):
@@ -120,24 +124,21 @@ def _describe(store: SessionStore, target: dict[str, Any]) -> str:
         f"{key}={value if key in SHOWN_OPTIONS else '<hidden>'}"
         for key, value in sorted(options.items())
     )
-    root = _root_folder(store)
+    described = "".join(f"; {label}: {_one_line(value)}" for label, value in description.items())
     return (
         f"backend {store.backend!r}, bucket {store.bucket!r} from {source}"
         + (f"; options: {shown}" if shown else "")
-        + (f"; files in {root / store.bucket} (root folder {root})" if root else "")
+        + described
         + (f"; default ttl {store.settings.default_ttl:g} s" if store.settings.default_ttl else "")
     )
 
 
-def _root_folder(store: SessionStore) -> Path | None:
-    """Where a file store keeps its buckets, as its backend resolved it (the ``root``
-    option, else ``SESSIONSTORE_FILE_ROOT``, else the user's data folder): not a
-    secret, and where to look for the sessions. ``None`` for other backends."""
-    root = getattr(store._storage.plugin, "root_dir", None)
-    return root if isinstance(root, Path) else None
-
-
-async def _storage_checks(store: SessionStore, seconds: float, write: bool) -> list[Check]:
+async def _storage_checks(
+    store: SessionStore, seconds: float, write: bool, description: dict[str, str]
+) -> list[Check]:
+    """Connect, list, probe; fills ``description`` with the backend's own account of
+    the bucket once the connection worked. A backend failing to describe it is
+    warned of: the store itself works."""
     checks = []
     try:
         with anyio.fail_after(seconds):
@@ -145,6 +146,18 @@ async def _storage_checks(store: SessionStore, seconds: float, write: bool) -> l
                 page = await store.list_sessions_page(limit=1)
                 more = "" if page.session_ids else " (no sessions yet)"
                 checks.append(Check("connection", "ok", f"listed the bucket{more}"))
+                try:
+                    description.update(await store.describe())
+                except SessionStoreError as error:
+                    checks.append(
+                        Check(
+                            "description",
+                            "warn",
+                            f"the backend could not say where it keeps the bucket: "
+                            f"{_one_line(error)}",
+                            "report it to the backend's authors (sessionstore_describe)",
+                        )
+                    )
                 if write:
                     checks.append(await _probe(store))
     except TimeoutError:
@@ -183,8 +196,8 @@ async def _probe(store: SessionStore) -> Check:
     return Check("permissions", "ok", "wrote, read back and deleted a probe session")
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
+def _one_line(text: BaseException | str) -> str:
+    return " ".join(str(text).split())
 
 
 def _report(checks: list[Check], as_json: bool) -> None:

@@ -40,55 +40,43 @@ def upload(
     On a volume that folds names (``folds``), a name stored under another spelling
     is refused with :class:`InvalidSessionIdError`: writing would replace that one.
     """
+    parents, name = split_path(path)
     try:
-        return _upload(root, bucket, path, data, if_match, create_only, folds)
+        for _ in range(RACE_ATTEMPTS):
+            chain, missing = open_deepest(root, bucket, parents, folds=folds)
+            if missing:
+                with chain:
+                    check_precondition(None, if_match, create_only, bucket, path, "write")
+                    try:
+                        status = publish(chain.fd, missing, name, data)
+                    except Raced:
+                        continue
+                if status is None:
+                    continue  # the directory appeared meanwhile: write into it instead
+                return status
+            with chain, locked(chain.fd):
+                # A deleter may have removed the directory before we got its lock. That
+                # is not checked first (two system calls on every write): a removed
+                # directory is empty and nothing can be created in it, so replace_file
+                # raises Raced and we start again. A version expected there was deleted
+                # with it, so the ConflictError an if_match gets there is right too.
+                current = lstat_object(chain.fd, name, partial(chain.where, name))
+                if current is not None and folds:
+                    stored = chain.spelling(name, current.st_ino)
+                    if stored is None:
+                        continue  # replaced meanwhile by someone ignoring our lock: look again
+                    if stored != name:
+                        raise FoldedName(name, stored)
+                check_precondition(current, if_match, create_only, bucket, path, "write")
+                previous_mtime = None if current is None else current.st_mtime_ns
+                try:
+                    return replace_file(chain.fd, name, data, previous_mtime)
+                except Raced:
+                    continue
     except FoldedName as folded:
         raise InvalidSessionIdError(
             f"cannot write {path!r} in bucket {bucket!r}: {folded.stored!r} is stored there,"
             f" and this volume does not tell it from {folded.name!r} (it ignores case, as"
             " macOS and Windows volumes do by default), so writing would replace it"
         ) from None
-
-
-def _upload(
-    root: str,
-    bucket: str,
-    path: str,
-    data: bytes,
-    if_match: str | None,
-    create_only: bool,
-    folds: bool,
-) -> os.stat_result:
-    parents, name = split_path(path)
-    for _ in range(RACE_ATTEMPTS):
-        chain, missing = open_deepest(root, bucket, parents, folds=folds)
-        if missing:
-            with chain:
-                check_precondition(None, if_match, create_only, bucket, path, "write")
-                try:
-                    status = publish(chain.fd, missing, name, data)
-                except Raced:
-                    continue
-            if status is None:
-                continue  # the directory appeared meanwhile: write into it instead
-            return status
-        with chain, locked(chain.fd):
-            # A deleter may have removed the directory before we got its lock. That
-            # is not checked first (two system calls on every write): a removed
-            # directory is empty and nothing can be created in it, so replace_file
-            # raises Raced and we start again. A version expected there was deleted
-            # with it, so the ConflictError an if_match gets there is right too.
-            current = lstat_object(chain.fd, name, partial(chain.where, name))
-            if current is not None and folds:
-                stored = chain.spelling(name, current.st_ino)
-                if stored is None:
-                    continue  # replaced meanwhile by someone ignoring our lock: look again
-                if stored != name:
-                    raise FoldedName(name, stored)
-            check_precondition(current, if_match, create_only, bucket, path, "write")
-            previous_mtime = None if current is None else current.st_mtime_ns
-            try:
-                return replace_file(chain.fd, name, data, previous_mtime)
-            except Raced:
-                continue
     raise gave_up(os.path.join(root, bucket, path))

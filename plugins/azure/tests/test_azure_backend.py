@@ -12,7 +12,6 @@ import logging
 import random
 import time
 import traceback
-from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -21,7 +20,6 @@ import anyio
 import pluggy
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
 from emulators.faults import Fault, FaultProxy, silent_server
 from sessionstore import SessionStore, hookspecs
@@ -37,19 +35,11 @@ from sessionstore.testing import all_pages
 from sessionstore.testing.forking import load_in_a_fork_while_held
 from sessionstore_azure import AzureBackend
 
-from .conftest import Azurite, free_port
+from .conftest import Azurite, container_sas, free_port, service
 
 NO_ACCOUNT = {"account_name": None, "account_key": None, "endpoint_url": None}
 """Options that leave a connection string the only account setting."""
 WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk+/Wrong+Key/Never=="
-
-
-def service(azurite: Azurite) -> BlobServiceClient:
-    """A plain SDK client, to look at what the backend stored."""
-    return BlobServiceClient(
-        azurite.endpoint_url,
-        credential={"account_name": azurite.account_name, "account_key": azurite.account_key},
-    )
 
 
 def chain_text(error: BaseException) -> str:
@@ -405,13 +395,7 @@ async def test_sas_token(azurite: Azurite, container: str) -> None:
     """A container-scoped SAS works, even with create_bucket=True (which it may
     not do: the existing container is accepted)."""
     service(azurite).create_container(container)
-    sas = generate_container_sas(
-        azurite.account_name,
-        container,
-        account_key=azurite.account_key,
-        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
-    )
+    sas = container_sas(azurite, container)
     store = SessionStore(
         backend="azure",
         bucket=container,
@@ -547,13 +531,7 @@ async def test_sas_signature_never_shows_in_debug_logs(
     token, its signature. The backend masks it (found by the reliability campaign)."""
     caplog.set_level(logging.DEBUG)
     service(azurite).create_container(container)
-    sas = generate_container_sas(
-        azurite.account_name,
-        container,
-        account_key=azurite.account_key,
-        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
-    )
+    sas = container_sas(azurite, container)
     signature = parse_qs(sas)["sig"][0]
     store = SessionStore(
         backend="azure", bucket=container, endpoint_url=azurite.endpoint_url, sas_token=sas

@@ -4,17 +4,15 @@ key, a SAS or the connection string itself."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
 from sessionstore import SessionStore
 from sessionstore_azure import AzureBackend
 
-from .conftest import Azurite
+from .conftest import Azurite, container_sas, service
 
 KEY = "a2V5LXNlY3JldC0xMjM0IQ=="
 """A well-formed account key, for backends that make no request."""
@@ -55,17 +53,8 @@ async def test_a_connection_string_is_described_by_what_it_names_not_by_itself(
 
 async def test_a_sas_is_never_described(azurite: Azurite, container: str) -> None:
     """The SDK keeps a SAS in the client's URL: the endpoint is described without it."""
-    BlobServiceClient(
-        azurite.endpoint_url,
-        credential={"account_name": azurite.account_name, "account_key": azurite.account_key},
-    ).create_container(container)
-    sas = generate_container_sas(
-        azurite.account_name,
-        container,
-        account_key=azurite.account_key,
-        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
-    )
+    service(azurite).create_container(container)
+    sas = container_sas(azurite, container)
     for sas_token in (sas, f"?{sas}"):
         store = SessionStore(
             backend="azure",

@@ -183,6 +183,26 @@ def test_check_http_url_refuses_what_is_no_http_url_with_a_host(value: str) -> N
 
 
 @pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("http://minio:hunter2@127.0.0.1:9000", "without a user or password"),
+        ("http://token@127.0.0.1:9000/", "without a user or password"),
+        ("https://acct.blob.core.windows.net/?sv=2024&sig=hunter2", "without a query"),
+        ("http://127.0.0.1:9000/?", "without a query"),
+        ("http://127.0.0.1:4443/#hunter2", "without a fragment"),
+        ("http://u:hunter2@127.0.0.1:9000/?sig=x", "without a user or password or a query"),
+    ],
+)
+def test_check_http_url_refuses_credentials_queries_and_fragments(value: str, named: str) -> None:
+    """Credentials are options of their own; a query or fragment would break every
+    request (botocore refuses a query only at the first one)."""
+    with pytest.raises(ValueError, match="must be a plain endpoint") as caught:
+        check_http_url(value, option="endpoint_url", example="http://127.0.0.1:9000")
+    assert named in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     "value", ["http://127.0.0.1:9000", "https://storage.example.com/base/", "http://[::1]:10000/a"]
 )
 def test_check_http_url_accepts_http_urls(value: str) -> None:

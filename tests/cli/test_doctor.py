@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -140,6 +141,18 @@ def test_doctor_hides_credentials_and_says_what_to_fix(run: Run) -> None:
     assert "check the endpoint" in checks["connection"]["fix"]
     assert "hunter2" not in outcome.stdout
     assert "AKIDEXAMPLE" not in outcome.stdout
+
+
+def test_doctor_refuses_an_endpoint_url_that_carries_credentials(run: Run) -> None:
+    endpoint = quote("http://minio:hunter2@127.0.0.1:9/?X-Amz-Signature=abcdef123", safe="")
+    outcome = run("doctor", "--json", "--url", f"s3://bucket?endpoint_url={endpoint}&retries=0")
+    assert outcome.exit_code == 2
+    checks = {check["name"]: check for check in outcome.json()["checks"]}
+    assert checks["configuration"]["status"] == "fail"
+    assert "without a user or password or a query" in checks["configuration"]["detail"]
+    assert "connection" not in checks
+    assert "hunter2" not in outcome.stdout
+    assert "abcdef123" not in outcome.stdout
 
 
 @pytest.mark.parametrize(

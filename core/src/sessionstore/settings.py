@@ -136,13 +136,31 @@ def check_http_url(value: str, *, option: str, example: str) -> None:
     URL with a host: for a backend's endpoint option, checked when the store is
     built. HTTP clients take anything else too and fail only at the first request,
     after every retry, as "storage unavailable" (or, given ``host:port``, add
-    ``https://`` and speak TLS to a plain-HTTP emulator). The value is not quoted:
-    a URL may carry credentials."""
+    ``https://`` and speak TLS to a plain-HTTP emulator). A user, password, query
+    or fragment is refused too: no backend authenticates with them (credentials
+    are options of their own), botocore rejects a query only at the first request,
+    and a fragment ends up inside every request path. The value is not quoted: a
+    URL may carry credentials."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"{option} must be an http:// or https:// URL with a host, such as {example} "
             "(value not shown: a URL may carry credentials)"
+        )
+    extras = [
+        name
+        for name, given in [
+            ("a user or password", "@" in parts.netloc),
+            ("a query", bool(parts.query) or value.rstrip().endswith("?")),
+            ("a fragment", "#" in value),
+        ]
+        if given
+    ]
+    if extras:
+        raise ValueError(
+            f"{option} must be a plain endpoint such as {example}, without "
+            f"{' or '.join(extras)}: give credentials in the backend's own options "
+            "(value not shown: it may carry credentials)"
         )
 
 

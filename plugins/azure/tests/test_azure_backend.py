@@ -320,6 +320,8 @@ async def test_container_deleted_after_init(azurite: Azurite, azure_store: Sessi
         # The SDK put https:// before it and failed at the first request.
         ({"endpoint_url": "127.0.0.1:10000/devstoreaccount1"}, "endpoint_url must be an http"),
         ({"endpoint_url": "ftp://127.0.0.1/devstoreaccount1"}, "endpoint_url must be an http"),
+        # A SAS goes in sas_token, not in the URL.
+        ({"endpoint_url": "http://127.0.0.1:1/a?sv=1&sig=abc"}, "without a query"),
         # A key with a space (a '+' lost on the way) was refused at the first
         # request, as if the key were wrong.
         ({"account_key": "Eby8vdM02xNOcq FlqUwJ=="}, "account_key is not valid base64"),

@@ -364,6 +364,22 @@ def test_endpoint_without_http_scheme_or_host_is_refused_when_built(endpoint: st
     assert "10.9.8.7" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "refused"),
+    [
+        # gcsfs put every request path after the fragment.
+        ("http://10.9.8.7:4443/#x", "without a fragment"),
+        ("http://me:pw@10.9.8.7:4443", "without a user or password"),
+    ],
+)
+def test_endpoint_with_credentials_or_a_fragment_is_refused_when_built(
+    endpoint: str, refused: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=refused) as caught:
+        SessionStore(backend="gcs", bucket="b-1", endpoint_url=endpoint, token="anon")
+    assert "10.9.8.7" not in str(caught.value)
+
+
 def test_a_prefix_leaving_no_room_for_the_longest_names_is_refused() -> None:
     """Cloud Storage refuses object names over 1024 bytes (fake-gcs-server does
     not): a longer prefix worked in tests and failed in production at the first

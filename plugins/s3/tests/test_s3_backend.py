@@ -127,6 +127,9 @@ def test_options_from_strings_and_their_checks() -> None:
         # botocore refused these only at the first request, as a storage failure.
         ({"endpoint_url": "localhost:9000"}, "endpoint_url must be an http"),
         ({"endpoint_url": "ftp://localhost:9000"}, "endpoint_url must be an http"),
+        ({"endpoint_url": "http://127.0.0.1:9000/?sig=x"}, "without a query"),
+        # botocore does not sign with a user and password in the URL.
+        ({"endpoint_url": "http://minio:pw@127.0.0.1:9000"}, "without a user or password"),
     ):
         with pytest.raises(ConfigurationError, match=re.escape(message)):
             SessionStore(backend="s3", bucket="some-bucket", **bad)

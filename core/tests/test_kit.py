@@ -313,16 +313,25 @@ SECRET_STORE = """
     @pytest.fixture
     def store(self):
         return SessionStore(
-            backend="{name}", bucket="kit-tests", api_key="k3y-0f-the-account", region="eu"
+            backend="{name}",
+            bucket="kit-tests",
+            api_key="k3y-0f-the-account",
+            region="eu",
+            key_prefix="tenant-one/sessions",
         )
 """
-"""A store whose options hold a secret (``api_key``) and a plain value (``region``)."""
+"""A store whose options hold a secret (``api_key``) and plain values (``region``,
+and ``key_prefix``, a word of which is "key")."""
 
 
 @pytest.mark.parametrize(
     ("described", "fails"),
     [
-        ('{"endpoint": "https://eu.example", "region": self.region}', False),
+        (
+            '{"endpoint": "https://eu.example", "region": self.region, '
+            '"location": f"mem://{self.key_prefix}"}',
+            False,
+        ),
         ('{"endpoint": f"https://eu.example?key={self.api_key}"}', True),
     ],
     ids=["location only", "shows its key"],
@@ -331,10 +340,11 @@ def test_a_description_showing_a_secret_option_fails(
     pytester: pytest.Pytester, described: str, fails: bool
 ) -> None:
     """The kit looks for the value of every option whose name suggests a secret in
-    the description, and only those: the region may be described."""
+    the description, and only those: the region and the key prefix may be described."""
     init = (
-        "def __init__(self, api_key=None, region=None):\n"
+        "def __init__(self, api_key=None, region=None, key_prefix=''):\n"
         "    self.impl, self.api_key, self.region = MemoryBackend(), api_key, region\n"
+        "    self.key_prefix = key_prefix\n"
     )
     describe = (
         "async def sessionstore_describe(self, bucket):\n"

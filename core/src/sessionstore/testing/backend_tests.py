@@ -60,8 +60,18 @@ FORK_TIMEOUT = 60.0
 """Seconds the forked child has for its loads: generous on a loaded host, but a
 deadlocked child fails the test instead of hanging it."""
 
-SECRET_WORDS = ("key", "secret", "token", "password", "sas", "connection_string", "credential")
-"""Words that mark a store option as a secret: its value must never be described."""
+SECRET_WORDS = frozenset(
+    {
+        *("secret", "password", "passwd", "credential", "credentials"),
+        *("connection", "sas", "sig", "signature"),
+    }
+)
+"""Words that mark a store option (or a ``Name=value`` part of one) as a secret
+wherever they appear in its name: its value must never be described."""
+SECRET_LAST_WORDS = frozenset({"key", "token"})
+"""Words that mark it as a secret when its name ends with them: ``account_key``,
+``AccountKey`` and ``sas_token`` are secrets, ``key_prefix`` and ``token_file``
+are not."""
 MIN_SECRET = 6
 """Shorter option values are not looked for in a description: too likely by chance."""
 
@@ -615,8 +625,9 @@ class BackendTests:
     async def test_describe_says_where_without_secrets(self, store: SessionStore) -> None:
         """``sessionstore_describe`` (optional) says where and how the bucket is kept
         as non-empty str labels mapped to non-empty one-line str values, and no
-        value of an option whose name suggests a secret (key, secret, token,
-        password, sas, connection_string, credential) appears in any of them:
+        value of an option whose name suggests a secret (one that ends in key or
+        token, or has secret, password, credential, connection, sas or signature
+        among its words) appears in any of them:
         ``sessionstore doctor`` prints them, applications log them.
 
         Troubleshooting: describe the location (a folder, a URL without its query,
@@ -948,7 +959,10 @@ def _secret_values(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     words are left out."""
 
     def secret(name: str) -> bool:
-        return any(word in name.lower() for word in (*SECRET_WORDS, "sig"))
+        words = [word.lower() for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
+        return bool(words) and (
+            not SECRET_WORDS.isdisjoint(words) or words[-1] in SECRET_LAST_WORDS
+        )
 
     for option, value in options.items():
         if not secret(option) or value is None:

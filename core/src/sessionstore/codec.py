@@ -54,10 +54,11 @@ _NOT_DECODED = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 """What msgspec raises for bytes it does not decode (invalid UTF-8 inside a string
 is a UnicodeDecodeError): each caller then falls back or refuses precisely."""
 MAX_DEPTH = 500
-"""The deepest nesting of dicts and lists a state may have. Both decoders spend a
-level of Python's recursion limit (1,000) per level, on top of the caller's stack:
-a state of 950 levels written from a shallow stack failed to load 900 frames
-deep, as "not valid JSON". 500 leaves a caller ~480 frames."""
+"""The deepest nesting of dicts and lists a state may have. Before Python 3.13
+both decoders spend a level of Python's recursion limit (1,000) per level, on top
+of the caller's stack: a state of 950 levels written from a shallow stack failed
+to load 900 frames deep, as "not valid JSON". 500 leaves a caller ~480 frames.
+(From 3.13 the limit is the C stack's, tens of thousands of levels.)"""
 _encode_msgpack = msgspec.msgpack.Encoder().encode
 _NON_FINITE_MSGPACK = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
 """A MessagePack float 64 whose exponent bits are all set: NaN or an infinity. It
@@ -253,7 +254,8 @@ def loads(data: bytes, path: str) -> Any:
     except RecursionError as error:
         raise CorruptSessionError(
             f"{path}: the stored JSON is nested too deeply to decode this deep in the "
-            f"call stack (Python's recursion limit is {sys.getrecursionlimit()})",
+            f"call stack (Python's recursion limit is {sys.getrecursionlimit()}; from "
+            "Python 3.13, the C stack's)",
             path=path,
         ) from error
     except ValueError as error:

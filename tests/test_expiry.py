@@ -367,6 +367,31 @@ async def test_purge_keeps_the_checkpoints_of_a_session_started_right_after_it(
     assert await store.load_session("chat") == {"new": True}
 
 
+async def test_purge_keeps_a_checkpoint_a_new_session_wrote_under_an_old_name(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """The new session's first checkpoint has the expired one's name: purge deleted
+    it too, as it deleted the names it had listed whatever their version."""
+    await store.store_session("chat", {"old": True}, ttl=1)
+    await store.store_session("chat", {"old": True}, "checkpoint-001")
+    await store.store_session("chat", {"old": True}, "checkpoint-002")
+    fake_clock.advance(2)
+    storage = store._storage
+    real_delete = storage.delete
+
+    async def delete(paths: Sequence[str], *, if_match: str | None = None) -> None:
+        await real_delete(paths, if_match=if_match)
+        if paths == ["chat/state.json"]:  # the expired state.json has just gone
+            storage.delete = real_delete  # type: ignore[method-assign]
+            await store.store_session("chat", {"new": True})
+            await store.store_session("chat", {"new": True}, "checkpoint-001")
+
+    storage.delete = delete  # type: ignore[method-assign]
+    assert await store.purge_expired() == 1
+    assert await store.list_files("chat") == ["checkpoint-001", "state.json"]
+    assert await store.load_session("chat", "checkpoint-001") == {"new": True}
+
+
 async def test_purge_awaits_async_callbacks(tmp_path: Path, fake_clock: FakeClock) -> None:
     """An ``async def`` on_purged or on_error was called and never awaited: it never
     ran, and Python only warned of a coroutine never awaited."""

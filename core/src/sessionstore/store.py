@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -450,9 +450,9 @@ class SessionStore:
 
         Sessions are listed a page at a time, so memory stays flat. Safe while the
         application writes: a ``state.json`` is deleted only at the version found
-        expired, so a session refreshed meanwhile survives, and the checkpoints
-        deleted are those listed before it, so a new session started under the
-        same id right after keeps its own. A session without a
+        expired, so a session refreshed meanwhile survives, and each checkpoint
+        only at the version it had before, so a new session started under the
+        same id right after keeps its own, even under an old name. A session without a
         ``state.json`` is left alone, whatever its checkpoints' expiry. Unless
         ``dry_run``, the backend then clears what interrupted writes left in the
         bucket (the file backend's abandoned temporary folders), if it has any.
@@ -492,11 +492,11 @@ class SessionStore:
         if dry_run:
             return True
         storage = await self._ensure_ready()
-        # The expired session's checkpoints are those there before its state.json
-        # goes. Listed after, they would include those of a new session started
-        # under this id right after the delete (its state.json is kept, so its
-        # checkpoints must be too).
-        checkpoints = await self.list_files(session_id)
+        # The expired session's checkpoints are those there, at the versions there,
+        # before its state.json goes. A new session started under this id right
+        # after the delete keeps its state.json, so it keeps its checkpoints too:
+        # those listed after, and those it wrote over an old one's name.
+        checkpoints = await self._checkpoint_versions(session_id)
         # Once begun, the session is deleted whole even if the purge is cancelled
         # meanwhile (the storage may have acted on a request whose answer the
         # cancellation cut off): nothing would find its checkpoints again without
@@ -508,8 +508,22 @@ class SessionStore:
                 )
             except ConflictError:
                 return False  # written since we read it: the session lives on
-            await self._delete_names(session_id, checkpoints, keep=DEFAULT_FILENAME)
+            for path, version in checkpoints:
+                with suppress(ConflictError):  # written since: a new session's
+                    await storage.delete([path], if_match=version)
         return True
+
+    async def _checkpoint_versions(self, session_id: str) -> list[tuple[str, str]]:
+        """The path and current version of each file of the session but its state."""
+        storage = await self._ensure_ready()
+        found = []
+        for name in await self.list_files(session_id):
+            if name == DEFAULT_FILENAME:
+                continue
+            path = session_path(session_id, name)
+            with suppress(FileNotFoundError):  # deleted since it was listed
+                found.append((path, (await storage.stat(path)).version))
+        return found
 
     async def _delete_files(self, session_id: str, keep: str | None) -> bool:
         """Delete every file of the session but ``keep``; whether there were any."""

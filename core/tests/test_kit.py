@@ -300,6 +300,33 @@ def test_a_hook_that_is_no_checkpoint_fails_for_that_hook_only(
     assert result.parseoutcomes().get("failed") == 2 * len(hooks)  # on asyncio and trio
 
 
+ONE_BUCKET = """
+class OneBucket(dict):
+    \"\"\"Every bucket name leads to the same objects, in every instance.\"\"\"
+
+    def get(self, bucket, default=None):
+        return super().get("one", default)
+
+    def setdefault(self, bucket, default=None):
+        return super().setdefault("one", default)
+
+
+SHARED = OneBucket()
+
+
+"""
+"""A preamble for a memory backend whose stores all share one bucket, as a backend
+keeping objects by path alone does."""
+
+
+def test_a_backend_ignoring_its_bucket_fails(pytester: pytest.Pytester) -> None:
+    init = "def __init__(self):\n    super().__init__()\n    self._buckets = SHARED\n"
+    result = run_kit(pytester, "one_bucket", init, ONE_BUCKET, select="buckets_are_kept_apart")
+    result.stdout.fnmatch_lines(["FAILED *::TestIt::test_buckets_are_kept_apart*"])
+    result.stdout.fnmatch_lines(["*the hooks ignore their bucket argument*"])
+    assert result.parseoutcomes().get("failed") == 2  # on asyncio and trio
+
+
 def test_a_backend_ignoring_unknown_options_fails(pytester: pytest.Pytester) -> None:
     """A plain class whose ``__init__`` swallows ``**kwargs`` accepts a misspelt option."""
     init = "def __init__(self, timeout=5.0, **ignored):\n    self.impl = MemoryBackend()\n"

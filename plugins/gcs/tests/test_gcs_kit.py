@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from emulators.gcs import JsonApi
 from sessionstore import SessionStore
 from sessionstore.testing import BackendTests
 
@@ -14,3 +15,10 @@ class TestGCSBackend(BackendTests):
     @pytest.fixture
     def store(self, make_store: Callable[..., SessionStore]) -> SessionStore:
         return make_store()
+
+    @pytest.fixture
+    def other_bucket_store(
+        self, make_store: Callable[..., SessionStore], json_api: JsonApi
+    ) -> SessionStore:
+        """Buckets are made through the JSON API, as the fixture's is."""
+        return make_store(bucket=json_api.new_bucket())

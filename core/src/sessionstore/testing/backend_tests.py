@@ -11,7 +11,7 @@ import inspect
 import os
 import random
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -136,6 +136,20 @@ class BackendTests:
         )
 
     @pytest.fixture
+    async def other_bucket_store(self, store: SessionStore) -> AsyncIterator[SessionStore]:
+        """A store built as ``store`` is, over another fresh, empty bucket (``store``'s
+        name with ``-other`` appended). Override it if your storage cannot open that
+        bucket without help (one must be made first, say)."""
+        other = SessionStore(
+            backend=store.backend,
+            bucket=f"{store.bucket[:56]}-other",
+            default_ttl=store.settings.default_ttl,
+            **store.settings.options,
+        )
+        yield other
+        await other.aclose()
+
+    @pytest.fixture
     async def storage(self, store: SessionStore) -> Storage:
         """The store's bound backend, initialised (``sessionstore_init`` called)."""
         return await store._ensure_ready()
@@ -205,6 +219,34 @@ class BackendTests:
                 "its __init__"
             )
         assert "kit_no_such_option" in str(refused), f"the error does not name it: {refused}"
+
+    async def test_buckets_are_kept_apart(
+        self, store: SessionStore, other_bucket_store: SessionStore
+    ) -> None:
+        """Two stores built with the same options over two buckets share nothing:
+        what one writes, the other neither loads, lists nor deletes.
+
+        Troubleshooting: every hook is given ``bucket``; keep each bucket's objects
+        apart by it (a folder, a table column, a key prefix of its own). If the
+        second bucket cannot be opened here, override the ``other_bucket_store``
+        fixture.
+        """
+        other = other_bucket_store
+        await store.store_session("both", {"bucket": "first"})
+        await other.store_session("both", {"bucket": "other"})
+        await other.store_session("only-other", {"bucket": "other"}, "cp.json")
+        assert await store.load_session("both") == {"bucket": "first"}, (
+            "a write to another bucket replaced this bucket's session: the hooks "
+            "ignore their bucket argument"
+        )
+        assert await other.load_session("both") == {"bucket": "other"}
+        assert await store.list_sessions() == ["both"], "another bucket's session is listed"
+        assert await store.get_session_metadata("only-other", "cp.json") is None
+        assert await store.delete_session("both") is True
+        assert await other.load_session("both") == {"bucket": "other"}, (
+            "delete_session in one bucket deleted the other bucket's session"
+        )
+        assert await other.list_sessions() == ["both", "only-other"]
 
     # -- upload / download ---------------------------------------------------------
 

@@ -43,6 +43,25 @@ BROKEN = {
                 raise RuntimeError("This class is not fork-safe")
             return await super().sessionstore_download(bucket=bucket, path=path)
     """,
+    "sweeps_live_writes": """
+        pending = {}  # a write's temporary copy, until the write completes
+
+        async def sessionstore_upload(self, bucket, path, data, if_match, create_only):
+            key = object()
+            self.pending[key] = data
+            await anyio.sleep(0.01)
+            if self.pending.pop(key, None) is None:
+                raise FileNotFoundError("the temporary copy of this write was swept")
+            return await super().sessionstore_upload(
+                bucket=bucket, path=path, data=data, if_match=if_match, create_only=create_only
+            )
+
+        async def sessionstore_sweep(self, bucket):
+            await anyio.lowlevel.checkpoint()
+            removed = len(self.pending)
+            self.pending.clear()  # whether or not a writer still needs them
+            return removed
+    """,
     "sweep_returns_none": """
         async def sessionstore_sweep(self, bucket):
             return None
@@ -186,6 +205,7 @@ def run_kit(
         ("not_fork_safe", "test_a_store_used_before_fork_works_in_both_processes"),
         ("never_yields", "test_every_hook_is_a_checkpoint"),
         ("sweep_returns_none", "test_sweep_keeps_every_object"),
+        ("sweeps_live_writes", "test_sweep_spares_writes_in_progress"),
     ],
 )
 def test_broken_backend_fails_the_clause_it_breaks(

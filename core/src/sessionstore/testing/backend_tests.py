@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 from sessionstore import clock
-from sessionstore.errors import ConfigurationError, ConflictError
+from sessionstore.errors import ConfigurationError, ConflictError, StorageUnavailableError
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.storage import Storage
 from sessionstore.store import SessionStore
@@ -59,6 +59,11 @@ FORK_LOADS = 20
 FORK_TIMEOUT = 60.0
 """Seconds the forked child has for its loads: generous on a loaded host, but a
 deadlocked child fails the test instead of hanging it."""
+
+SWEPT_WRITES = 24
+"""Writes under way while ``test_sweep_spares_writes_in_progress`` sweeps."""
+SWEPT_WRITE_BYTES = 256 * 1024
+"""Big enough that a write takes a while, so sweeps land in the middle of some."""
 
 SECRET_WORDS = frozenset(
     {
@@ -459,6 +464,37 @@ class BackendTests:
         for info in infos:
             stored = await storage.download(info.path)
             assert (stored.data, stored.info.version) == (b"kept", info.version)
+
+    async def test_sweep_spares_writes_in_progress(self, storage: Storage) -> None:
+        """A sweep running while writes are under way removes nothing a live writer
+        still needs: every write completes, and every object holds its bytes.
+
+        Troubleshooting: a temporary entry belongs to its writer until that writer
+        finishes or dies. Sweep only what no writer owns: hold a lock while writing
+        and sweep only entries whose lock is free, or only entries older than any
+        write can take.
+        """
+        if not inspect.unwrap(storage._hook.sessionstore_sweep).get_hookimpls():
+            pytest.skip("the backend has no sessionstore_sweep (optional)")
+        payloads = [os.urandom(SWEPT_WRITE_BYTES) for _ in range(SWEPT_WRITES)]
+        written = 0
+
+        async def write(index: int) -> None:
+            nonlocal written
+            try:
+                await storage.upload(f"s{index % 4}/f{index}", payloads[index])
+            except StorageUnavailableError as error:
+                pytest.fail(f"a write failed while sweeps ran (one took its temporary?): {error}")
+            written += 1
+
+        async with anyio.create_task_group() as group:
+            for index in range(SWEPT_WRITES):
+                group.start_soon(write, index)
+            while written < SWEPT_WRITES:
+                await storage.sweep()
+        for index, payload in enumerate(payloads):
+            stored = await storage.download(f"s{index % 4}/f{index}")
+            assert stored.data == payload, f"s{index % 4}/f{index} lost its bytes to a sweep"
 
     async def test_conditional_delete(self, storage: Storage) -> None:
         """Delete with ``if_match`` removes the object only at that version; a stale

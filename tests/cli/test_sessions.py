@@ -836,3 +836,24 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(
         stderr = child.stderr.read()
     assert stderr == b""  # no traceback, no "Error"
     assert child.returncode == 141  # 128 + SIGPIPE, as shells report `ls | head`
+
+
+@pytest.mark.parametrize("text", ['{"x": NaN}', '{"x": -Infinity}', '{"x": 1e400}'])
+def test_a_state_json_cannot_hold_names_its_input(
+    run: Run, url: str, tmp_path: Path, text: str
+) -> None:
+    """As the input's other errors do ("arr.json: a session state is..."): the file
+    named first. Python's JSON reads NaN and Infinity (and 1e400 as inf); the store
+    refuses them."""
+    source = tmp_path / "nan.json"
+    source.write_text(text)
+    outcome = run("put", "abc", str(source), "--url", url)
+    assert outcome.exit_code == USAGE
+    assert outcome.stderr == (
+        f"sessionstore: error: {source}: session state contains NaN or an infinity, "
+        "which JSON cannot represent\n"
+    )
+    piped = run("put", "abc", "--json", "--url", url, input=text).json()["error"]
+    assert piped["message"].startswith("standard input: session state contains NaN")
+    assert piped["type"] == "SerializationError"
+    assert run("ls", "--url", url).stdout == ""

@@ -39,6 +39,7 @@ from sessionstore.cli.options import (
 from sessionstore.errors import (
     ConflictError,
     CorruptSessionError,
+    SerializationError,
     SessionStoreError,
     StoragePermissionError,
     first_failure,
@@ -385,6 +386,13 @@ def put_command(
                 )
             except ConflictError as error:
                 raise _put_conflict(error, session_id, filename, create_only) from error
+            except SerializationError as error:
+                # What the store cannot encode came from SOURCE (NaN, Infinity, or a
+                # number too large for a float, which Python's JSON reads as inf):
+                # named as SOURCE's other errors name it.
+                raise Failure(
+                    f"{where}: {error}", exit_code=USAGE, kind="SerializationError"
+                ) from error
 
     meta = run(main)
     if as_json:

@@ -857,3 +857,13 @@ def test_a_state_json_cannot_hold_names_its_input(
     assert piped["message"].startswith("standard input: session state contains NaN")
     assert piped["type"] == "SerializationError"
     assert run("ls", "--url", url).stdout == ""
+
+
+def test_create_only_and_if_match_are_refused_in_the_cli_s_words(run: Run, url: str) -> None:
+    """Not the library's "if_match and create_only exclude each other"."""
+    outcome = run("put", "abc", "--create-only", "--if-match", "x", "--url", url, input="{}")
+    assert outcome.exit_code == USAGE
+    assert "--create-only and --if-match exclude each other" in outcome.stderr
+    assert "if_match" not in outcome.stderr
+    assert "create_only" not in outcome.stderr
+    assert run("ls", "--url", url).stdout == ""

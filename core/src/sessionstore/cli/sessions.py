@@ -355,6 +355,12 @@ def put_command(
 ) -> None:
     """Store a JSON object as the session's state, read from SOURCE (a file, or - for
     standard input)."""
+    if create_only and if_match is not None:
+        # Said in the CLI's flags, before the library's "if_match and create_only".
+        raise click.UsageError(
+            "--create-only and --if-match exclude each other: --create-only writes only "
+            "where no file exists, --if-match only over an existing version"
+        )
     session_path(session_id, filename)  # a bad name is said before any input is read
     data = source.read()
     where = getattr(source, "name", "-")

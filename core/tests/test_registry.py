@@ -76,22 +76,61 @@ async def test_a_store_imports_only_its_backend(
     assert await store.load_session("a") == {"x": 1}
 
 
-async def test_hooks_taking_some_of_the_arguments_are_called_as_pluggy_would(
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "async def sessionstore_delete(self, bucket, paths, if_match):",
+            "async def sessionstore_delete(self, bucket, paths):",
+            "its sessionstore_delete does not take if_match",
+        ),
+        (
+            "async def sessionstore_delete(self, bucket, paths, if_match):",
+            "async def sessionstore_delete(self, bucket, paths, if_match=None):",
+            "its sessionstore_delete gives if_match a default, so pluggy never passes it",
+        ),
+        (
+            "async def sessionstore_upload(self, bucket, path, data, if_match, create_only):",
+            "async def sessionstore_upload(self, path, data, **options):",
+            "its sessionstore_upload does not take bucket, if_match, create_only",
+        ),
+    ],
+    ids=["left out", "with a default", "in **kwargs"],
+)
+def test_a_hook_leaving_out_parameters_of_its_spec_is_refused(
+    install_plugin: InstallPlugin, working_backend: str, old: str, new: str, problem: str
+) -> None:
+    """pluggy lets an implementation take some of its spec's parameters, and passes
+    none with a default: a delete without ``if_match`` deleted unconditionally."""
+    source = working_backend.replace(old, new)
+    assert source != working_backend
+    install_plugin("partial", source, distribution="partial-dist")
+    with pytest.raises(BackendLoadError, match="partial-dist") as caught:
+        load_backend("partial")
+    assert problem in str(caught.value)
+    assert str(caught.value).endswith(
+        "a hook takes every parameter of its spec, none with a default"
+    )
+
+
+def test_a_hook_without_hookimpl_is_refused(
     install_plugin: InstallPlugin, working_backend: str
 ) -> None:
-    """pluggy passes an implementation only the arguments it names; the store calls
-    an implementation directly only when it takes them all."""
+    """An optional hook left unmarked was never called (a close leaking clients),
+    and a required one was reported as not implemented, though it is there."""
     source = working_backend.replace(
-        "async def sessionstore_init(self, bucket):", "async def sessionstore_init(self):"
-    ).replace(
-        "async def sessionstore_download(self, bucket, path):",
-        "async def sessionstore_download(self, path):",
+        "@hookimpl\n        async def sessionstore_stat", "async def sessionstore_stat"
+    ) + (
+        "\n        async def sessionstore_close(self):"
+        "\n            raise RuntimeError('never called')\n"
     )
-    assert source != working_backend
-    install_plugin("partial", source)
-    store = SessionStore(backend="partial", bucket="sessions")
-    await store.store_session("a", {"x": 1})
-    assert await store.load_session("a") == {"x": 1}
+    install_plugin("unmarked", source)
+    with pytest.raises(BackendLoadError) as caught:
+        load_backend("unmarked")
+    assert str(caught.value).endswith(
+        "its sessionstore_stat, sessionstore_close are not marked @hookimpl "
+        "(pluggy calls only marked hooks)"
+    )
 
 
 def test_broken_plugin_is_reported_and_others_still_work(

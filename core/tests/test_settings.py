@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
 from sessionstore import BackendNotFoundError, ConfigurationError, SessionStore, StoreSettings
-from sessionstore.settings import check_http_url, converter, parse_url, resolve_settings, to_path
+from sessionstore.settings import (
+    check_http_url,
+    converter,
+    parse_url,
+    reaches_beyond_last_time,
+    resolve_settings,
+    to_path,
+    ttl_seconds,
+)
 from sessionstore.storage import build_backend
 
 
@@ -250,3 +260,37 @@ def test_an_unknown_backend_is_named_before_its_bucket(url: str) -> None:
     """``nosuch://x`` said the bucket 'x' was too short: true, but not the problem."""
     with pytest.raises(BackendNotFoundError, match="no sessionstore backend named 'nosuch'"):
         SessionStore.from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "shown"),
+    [
+        (timedelta(days=3_000_000), "3000000 days"),
+        (timedelta(days=3_000_000, seconds=1), "259200000001 seconds"),
+        (10**12, "1000000000000 seconds"),
+        (1e300, "1e+300 seconds"),
+    ],
+)
+def test_a_ttl_past_the_year_9999_is_shown_in_plain_units(ttl: Any, shown: str) -> None:
+    """Not "a ttl of datetime.timedelta(days=3000000)", and a plain ValueError: the
+    private _BeyondLastTime showed in users' tracebacks."""
+    with pytest.raises(ValueError, match="beyond the year 9999") as caught:
+        ttl_seconds(ttl)
+    assert str(caught.value) == f"a ttl of {shown} reaches beyond the year 9999"
+    assert type(caught.value) is ValueError
+
+
+@pytest.mark.parametrize(
+    ("ttl", "shown"),
+    [(timedelta(seconds=-1), "-1 seconds"), (timedelta(0), "0 seconds"), ("5", "'5'")],
+)
+def test_a_ttl_too_short_is_shown_in_plain_units(ttl: Any, shown: str) -> None:
+    with pytest.raises(ValueError, match=f"microsecond, got {shown}$"):
+        ttl_seconds(ttl)
+
+
+def test_reaches_beyond_last_time_tells_the_one_refusal_of_a_positive_ttl() -> None:
+    assert reaches_beyond_last_time(1e300)
+    assert reaches_beyond_last_time(timedelta(days=3_000_000).total_seconds())
+    assert not reaches_beyond_last_time(86400 * 365 * 100)
+    assert ttl_seconds(86400 * 365 * 100) == 86400 * 365 * 100

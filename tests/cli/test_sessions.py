@@ -867,3 +867,19 @@ def test_create_only_and_if_match_are_refused_in_the_cli_s_words(run: Run, url: 
     assert "if_match" not in outcome.stderr
     assert "create_only" not in outcome.stderr
     assert run("ls", "--url", url).stdout == ""
+
+
+@pytest.mark.parametrize("command", [["put", "abc"], ["touch", "abc"]])
+@pytest.mark.parametrize("ttl", ["3000000d", "99999999999d"])
+def test_a_ttl_past_the_year_9999_is_said_in_the_user_s_words(
+    run: Run, url: str, command: list[str], ttl: str
+) -> None:
+    """3000000d fits a timedelta but not a stored time: it printed the library's
+    "a ttl of datetime.timedelta(days=3000000) reaches beyond the year 9999", where
+    99999999999d (no timedelta holds it) had a usage error. Both have the same."""
+    outcome = run(*command, "--ttl", ttl, "--url", url, input="{}")
+    assert outcome.exit_code == USAGE
+    assert f"Invalid value for '--ttl': '{ttl}' is a duration reaching beyond the year 9999" in (
+        outcome.stderr
+    )
+    assert "datetime" not in outcome.stderr

@@ -1,5 +1,6 @@
 """The backend contract: a backend fits it if pluggy validates its hooks against
-:mod:`sessionstore.hookspecs` and every required hook is a coroutine function."""
+:mod:`sessionstore.hookspecs`, every required hook is a coroutine function, each
+hook takes every parameter of its spec, and no hook lacks its ``@hookimpl``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
     except pluggy.PluginValidationError as error:
         problem = str(error)
     else:
-        problem = _contract_problems(manager)
+        problem = _contract_problems(manager, plugin)
     if problem:
         raise BackendLoadError(
             f"backend {info.name!r} from {info.distribution} {info.version} does not fit the "
@@ -42,20 +43,51 @@ def plugin_manager(plugin: object, info: BackendInfo) -> pluggy.PluginManager:
     return manager
 
 
-def _contract_problems(manager: pluggy.PluginManager) -> str:
-    """Every missing required hook and every hook that is not an ``async def``,
-    named at once (``""`` if none): an unfinished backend is fixed in one pass."""
-    missing, not_async = [], []
+def _contract_problems(manager: pluggy.PluginManager, plugin: object) -> str:
+    """Every contract problem pluggy lets through, named at once (``""`` if none):
+    an unfinished backend is fixed in one pass."""
+    missing, unmarked, not_async, partial = [], [], [], []
     for hook_name in HOOK_NAMES:
-        impls = getattr(manager.hook, hook_name).get_hookimpls()
-        if not impls and hook_name not in OPTIONAL_HOOKS:
+        caller = getattr(manager.hook, hook_name)
+        impls = caller.get_hookimpls()
+        if not impls and callable(getattr(plugin, hook_name, None)):
+            unmarked.append(hook_name)
+        elif not impls and hook_name not in OPTIONAL_HOOKS:
             missing.append(hook_name)
         elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
             not_async.append(hook_name)
+        partial.extend(_untaken_parameters(hook_name, caller, impls))
     problems = []
     if missing:
         problems.append(f"it does not implement {', '.join(missing)}")
     if not_async:
         verb = "is" if len(not_async) == 1 else "are"
         problems.append(f"its {', '.join(not_async)} {verb} not an async def")
-    return "; ".join(problems)
+    if unmarked:
+        verb = "is" if len(unmarked) == 1 else "are"
+        names = ", ".join(unmarked)
+        problems.append(f"its {names} {verb} not marked @hookimpl (pluggy calls only marked hooks)")
+    if partial:
+        partial[-1] += ": a hook takes every parameter of its spec, none with a default"
+    return "; ".join(problems + partial)
+
+
+def _untaken_parameters(
+    hook_name: str, caller: pluggy.HookCaller, impls: list[pluggy.HookImpl]
+) -> list[str]:
+    """A problem for each implementation leaving out parameters of its spec. pluggy
+    allows it, and passes nothing to a parameter with a default, but a hook
+    ignoring ``if_match`` or ``bucket`` silently breaks conditional writes or
+    mixes buckets: every parameter carries part of the request."""
+    spec_names = caller.spec.argnames if caller.spec is not None else ()
+    problems = []
+    for impl in impls:
+        untaken = [name for name in spec_names if name not in impl.argnames]
+        defaulted = [name for name in untaken if name in impl.kwargnames]
+        if defaulted:
+            names = ", ".join(defaulted)
+            problems.append(f"its {hook_name} gives {names} a default, so pluggy never passes it")
+        absent = [name for name in untaken if name not in defaulted]
+        if absent:
+            problems.append(f"its {hook_name} does not take {', '.join(absent)}")
+    return problems

@@ -82,7 +82,7 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
     Raises :class:`ValueError` unless it is a finite number of at least one
     microsecond (the resolution of stored times): a shorter, zero or negative TTL
     would write a file that is already gone. So is one reaching past the year 9999,
-    which no stored time can hold.
+    which no stored time can hold (:func:`reaches_beyond_last_time` tells which).
     """
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
     if isinstance(seconds, int) and not isinstance(seconds, bool):
@@ -104,7 +104,7 @@ def ttl_seconds(ttl: timedelta | float | int) -> float:
         )
     # Refused here, not at every write: a default TTL would otherwise build a store
     # whose every write fails.
-    if seconds > (_LAST_TIME - clock.now()).total_seconds():
+    if reaches_beyond_last_time(seconds):
         raise _beyond_last_time(ttl)
     return float(seconds)
 
@@ -113,17 +113,33 @@ _LAST_TIME = datetime.max.replace(tzinfo=timezone.utc)
 """The last time a file can be stamped with: no expiry can reach past it."""
 
 
-class _BeyondLastTime(ValueError):
-    """A ttl ending after the last time a file can be stamped with."""
+def reaches_beyond_last_time(seconds: float) -> bool:
+    """Whether a ttl of ``seconds`` from now ends after the year 9999, the last time
+    a file can be stamped with: the one reason :func:`ttl_seconds` refuses a
+    finite, positive ttl. For callers that word that refusal their own way (a
+    command-line option, a setting), rather than recognising the error."""
+    return seconds > (_LAST_TIME - clock.now()).total_seconds()
 
 
 def _beyond_last_time(ttl: object) -> ValueError:
-    return _BeyondLastTime(f"a ttl of {_shown(ttl)} reaches beyond the year 9999")
+    # A plain ValueError: callers that must tell this case apart ask
+    # reaches_beyond_last_time, so no private class shows in users' tracebacks.
+    return ValueError(f"a ttl of {_shown(ttl)} reaches beyond the year 9999")
 
 
 def _shown(ttl: object) -> str:
-    """``ttl`` for a message: an integer of 400 digits cut short."""
-    return reprlib.repr(ttl) if isinstance(ttl, int) else repr(ttl)
+    """``ttl`` for a message, in the units it was given: ``3000000 days`` or
+    ``90.5 seconds`` for a timedelta (not its repr), ``1e+300 seconds`` for a
+    number (an integer of 400 digits cut short); anything else as its repr."""
+    if isinstance(ttl, timedelta):
+        if ttl.days > 0 and not ttl.seconds and not ttl.microseconds:
+            return f"{ttl.days} day{'s' * (ttl.days != 1)}"
+        total = ttl.total_seconds()
+        return f"{int(total) if total.is_integer() else total} seconds"
+    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        number = reprlib.repr(ttl) if isinstance(ttl, int) else repr(ttl)
+        return f"{number} seconds"
+    return repr(ttl)
 
 
 def _option_names(options: Mapping[str, Any]) -> str:
@@ -198,9 +214,13 @@ class StoreSettings:
 def _configured_ttl(value: str, source: str) -> float:
     """A TTL read from text (environment, URL), refused with a ConfigurationError."""
     try:
-        return ttl_seconds(float(value))
-    except ValueError as error:
-        beyond = isinstance(error, _BeyondLastTime)
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan  # not a number: refused below as any other bad ttl
+    try:
+        return ttl_seconds(seconds)
+    except ValueError:
+        beyond = math.isfinite(seconds) and reaches_beyond_last_time(seconds)
         raise ConfigurationError(
             f"{source} must be a number of seconds > 0"
             f"{' ending before the year 10000' if beyond else ''}, got {value!r}"

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY
-from sessionstore.settings import MIN_TTL
+from sessionstore.settings import MIN_TTL, reaches_beyond_last_time
 from sessionstore.store import SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,11 +127,15 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> t
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)
     if found is None:
         raise click.BadParameter(f"{value!r} is not a duration like 90, 90s, 15m, 2h or 7d")
+    beyond = f"{value!r} is a duration reaching beyond the year 9999"
     try:
         span = timedelta(seconds=float(found.group(1)) * UNITS[found.group(2) or "s"])
-    except OverflowError:
-        raise click.BadParameter(f"{value!r} is a duration beyond any date") from None
+    except OverflowError:  # beyond any timedelta
+        raise click.BadParameter(beyond) from None
     if span.total_seconds() < MIN_TTL:
         what = "zero" if span.total_seconds() == 0 else "under a microsecond"
         raise click.BadParameter(f"{value!r} is a duration of {what}: a ttl must be positive")
+    if reaches_beyond_last_time(span.total_seconds()):
+        # Said here, in the user's words, not by the library once the store is open.
+        raise click.BadParameter(beyond)
     return span

@@ -289,3 +289,15 @@ def test_a_name_the_destination_cannot_hold_is_reported_and_the_rest_copied(
     assert "'Chat' is stored there" in failed["error"]["message"]
     copied = anyio.run(contents, SessionStore.from_url(destination_url))
     assert sorted(copied) == ["Chat/state.json", "other/state.json"]
+
+
+def test_a_store_option_s_default_ttl_is_in_seconds(run: Run, tmp_path: Path) -> None:
+    """``--source-option default_ttl=5`` was handed on as text, which the library
+    refused in its own words ("... (or a timedelta) ..."); now seconds, as in a URL."""
+    source, destination = f"file://{tmp_path / 'a'}", f"file://{tmp_path / 'b'}"
+    assert run("copy", source, destination, "--source-option", "default_ttl=5").exit_code == 0
+    outcome = run("copy", source, destination, "--destination-option", "default_ttl=x")
+    assert outcome.exit_code == 2
+    assert "--destination-option default_ttl wants a number of seconds > 0, got 'x'" in (
+        outcome.stderr
+    )

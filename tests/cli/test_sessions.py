@@ -883,3 +883,36 @@ def test_a_ttl_past_the_year_9999_is_said_in_the_user_s_words(
         outcome.stderr
     )
     assert "datetime" not in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "flag"), [("bucket=other", "--bucket"), ("backend=memory", "--backend")]
+)
+@pytest.mark.parametrize("with_url", [True, False])
+def test_an_option_naming_the_bucket_or_backend_points_at_its_flag(
+    run: Run, url: str, option: str, flag: str, with_url: bool
+) -> None:
+    """Not a traceback: "got multiple values for keyword argument 'bucket'"."""
+    target = ["--url", url] if with_url else ["--backend", "memory"]
+    outcome = run("ls", "-o", option, *target)
+    assert outcome.exit_code == USAGE
+    assert f"give the {option.partition('=')[0]} as {flag}" in outcome.stderr
+
+
+def test_a_default_ttl_option_is_in_seconds_as_in_a_url(
+    run: Run, url: str, fake_clock: FakeClock
+) -> None:
+    """``-o default_ttl=60`` was handed on as the text "60", which the library
+    refused: "a ttl must be a finite number of seconds (or a timedelta)..."."""
+    stored = run("put", "abc", "-o", "default_ttl=60", "--json", "--url", url, input="{}")
+    assert stored.exit_code == 0, stored.stderr
+    assert stored.json()["expires_at"] == (fake_clock.time + timedelta(seconds=60)).isoformat()
+    for bad, said in [
+        ("soon", "--option default_ttl wants a number of seconds > 0, got 'soon'"),
+        ("0", "--option default_ttl wants a number of seconds > 0, got '0'"),
+        ("1e300", "--option default_ttl=1e300 reaches beyond the year 9999"),
+    ]:
+        outcome = run("ls", "-o", f"default_ttl={bad}", "--url", url)
+        assert outcome.exit_code == USAGE
+        assert said in outcome.stderr
+        assert "timedelta" not in outcome.stderr

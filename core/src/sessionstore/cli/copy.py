@@ -14,7 +14,7 @@ from sessionstore.cli import output
 from sessionstore.cli.app import cli
 from sessionstore.cli.failures import CONFLICT, CORRUPT, Failure, from_error
 from sessionstore.cli.loop import run
-from sessionstore.cli.options import concurrency_option, json_option, parse_options
+from sessionstore.cli.options import concurrency_option, json_option, store_options
 from sessionstore.copying import CopyReport, copy_sessions
 from sessionstore.errors import SessionStoreError
 from sessionstore.store import SessionStore
@@ -51,9 +51,9 @@ def copy_command(
     copy again after an interruption resumes it. Nothing is ever deleted, at the
     source or at the destination.
     """
-    source = _opened("SRC_URL", source_url, parse_options(source_options, "--source-option"))
+    source = _opened("SRC_URL", source_url, store_options(source_options, "--source-option"))
     destination = _opened(
-        "DST_URL", destination_url, parse_options(destination_options, "--destination-option")
+        "DST_URL", destination_url, store_options(destination_options, "--destination-option")
     )
     show_progress = sys.stderr.isatty() if progress is None else progress
 

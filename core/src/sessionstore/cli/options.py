@@ -3,6 +3,7 @@ durations."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY
-from sessionstore.settings import MIN_TTL, reaches_beyond_last_time
+from sessionstore.settings import DEFAULT_TTL_OPTION, MIN_TTL, reaches_beyond_last_time
 from sessionstore.store import SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,7 +86,8 @@ def target_options(command: F) -> F:
                 "options",
                 metavar="KEY=VALUE",
                 multiple=True,
-                help="A backend option, e.g. -o root=/srv/sessions; repeatable.",
+                help="A backend option, e.g. -o root=/srv/app; repeatable. "
+                "-o default_ttl=SECONDS: the store's default TTL.",
             ),
         ]
     ):
@@ -97,7 +99,10 @@ def open_store(
     url: str | None, backend: str | None, bucket: str | None, options: tuple[str, ...]
 ) -> SessionStore:
     """The store the target options name."""
-    parsed = parse_options(options)
+    parsed = store_options(options)
+    for key, flag in (("backend", "--backend or the --url scheme"), ("bucket", "--bucket")):
+        if key in parsed:  # the library's own argument: a TypeError, "multiple values"
+            raise click.UsageError(f"--option {key}=... is not taken: give the {key} as {flag}")
     if url is not None:
         if backend is not None:
             raise click.UsageError("give either --url or --backend, not both")
@@ -115,6 +120,31 @@ def parse_options(options: tuple[str, ...], name: str = "--option") -> dict[str,
             raise click.UsageError(f"{name} wants KEY=VALUE, got {option!r}")
         parsed[key] = value
     return parsed
+
+
+def store_options(options: tuple[str, ...], name: str = "--option") -> dict[str, Any]:
+    """``KEY=VALUE`` options as the keywords of a store, as a URL's query takes
+    them: ``default_ttl`` is the store's, in seconds (the library takes a number,
+    not the text); ``bucket`` sets the bucket, any other key is a backend option."""
+    parsed: dict[str, Any] = parse_options(options, name)
+    if DEFAULT_TTL_OPTION in parsed:
+        parsed[DEFAULT_TTL_OPTION] = _default_ttl(parsed[DEFAULT_TTL_OPTION], name)
+    return parsed
+
+
+def _default_ttl(value: str, name: str) -> float:
+    """``-o default_ttl=SECONDS`` as the number of seconds the library takes."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < MIN_TTL:
+        raise click.UsageError(
+            f"{name} {DEFAULT_TTL_OPTION} wants a number of seconds > 0, got {value!r}"
+        )
+    if reaches_beyond_last_time(seconds):
+        raise click.UsageError(f"{name} {DEFAULT_TTL_OPTION}={value} reaches beyond the year 9999")
+    return seconds
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

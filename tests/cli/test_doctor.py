@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
+from emulators.azure import Azurite, new_container_name
+from emulators.s3 import new_bucket_name, store_options
+from sessionstore.cli.failures import MISSING_BUCKET_HINT, from_error
 from sessionstore.errors import StorageUnavailableError
 from sessionstore.storage import Storage
 
@@ -187,3 +190,44 @@ def test_doctor_timeout_must_be_a_positive_number(run: Run, timeout: str) -> Non
     assert outcome.exit_code == 2
     assert outcome.json()["error"]["type"] == "UsageError"
     assert "--timeout" in outcome.json()["error"]["message"]
+
+
+def test_doctor_on_a_missing_s3_bucket_says_to_create_it(run: Run, s3_endpoint: str) -> None:
+    """Not "check the endpoint, the network": the endpoint answered, the bucket
+    is not there. The hint is chosen by the error's type (the backend's
+    BucketNotFoundError, a LookupError), not by its text."""
+    query = urlencode(store_options(s3_endpoint, retries=0))
+    outcome = run("doctor", "--json", "--url", f"s3://{new_bucket_name()}?{query}")
+    assert outcome.exit_code == 4
+    connection = {check["name"]: check for check in outcome.json()["checks"]}["connection"]
+    assert connection["status"] == "fail"
+    assert "does not exist" in connection["detail"]
+    assert connection["fix"] == MISSING_BUCKET_HINT
+    assert "-o create_bucket=true" in connection["fix"]
+    assert "?create_bucket=true" in connection["fix"]
+
+
+def test_a_missing_bucket_is_told_from_its_cause_s_type() -> None:
+    """A LookupError chained (as every first-party cloud backend raises for a
+    missing bucket) gets the create-it hint; a KeyError (a backend's bug) or an
+    error with no such cause keeps the network hint."""
+
+    def failure(cause: BaseException | None) -> str | None:
+        error = StorageUnavailableError("failed", backend="s3", bucket="b")
+        error.__cause__ = cause
+        return from_error(error, suggest_doctor=False).hint
+
+    assert failure(LookupError("the bucket does not exist")) == MISSING_BUCKET_HINT
+    network = "check the endpoint, the network, and that the storage is up"
+    assert failure(KeyError("x")) == network
+    assert failure(ConnectionRefusedError()) == network
+    assert failure(None) == network
+
+
+def test_a_missing_azure_container_is_said_to_be_created(run: Run, azurite: Azurite) -> None:
+    """Azure raises a plain LookupError for it (s3 and gcs a BucketNotFoundError)."""
+    options = azurite.options(create_bucket=False, read_timeout=10.0)
+    args = [f"--option={key}={value}" for key, value in options.items()]
+    outcome = run("ls", "--json", "--backend", "azure", "--bucket", new_container_name(), *args)
+    assert outcome.exit_code == 4
+    assert outcome.json()["error"]["hint"].startswith(MISSING_BUCKET_HINT)

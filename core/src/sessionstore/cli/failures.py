@@ -30,6 +30,10 @@ CORRUPT = 5
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report `ls | head` when head has gone
 
+MISSING_BUCKET_HINT = (
+    "create the bucket, or let sessionstore create it: -o create_bucket=true, "
+    "or ?create_bucket=true in the URL"
+)
 DOCTOR_HINT = "run `sessionstore doctor` to check the configuration and the connection"
 
 
@@ -91,6 +95,19 @@ def from_usage_error(error: click.UsageError) -> Failure:
     return Failure(error.format_message(), exit_code=USAGE, kind="UsageError")
 
 
+def _missing_bucket(error: StorageUnavailableError) -> bool:
+    """Whether the storage failed because the bucket (container) does not exist.
+
+    Told by the type of the backend's own error, chained as ``__cause__``, not by
+    its text: the s3, gcs and azure backends raise a :class:`LookupError` for a
+    missing bucket, at the store's first operation and at any later one (s3's and
+    gcs's public ``BucketNotFoundError`` subclass it; azure raises it as it is),
+    and for nothing else. Its subclasses KeyError and IndexError are a backend's
+    bugs, not a missing bucket."""
+    cause = error.__cause__
+    return isinstance(cause, LookupError) and not isinstance(cause, (KeyError, IndexError))
+
+
 def _classify(error: SessionStoreError | ValueError) -> tuple[int, str | None]:
     local = isinstance(error, StorageUnavailableError) and error.backend == "file"
     if isinstance(error, StoragePermissionError):
@@ -100,6 +117,8 @@ def _classify(error: SessionStoreError | ValueError) -> tuple[int, str | None]:
     if isinstance(error, StorageUnavailableError):
         if local:  # no endpoint, no network: a folder
             return UNAVAILABLE, "check that the store's root folder exists and is a folder"
+        if _missing_bucket(error):
+            return UNAVAILABLE, MISSING_BUCKET_HINT
         return UNAVAILABLE, "check the endpoint, the network, and that the storage is up"
     if isinstance(error, ConflictError):
         return CONFLICT, "the session changed meanwhile: read it again and retry"

@@ -242,6 +242,13 @@ def test_missing_first_party_backend_names_the_pip_command(name: str) -> None:
     assert f"no sessionstore backend named {name!r}" in message
 
 
+@pytest.mark.parametrize("backend", [5, b"memory"])
+def test_a_backend_that_is_not_a_string_is_a_type_error(backend: object) -> None:
+    """It raised AttributeError: 'int' object has no attribute 'lower'."""
+    with pytest.raises(TypeError, match=f"backend must be a str .*, got {type(backend).__name__}"):
+        SessionStore(backend=backend)  # type: ignore[arg-type]
+
+
 def test_unknown_backend_lists_the_installed_ones() -> None:
     with pytest.raises(
         BackendNotFoundError, match="no sessionstore backend named 'nope'"

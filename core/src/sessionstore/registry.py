@@ -146,8 +146,13 @@ def load_backend(name: str) -> tuple[BackendInfo, type]:
     Raises :class:`BackendNotFoundError` (with the install command) when no
     enabled backend has that name, and :class:`BackendLoadError` (naming the
     distribution) when its module fails to import or its hooks do not fit the
-    contract.
+    contract, and :class:`TypeError` when ``name`` is not a string.
     """
+    if not isinstance(name, str):
+        # A name compared in any case: 5 failed as "'int' object has no attribute 'lower'".
+        raise TypeError(
+            f"backend must be a str (a backend's name, such as 'file'), got {type(name).__name__}"
+        )
     disabled = disabled_backends()
     entry_points = _entry_points()
     # Names match in any case, as a URL's scheme does (MEMORY:// is memory://), unless

@@ -11,7 +11,7 @@ import pytest
 from emulators.azure import Azurite, new_container_name
 from emulators.s3 import new_bucket_name, store_options
 from sessionstore.cli.failures import MISSING_BUCKET_HINT, from_error
-from sessionstore.errors import StorageUnavailableError
+from sessionstore.errors import StoragePermissionError, StorageUnavailableError
 from sessionstore.storage import Storage
 
 from .conftest import Run
@@ -231,3 +231,40 @@ def test_a_missing_azure_container_is_said_to_be_created(run: Run, azurite: Azur
     outcome = run("ls", "--json", "--backend", "azure", "--bucket", new_container_name(), *args)
     assert outcome.exit_code == 4
     assert outcome.json()["error"]["hint"].startswith(MISSING_BUCKET_HINT)
+
+
+AZURE_REFUSAL = (
+    "azure backend was refused access on chats: PermissionError: access refused to "
+    "container 'chats': Server failed to authenticate the request.\n"
+    "RequestId:4642135f-cfa9-4871-9421-0a12bca071c0\nTime:2026-12-05T18:08:37.645Z\n"
+    "ErrorCode:AuthorizationFailure\nContent: <?xml ...?><Error>...</Error>"
+)
+
+
+def test_a_service_s_multi_line_answer_is_cut_to_its_first_line() -> None:
+    """The service's RequestId, Time, ErrorCode and body were joined into the one
+    line; ``--json`` keeps them, as ``detail``."""
+    error = StoragePermissionError(AZURE_REFUSAL, backend="azure", bucket="chats")
+    failure = from_error(error, suggest_doctor=False)
+    assert failure.message == AZURE_REFUSAL.splitlines()[0]
+    assert failure.json_error()["detail"] == " ".join(AZURE_REFUSAL.split())
+    one_line = from_error(StorageUnavailableError("failed", backend="s3", bucket="b"))
+    assert "detail" not in one_line.json_error()
+
+
+def test_an_azure_refusal_is_one_short_line(run: Run, azurite: Azurite) -> None:
+    wrong_key = "A" * 4 + azurite.account_key[4:]
+    options = azurite.options(account_key=wrong_key, create_bucket=False, read_timeout=10.0)
+    args = [f"--option={key}={value}" for key, value in options.items()]
+    target = ["--backend", "azure", "--bucket", new_container_name(), *args]
+    outcome = run("ls", *target)
+    assert outcome.exit_code == 4
+    assert outcome.stderr.count("\n") == 1
+    assert "Server failed to authenticate the request" in outcome.stderr
+    assert "RequestId" not in outcome.stderr
+    assert "<Error>" not in outcome.stderr
+    error = run("ls", "--json", *target).json()["error"]
+    assert "RequestId" not in error["message"]
+    assert "ErrorCode:AuthorizationFailure" in error["detail"]
+    checks = {check["name"]: check for check in run("doctor", "--json", *target).json()["checks"]}
+    assert "RequestId" not in checks["connection"]["detail"]

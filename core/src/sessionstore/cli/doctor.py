@@ -154,7 +154,7 @@ async def _storage_checks(
                             "description",
                             "warn",
                             f"the backend could not say where it keeps the bucket: "
-                            f"{_one_line(error)}",
+                            f"{failures.from_error(error).message}",
                             "report it to the backend's authors (sessionstore_describe)",
                         )
                     )
@@ -173,7 +173,7 @@ async def _storage_checks(
     except (SessionStoreError, ValueError) as error:
         failure = failures.from_error(error, suggest_doctor=False)
         name = "connection" if not checks else "permissions"
-        checks.append(Check(name, "fail", _one_line(error), failure.hint, failure.exit_code))
+        checks.append(Check(name, "fail", failure.message, failure.hint, failure.exit_code))
     return checks
 
 

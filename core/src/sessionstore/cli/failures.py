@@ -41,12 +41,19 @@ class Failure(click.ClickException):
     """A command failed for a reason the user can act on."""
 
     def __init__(
-        self, message: str, *, exit_code: int, hint: str | None = None, kind: str = "Failure"
+        self,
+        message: str,
+        *,
+        exit_code: int,
+        hint: str | None = None,
+        kind: str = "Failure",
+        detail: str | None = None,
     ) -> None:
         super().__init__(" ".join(message.split()))  # always one line
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it per class
         self.hint = hint
         self.kind = kind
+        self.detail = None if detail is None else " ".join(detail.split())
         self.as_json = False
 
     def format_message(self) -> str:
@@ -61,6 +68,8 @@ class Failure(click.ClickException):
         }
         if self.hint:
             error["hint"] = self.hint
+        if self.detail:
+            error["detail"] = self.detail
         return error
 
     def show(self, file: IO[Any] | None = None) -> None:
@@ -87,7 +96,25 @@ def from_error(error: SessionStoreError | ValueError, *, suggest_doctor: bool = 
     code, hint = _classify(error)
     if suggest_doctor and code == UNAVAILABLE:
         hint = f"{hint}; {DOCTOR_HINT}"
-    return Failure(str(error), exit_code=code, hint=hint, kind=type(error).__name__)
+    message, detail = _message(error)
+    return Failure(message, exit_code=code, hint=hint, kind=type(error).__name__, detail=detail)
+
+
+def _message(error: SessionStoreError | ValueError) -> tuple[str, str | None]:
+    """The one line to show of ``error``, and its whole text where that line is not
+    all of it (``--json`` gives it as ``detail``).
+
+    A storage failure ends with the backend's text, which may be a service's
+    multi-line answer: Azure's adds ``RequestId:...``, ``Time:...``,
+    ``ErrorCode:...`` and the XML body on lines of their own, after the sentence
+    that says what happened. Its first line is shown; joined into it, the rest
+    made a line of several hundred characters. Other errors are sessionstore's own
+    sentences, shown whole."""
+    text = str(error)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not isinstance(error, StorageUnavailableError) or len(lines) < 2:
+        return text, None
+    return lines[0], text
 
 
 def from_usage_error(error: click.UsageError) -> Failure:

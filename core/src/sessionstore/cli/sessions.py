@@ -645,7 +645,7 @@ def purge_command(
     def skip_refused(session_id: str, error: SessionStoreError) -> None:
         if not isinstance(error, StoragePermissionError):
             raise error  # the storage is failing, not this one session
-        refused.append((session_id, str(error)))
+        refused.append((session_id, from_error(error).message))  # one line
 
     async def main() -> None:
         async with open_store(**target) as store:

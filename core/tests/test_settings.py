@@ -262,6 +262,14 @@ def test_an_unknown_backend_is_named_before_its_bucket(url: str) -> None:
         SessionStore.from_url(url)
 
 
+def test_a_url_without_scheme_gives_an_example_whose_path_is_the_root() -> None:
+    """Not file:///var/lib/app/sessions, whose files land in .../sessions/sessions/
+    (that path is the root; the bucket, "sessions" by default, is a folder in it)."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_url("/var/lib/app")
+    assert "e.g. file:///var/lib/app or memory://" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("ttl", "shown"),
     [

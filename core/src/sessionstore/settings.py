@@ -267,7 +267,7 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
     if not parts.scheme:
         raise ConfigurationError(
             f"invalid store URL {redact_url(url)!r}: it needs a scheme naming the backend, "
-            "e.g. file:///var/lib/app/sessions or memory://"
+            "e.g. file:///var/lib/app or memory://"
         )
     if "@" in parts.netloc:
         # user:password@bucket, or abfs's container@account.dfs.core.windows.net:

@@ -477,21 +477,26 @@ class BackendTests:
         if not inspect.unwrap(storage._hook.sessionstore_sweep).get_hookimpls():
             pytest.skip("the backend has no sessionstore_sweep (optional)")
         payloads = [os.urandom(SWEPT_WRITE_BYTES) for _ in range(SWEPT_WRITES)]
-        written = 0
+        finished, failed = 0, list[str]()
 
         async def write(index: int) -> None:
-            nonlocal written
+            nonlocal finished
             try:
                 await storage.upload(f"s{index % 4}/f{index}", payloads[index])
             except StorageUnavailableError as error:
-                pytest.fail(f"a write failed while sweeps ran (one took its temporary?): {error}")
-            written += 1
+                failed.append(str(error))
+            finally:
+                finished += 1
 
         async with anyio.create_task_group() as group:
             for index in range(SWEPT_WRITES):
                 group.start_soon(write, index)
-            while written < SWEPT_WRITES:
+            while finished < SWEPT_WRITES:
                 await storage.sweep()
+        assert not failed, (
+            f"{len(failed)} of {SWEPT_WRITES} writes failed while sweeps ran (did a sweep "
+            f"take their temporary files?); the first: {failed[0]}"
+        )
         for index, payload in enumerate(payloads):
             stored = await storage.download(f"s{index % 4}/f{index}")
             assert stored.data == payload, f"s{index % 4}/f{index} lost its bytes to a sweep"

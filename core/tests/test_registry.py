@@ -133,6 +133,23 @@ def test_a_hook_without_hookimpl_is_refused(
     )
 
 
+def test_a_misspelt_hook_without_hookimpl_is_refused(
+    install_plugin: InstallPlugin, working_backend: str
+) -> None:
+    """Marked, pluggy refuses a name the contract lacks; unmarked, a misspelt close
+    was silently never called."""
+    source = working_backend + (
+        "\n        async def sessionstore_closee(self):"
+        "\n            raise RuntimeError('never called')\n"
+    )
+    install_plugin("misspelt", source)
+    with pytest.raises(BackendLoadError) as caught:
+        load_backend("misspelt")
+    assert str(caught.value).endswith(
+        "its sessionstore_closee is no hook of the contract (misspelt?)"
+    )
+
+
 def test_broken_plugin_is_reported_and_others_still_work(
     install_plugin: InstallPlugin, working_backend: str
 ) -> None:

@@ -57,6 +57,14 @@ def _contract_problems(manager: pluggy.PluginManager, plugin: object) -> str:
         elif not all(inspect.iscoroutinefunction(impl.function) for impl in impls):
             not_async.append(hook_name)
         partial.extend(_untaken_parameters(hook_name, caller, impls))
+    # A marked hook the contract lacks is pluggy's error; an unmarked one is ignored.
+    unknown = sorted(
+        name
+        for name in dir(plugin)
+        if name.startswith("sessionstore_")
+        and name not in HOOK_NAMES
+        and callable(getattr(plugin, name, None))
+    )
     problems = []
     if missing:
         problems.append(f"it does not implement {', '.join(missing)}")
@@ -67,6 +75,9 @@ def _contract_problems(manager: pluggy.PluginManager, plugin: object) -> str:
         verb = "is" if len(unmarked) == 1 else "are"
         names = ", ".join(unmarked)
         problems.append(f"its {names} {verb} not marked @hookimpl (pluggy calls only marked hooks)")
+    if unknown:
+        verb = "is" if len(unknown) == 1 else "are"
+        problems.append(f"its {', '.join(unknown)} {verb} no hook of the contract (misspelt?)")
     if partial:
         partial[-1] += ": a hook takes every parameter of its spec, none with a default"
     return "; ".join(problems + partial)

@@ -539,7 +539,9 @@ class BackendTests:
 
         Troubleshooting: pass the token as the storage's precondition (If-Match,
         ifGenerationMatch, etag + IfNotModified) on a single-request upload; never
-        drop it silently on a multipart path.
+        drop it silently on a multipart path. When the precondition fails, raise
+        ``sessionstore.ConflictError``: any other exception reads as a storage
+        failure (StorageUnavailableError).
         """
         v1 = await storage.upload("s/f", b"v1")
         v2 = await storage.upload("s/f", b"v2", if_match=v1.version)
@@ -643,8 +645,12 @@ class BackendTests:
         for path in ["b/state.json", "a/state.json", "a/cp-2", "a/cp-1", "c/x", "a0/x", "a-b/x"]:
             await storage.upload(path, b"x")
         # Ordered as strings with the trailing "/": "a-b/" < "a/" < "a0/".
-        assert await self.list_all(storage) == ["a-b/", "a/", "a0/", "b/", "c/"]
-        assert await self.list_all(storage, "a/") == ["a/cp-1", "a/cp-2", "a/state.json"]
+        assert await self.list_all(storage) == ["a-b/", "a/", "a0/", "b/", "c/"], (
+            "the root lists each session as '<id>/', '/' included, sorted as those strings"
+        )
+        assert await self.list_all(storage, "a/") == ["a/cp-1", "a/cp-2", "a/state.json"], (
+            "listing '<id>/' gives the session's objects as full bucket-relative paths"
+        )
         assert await self.list_all(storage, "missing/") == []
 
     async def test_list_with_name_prefix(self, storage: Storage) -> None:

@@ -11,6 +11,7 @@ import inspect
 import os
 import random
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -55,6 +56,11 @@ ALLOWED_NAMES = [
 
 FORK_LOADS = 20
 """Loads each process makes at once after a fork."""
+
+BUSY_TASKS = 4
+"""Tasks loading in the parent while it forks, so that a fork lands mid-operation."""
+BUSY_FORKS = 5
+"""Forks made while the parent is busy."""
 
 FORK_TIMEOUT = 60.0
 """Seconds the forked child has for its loads: generous on a loaded host, but a
@@ -938,6 +944,56 @@ class BackendTests:
         assert loaded_here == [{"n": 1}] * FORK_LOADS
         run(store.store_session, "parent", {"n": 3})
         assert run(store.load_session, "parent") == {"n": 3}
+        run(store.aclose)
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+    def test_a_store_forked_mid_operation_works_in_the_child(
+        self, store: SessionStore, anyio_backend: str
+    ) -> None:
+        """``fork()`` while other threads of the parent are inside operations on the
+        store (a web server's worker threads, a background task): the child's
+        copy of every lock those threads held stays locked, and the child must
+        still use the store.
+
+        Troubleshooting: a ``threading.Lock`` held by a thread at the fork stays
+        locked in the child forever; guard the instance's state with
+        ``sessionstore.forksafe.ForkSafeLock``, and make clients per process
+        (``SharedClient``), not just per instance.
+        """
+        store = SessionStore(
+            backend=store.backend,
+            bucket=store.bucket,
+            default_ttl=store.settings.default_ttl,
+            **store.settings.options,
+        )
+        run = partial(run_alone, anyio_backend)
+        run(store.store_session, "busy", {"n": 1})
+        stop, busy = threading.Event(), threading.Event()
+
+        async def keep_busy() -> None:
+            async with anyio.create_task_group() as group:
+                for _ in range(BUSY_TASKS):
+                    group.start_soon(load_until_stopped)
+
+        async def load_until_stopped() -> None:
+            while not stop.is_set():
+                assert await store.load_session("busy") == {"n": 1}
+                busy.set()
+
+        def in_the_child() -> None:
+            loaded = [run(store.load_session, "busy") for _ in range(FORK_LOADS)]
+            assert loaded == [{"n": 1}] * FORK_LOADS, loaded
+
+        with ThreadPoolExecutor(1) as pool:
+            loads = pool.submit(partial(anyio.run, keep_busy, backend=anyio_backend))
+            try:
+                assert busy.wait(FORK_TIMEOUT), "the parent's loads did not start"
+                for _ in range(BUSY_FORKS):
+                    with forked(in_the_child, timeout=FORK_TIMEOUT):
+                        pass
+            finally:
+                stop.set()
+                loads.result()
         run(store.aclose)
 
     async def test_metadata_times_are_timezone_aware(self, store: SessionStore) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from sessionstore import ConflictError, ListPage, ObjectInfo, StoredObject
+from sessionstore.forksafe import ForkGate
 
 SCHEMA = (
     """
@@ -62,6 +63,11 @@ _ACCESS_REFUSED = frozenset(
 """SQLite error names that mean "access refused" (the contract's PermissionError)."""
 
 
+_FORK_GATE = ForkGate()
+"""Around every connection's life: a fork waits until no thread is inside SQLite,
+whose global locks a child forked mid-call would inherit held, and hang on."""
+
+
 @contextmanager
 def connect(database: Path, timeout: float) -> Iterator[sqlite3.Connection]:
     """Open ``database`` for one operation and close it afterwards.
@@ -79,11 +85,12 @@ def connect(database: Path, timeout: float) -> Iterator[sqlite3.Connection]:
     ``StorageUnavailableError``.)
     """
     try:
-        connection = sqlite3.connect(database, timeout=timeout, isolation_level=None)
-        try:
-            yield connection
-        finally:
-            connection.close()
+        with _FORK_GATE:
+            connection = sqlite3.connect(database, timeout=timeout, isolation_level=None)
+            try:
+                yield connection
+            finally:
+                connection.close()
     except sqlite3.Error as error:
         if getattr(error, "sqlite_errorname", None) in _ACCESS_REFUSED:
             raise PermissionError(f"{database}: {error}") from error

@@ -27,7 +27,19 @@ class WrittenMeanwhile(SessionStore):
 
 
 class ReadsBackOther(SessionStore):
-    """A destination that keeps other bytes than it was given for ``a``'s files."""
+    """A destination that gives back other bytes than it was given for ``a``'s
+    files, at the version it wrote (a storage that corrupts what it holds)."""
+
+    async def load_raw(self, session_id: str, filename: str = "state.json") -> StoredObject | None:
+        read = await super().load_raw(session_id, filename)
+        if session_id == "a" and read is not None:
+            return StoredObject(data=read.data.replace(b"1", b"7"), info=read.info)
+        return read
+
+
+class WrittenAfterTheCopy(SessionStore):
+    """A destination where an application writes ``a``'s files right after the copy
+    wrote them, before it reads them back."""
 
     async def store_raw(
         self,
@@ -81,6 +93,21 @@ async def test_other_bytes_read_back_under_verify_are_corrupt() -> None:
     assert isinstance(error, CorruptSessionError)
     assert error.path == "a/state.json"
     assert "read back different bytes" in str(error)
+    assert report.files_verified == 1  # b's
+
+
+async def test_a_file_written_at_the_destination_before_its_read_back_is_a_conflict() -> None:
+    """It was called corrupt: the read-back found the application's bytes."""
+    source = await two_sessions()
+    destination = WrittenAfterTheCopy(backend="memory")
+
+    report = await copy_sessions(source, destination, verify=True)
+
+    [(name, error)] = report.failed
+    assert name == "a/state.json"
+    assert isinstance(error, ConflictError)
+    assert "changed at the destination after the copy wrote it" in str(error)
+    assert await destination.load_session("a") == {"other": True}  # the application's
     assert report.files_verified == 1  # b's
 
 

@@ -28,10 +28,12 @@ class CopyReport:
     ``failed`` pairs a ``"<session_id>/<filename>"`` with the error that kept that
     file from being copied: a :class:`CorruptSessionError` when it cannot be
     decoded at the source, or when under ``verify`` the destination read back
-    other bytes; a :class:`ConflictError` when it changed at the destination
-    meanwhile (run the copy again); an :class:`InvalidSessionIdError` when the
-    destination cannot hold its name (a file store on a volume that ignores case,
-    already holding the name in another case). ``str(error)`` says which, in words.
+    other bytes than it was given, at the version it wrote; a
+    :class:`ConflictError` when it changed at the destination meanwhile, before
+    the write or (under ``verify``) before the read-back (run the copy again); an
+    :class:`InvalidSessionIdError` when the destination cannot hold its name (a
+    file store on a volume that ignores case, already holding the name in another
+    case). ``str(error)`` says which, in words.
     """
 
     sessions: int = 0
@@ -101,7 +103,7 @@ class _Copier:
             self.report.files_skipped += 1
             return
         try:
-            await self.destination.store_raw(
+            written = await self.destination.store_raw(
                 session_id,
                 filename,
                 stored.data,
@@ -122,7 +124,10 @@ class _Copier:
         self.report.bytes_copied += len(stored.data)
         if self.verify:
             back = await self.destination.load_raw(session_id, filename)
-            if back is None or back.data != stored.data:
+            if back is None or back.info.version != written.version:
+                why = "changed at the destination after the copy wrote it, before it was read back"
+                self._failed(name, ConflictError(why))
+            elif back.data != stored.data:
                 why = "read back different bytes at the destination"
                 self._failed(name, CorruptSessionError(why, path=name))
             else:

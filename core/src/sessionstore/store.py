@@ -409,7 +409,8 @@ class SessionStore:
     async def delete_session(self, session_id: str, filename: str | None = None) -> bool:
         """Delete one file of the session, or with ``filename=None`` every file.
 
-        Returns whether anything was there to delete. Files under the session that
+        Returns whether anything was there to delete when it began (two deletes
+        at once may both return True). Files under the session that
         no session file can be named (``.hidden``, written there by another tool)
         are not the session's, so they stay; while one does, the id still lists.
         """

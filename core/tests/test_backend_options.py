@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from sessionstore import ConfigurationError, SessionStore
-from sessionstore.storage import build_backend
+from sessionstore.backend_options import build_backend
 
 from .conftest import InstallPlugin
 

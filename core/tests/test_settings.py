@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from sessionstore import BackendNotFoundError, ConfigurationError, SessionStore, StoreSettings
+from sessionstore.backend_options import build_backend
 from sessionstore.settings import (
     check_http_url,
     converter,
@@ -19,7 +20,6 @@ from sessionstore.settings import (
     to_path,
     ttl_seconds,
 )
-from sessionstore.storage import build_backend
 
 
 @pytest.mark.parametrize(

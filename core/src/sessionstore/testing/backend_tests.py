@@ -91,6 +91,17 @@ NOT_VERSIONS = ["", " ", "*", '"*"', "abc\n", "9dd4e461268c8034f5c8564e155c67a6"
 ETag without its quotes)."""
 
 
+def built_like(store: SessionStore, bucket: str | None = None) -> SessionStore:
+    """A new store built as ``store`` was (backend, options, default ttl), over
+    ``bucket`` or the same one: unopened, so usable on any event loop."""
+    return SessionStore(
+        backend=store.backend,
+        bucket=store.bucket if bucket is None else bucket,
+        default_ttl=store.settings.default_ttl,
+        **store.settings.options,
+    )
+
+
 def run_alone(backend: str, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     """``anyio.run(function, *args)`` on ``backend``, in a thread of its own.
 
@@ -151,12 +162,7 @@ class BackendTests:
         """A store built as ``store`` is, over another fresh, empty bucket (``store``'s
         name with ``-other`` appended). Override it if your storage cannot open that
         bucket without help (one must be made first, say)."""
-        other = SessionStore(
-            backend=store.backend,
-            bucket=f"{store.bucket[:56]}-other",
-            default_ttl=store.settings.default_ttl,
-            **store.settings.options,
-        )
+        other = built_like(store, bucket=f"{store.bucket[:56]}-other")
         yield other
         await other.aclose()
 
@@ -923,12 +929,7 @@ class BackendTests:
         # A store of its own, built as the fixture's was: the fixture may be async and
         # have used its store on pytest's event loop, which stays open meanwhile (each
         # anyio.run below is on a loop and thread of its own: see run_alone).
-        store = SessionStore(
-            backend=store.backend,
-            bucket=store.bucket,
-            default_ttl=store.settings.default_ttl,
-            **store.settings.options,
-        )
+        store = built_like(store)
         run = partial(run_alone, anyio_backend)
         run(store.store_session, "parent", {"n": 1})
         run(store.store_session, "child", {"n": 2})
@@ -957,15 +958,11 @@ class BackendTests:
 
         Troubleshooting: a ``threading.Lock`` held by a thread at the fork stays
         locked in the child forever; guard the instance's state with
-        ``sessionstore.forksafe.ForkSafeLock``, and make clients per process
-        (``SharedClient``), not just per instance.
+        ``sessionstore.forksafe.ForkSafeLock``, make clients per process
+        (``SharedClient``), not just per instance, and put calls into a C
+        library with locks of its own (SQLite) inside a ``ForkGate``.
         """
-        store = SessionStore(
-            backend=store.backend,
-            bucket=store.bucket,
-            default_ttl=store.settings.default_ttl,
-            **store.settings.options,
-        )
+        store = built_like(store)
         run = partial(run_alone, anyio_backend)
         run(store.store_session, "busy", {"n": 1})
         stop, busy = threading.Event(), threading.Event()

@@ -62,6 +62,13 @@ BROKEN = {
             self.pending.clear()  # whether or not a writer still needs them
             return removed
     """,
+    "file_work_on_the_loop": """
+        async def sessionstore_download(self, bucket, path):
+            await anyio.lowlevel.checkpoint()
+            with open(__file__, "rb"):  # a blocking read on the event loop's thread
+                pass
+            return await super().sessionstore_download(bucket=bucket, path=path)
+    """,
     "sweep_returns_none": """
         async def sessionstore_sweep(self, bucket):
             return None
@@ -206,6 +213,7 @@ def run_kit(
         ("never_yields", "test_every_hook_is_a_checkpoint"),
         ("sweep_returns_none", "test_sweep_keeps_every_object"),
         ("sweeps_live_writes", "test_sweep_spares_writes_in_progress"),
+        ("file_work_on_the_loop", "test_no_file_work_on_the_event_loop"),
     ],
 )
 def test_broken_backend_fails_the_clause_it_breaks(
@@ -540,4 +548,4 @@ def test_the_fork_clause_takes_an_async_store_fixture(pytester: pytest.Pytester)
     fail with "Already running asyncio in this thread" for a correct backend."""
     result = run_kit(pytester, "async_fixture", "pass", store_fixture=ASYNC_STORE, select="fork")
     assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("passed") == 2  # on asyncio and on trio
+    assert result.parseoutcomes().get("passed") == 4  # both fork tests, on asyncio and trio

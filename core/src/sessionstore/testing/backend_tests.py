@@ -27,6 +27,7 @@ from sessionstore.errors import ConfigurationError, ConflictError, StorageUnavai
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.storage import Storage
 from sessionstore.store import SessionStore
+from sessionstore.testing.blocking import file_work_on_this_thread
 from sessionstore.testing.forking import forked
 from sessionstore.testing.guard import check_overrides
 from sessionstore.testing.listing import PageOrder, all_pages
@@ -913,6 +914,35 @@ class BackendTests:
                 group.start_soon(work, f"s{index}")
         assert failures == []
 
+    async def test_no_file_work_on_the_event_loop(self, store: SessionStore) -> None:
+        """Every operation, the first one (which calls ``sessionstore_init``)
+        included, does its file-system work (opening, renaming, listing, removing
+        files; ``sqlite3.connect``) in a worker thread, never on the event loop's
+        thread, where it would block every other task of the application.
+
+        Troubleshooting: put each operation's blocking work in one
+        ``anyio.to_thread.run_sync`` call; build clients that read files (an SDK
+        loading its data files, a credentials file) there too. The failure shows
+        the first such call and where it was made.
+        """
+        fresh = built_like(store)
+        with file_work_on_this_thread() as seen:
+            await fresh.store_session("s", {"n": 1})
+            await fresh.store_session("s", {"n": 2}, "cp.json")
+            assert await fresh.load_session("s") == {"n": 1}
+            await fresh.session_exists("s")
+            await fresh.get_session_metadata("s")
+            await fresh.list_sessions()
+            await fresh.list_files("s")
+            await fresh.describe()
+            await fresh.delete_session("s", "cp.json")
+            await fresh.delete_session("s")
+            await fresh.purge_expired()
+            await fresh.aclose()
+        assert not seen, (
+            f"{len(seen)} file operation(s) on the event loop's thread, the first: {seen[0]}"
+        )
+
     @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
     def test_a_store_used_before_fork_works_in_both_processes(
         self, store: SessionStore, anyio_backend: str
@@ -973,9 +1003,12 @@ class BackendTests:
                     group.start_soon(load_until_stopped)
 
         async def load_until_stopped() -> None:
-            while not stop.is_set():
-                assert await store.load_session("busy") == {"n": 1}
-                busy.set()
+            try:
+                while not stop.is_set():
+                    assert await store.load_session("busy") == {"n": 1}
+                    busy.set()
+            finally:
+                busy.set()  # failing, they end the wait for them at once
 
         def in_the_child() -> None:
             loaded = [run(store.load_session, "busy") for _ in range(FORK_LOADS)]
@@ -985,6 +1018,8 @@ class BackendTests:
             loads = pool.submit(partial(anyio.run, keep_busy, backend=anyio_backend))
             try:
                 assert busy.wait(FORK_TIMEOUT), "the parent's loads did not start"
+                if loads.done():
+                    loads.result()  # they failed: that error, not a fork's
                 for _ in range(BUSY_FORKS):
                     with forked(in_the_child, timeout=FORK_TIMEOUT):
                         pass

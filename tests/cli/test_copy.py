@@ -298,6 +298,6 @@ def test_a_store_option_s_default_ttl_is_in_seconds(run: Run, tmp_path: Path) ->
     assert run("copy", source, destination, "--source-option", "default_ttl=5").exit_code == 0
     outcome = run("copy", source, destination, "--destination-option", "default_ttl=x")
     assert outcome.exit_code == 2
-    assert "--destination-option default_ttl wants a number of seconds > 0, got 'x'" in (
+    assert "--destination-option default_ttl must be a number of seconds > 0, got 'x'" in (
         outcome.stderr
     )

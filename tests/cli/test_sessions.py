@@ -908,9 +908,13 @@ def test_a_default_ttl_option_is_in_seconds_as_in_a_url(
     assert stored.exit_code == 0, stored.stderr
     assert stored.json()["expires_at"] == (fake_clock.time + timedelta(seconds=60)).isoformat()
     for bad, said in [
-        ("soon", "--option default_ttl wants a number of seconds > 0, got 'soon'"),
-        ("0", "--option default_ttl wants a number of seconds > 0, got '0'"),
-        ("1e300", "--option default_ttl=1e300 reaches beyond the year 9999"),
+        ("soon", "--option default_ttl must be a number of seconds > 0, got 'soon'"),
+        ("0", "--option default_ttl must be a number of seconds > 0, got '0'"),
+        (
+            "1e300",
+            "--option default_ttl must be a number of seconds > 0 ending before the year "
+            "10000, got '1e300'",
+        ),
     ]:
         outcome = run("ls", "-o", f"default_ttl={bad}", "--url", url)
         assert outcome.exit_code == USAGE

@@ -211,8 +211,9 @@ class StoreSettings:
     default_ttl: float | None = None
 
 
-def _configured_ttl(value: str, source: str) -> float:
-    """A TTL read from text (environment, URL), refused with a ConfigurationError."""
+def configured_ttl(value: str, source: str) -> float:
+    """A TTL read from text (environment, URL, a command-line option), in seconds;
+    refused with a ConfigurationError naming ``source``."""
     try:
         seconds = float(value)
     except ValueError:
@@ -288,9 +289,7 @@ def _read_url(url: str) -> tuple[str, str | None, dict[str, Any], float | None]:
             options[key] = value
     ttl = options.pop(DEFAULT_TTL_OPTION, None)
     default_ttl = (
-        None
-        if ttl is None
-        else _configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {redact_url(url)!r}")
+        None if ttl is None else configured_ttl(ttl, f"{DEFAULT_TTL_OPTION} in {redact_url(url)!r}")
     )
     return URL_SCHEME_ALIASES.get(parts.scheme, parts.scheme), bucket, options, default_ttl
 
@@ -379,4 +378,4 @@ def resolve_settings(
 
 def _environment_ttl(env: Mapping[str, str]) -> float | None:
     value = env.get(ENV_DEFAULT_TTL)
-    return _configured_ttl(value, ENV_DEFAULT_TTL) if value else None
+    return configured_ttl(value, ENV_DEFAULT_TTL) if value else None

@@ -3,7 +3,6 @@ durations."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +11,13 @@ from typing import Any, TypeVar
 import click
 
 from sessionstore.bulk import DEFAULT_CONCURRENCY
-from sessionstore.settings import DEFAULT_TTL_OPTION, MIN_TTL, reaches_beyond_last_time
+from sessionstore.errors import ConfigurationError
+from sessionstore.settings import (
+    DEFAULT_TTL_OPTION,
+    MIN_TTL,
+    configured_ttl,
+    reaches_beyond_last_time,
+)
 from sessionstore.store import SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,18 +138,12 @@ def store_options(options: tuple[str, ...], name: str = "--option") -> dict[str,
 
 
 def _default_ttl(value: str, name: str) -> float:
-    """``-o default_ttl=SECONDS`` as the number of seconds the library takes."""
+    """``-o default_ttl=SECONDS`` as the number of seconds the library takes,
+    checked as a URL's ``?default_ttl=`` is."""
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < MIN_TTL:
-        raise click.UsageError(
-            f"{name} {DEFAULT_TTL_OPTION} wants a number of seconds > 0, got {value!r}"
-        )
-    if reaches_beyond_last_time(seconds):
-        raise click.UsageError(f"{name} {DEFAULT_TTL_OPTION}={value} reaches beyond the year 9999")
-    return seconds
+        return configured_ttl(value, f"{name} {DEFAULT_TTL_OPTION}")
+    except ConfigurationError as error:
+        raise click.UsageError(str(error)) from None
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -342,6 +342,24 @@ async def test_purge_reports_a_session_it_cannot_read_and_goes_on(
     assert (tmp_path / "sessions" / "b" / "state.json").is_symlink()
 
 
+def _once_the_expired_state_is_deleted(
+    store: SessionStore, then: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``then`` once, right after purge's conditional delete of a state.json
+    (the only delete with ``if_match``), as an application starting a new session
+    under that id at that moment would."""
+    storage = store._storage
+    real_delete = storage.delete
+
+    async def delete(paths: Sequence[str], *, if_match: str | None = None) -> None:
+        await real_delete(paths, if_match=if_match)
+        if if_match is not None:
+            storage.delete = real_delete  # type: ignore[method-assign]
+            await then()
+
+    storage.delete = delete  # type: ignore[method-assign]
+
+
 async def test_purge_keeps_the_checkpoints_of_a_session_started_right_after_it(
     store: SessionStore, fake_clock: FakeClock
 ) -> None:
@@ -351,17 +369,12 @@ async def test_purge_keeps_the_checkpoints_of_a_session_started_right_after_it(
     await store.store_session("chat", {"old": True}, ttl=1)
     await store.store_session("chat", {"old": True}, "old-checkpoint")
     fake_clock.advance(2)
-    storage = store._storage
-    real_delete = storage.delete
 
-    async def delete(paths: Sequence[str], *, if_match: str | None = None) -> None:
-        await real_delete(paths, if_match=if_match)
-        if if_match is not None:  # the expired state.json has just gone
-            storage.delete = real_delete  # type: ignore[method-assign]
-            await store.update_session("chat", lambda state: {"new": True})
-            await store.store_session("chat", {"step": 1}, "checkpoint-001")
+    async def new_session() -> None:
+        await store.update_session("chat", lambda state: {"new": True})
+        await store.store_session("chat", {"step": 1}, "checkpoint-001")
 
-    storage.delete = delete  # type: ignore[method-assign]
+    _once_the_expired_state_is_deleted(store, new_session)
     assert await store.purge_expired() == 1
     assert await store.list_files("chat") == ["checkpoint-001", "state.json"]
     assert await store.load_session("chat") == {"new": True}
@@ -376,17 +389,12 @@ async def test_purge_keeps_a_checkpoint_a_new_session_wrote_under_an_old_name(
     await store.store_session("chat", {"old": True}, "checkpoint-001")
     await store.store_session("chat", {"old": True}, "checkpoint-002")
     fake_clock.advance(2)
-    storage = store._storage
-    real_delete = storage.delete
 
-    async def delete(paths: Sequence[str], *, if_match: str | None = None) -> None:
-        await real_delete(paths, if_match=if_match)
-        if paths == ["chat/state.json"]:  # the expired state.json has just gone
-            storage.delete = real_delete  # type: ignore[method-assign]
-            await store.store_session("chat", {"new": True})
-            await store.store_session("chat", {"new": True}, "checkpoint-001")
+    async def new_session() -> None:
+        await store.store_session("chat", {"new": True})
+        await store.store_session("chat", {"new": True}, "checkpoint-001")
 
-    storage.delete = delete  # type: ignore[method-assign]
+    _once_the_expired_state_is_deleted(store, new_session)
     assert await store.purge_expired() == 1
     assert await store.list_files("chat") == ["checkpoint-001", "state.json"]
     assert await store.load_session("chat", "checkpoint-001") == {"new": True}

@@ -84,3 +84,31 @@ async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_b
     assert scope.cancelled_caught
     assert not (tmp_path / "sessions" / "s00").exists()
     assert await store.list_files("s00") == []
+
+
+class Fatal(BaseException):
+    """Stands for KeyboardInterrupt or SystemExit, which a test cannot raise in a task."""
+
+
+async def test_a_fatal_exception_in_one_worker_wins_over_an_error_in_another(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    """Ctrl-C in one worker while another's callback fails must stay Ctrl-C, not
+    become the other's ordinary error."""
+    store = await expired_sessions(tmp_path, fake_clock, 2)
+    both_in = anyio.Event()
+    started = 0
+
+    async def failing(session_id: str) -> None:
+        nonlocal started
+        started += 1
+        with anyio.CancelScope(shield=True):
+            if started == 1:
+                await both_in.wait()
+                raise ValueError("an ordinary failure")
+            both_in.set()
+            await anyio.sleep(0.05)  # raises after the other's failure
+            raise Fatal("interrupted")
+
+    with pytest.raises(Fatal, match="interrupted"):
+        await store.purge_expired(dry_run=True, on_purged=failing, concurrency=2)

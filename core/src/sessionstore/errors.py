@@ -107,7 +107,9 @@ def first_failure() -> Iterator[None]:
 
     A cancellation in the group is passed over for a real error beside it: when a
     deadline cancels the other tasks while one fails, raising the cancellation
-    would let the scope that cancelled swallow the error unseen."""
+    would let the scope that cancelled swallow the error unseen. A
+    ``KeyboardInterrupt`` or ``SystemExit`` comes before any ordinary error: Ctrl-C
+    must not turn into a storage error."""
     try:
         yield
     except BaseExceptionGroup as group:
@@ -115,7 +117,8 @@ def first_failure() -> Iterator[None]:
 
         cancelled = anyio.get_cancelled_exc_class()
         leaves = list(_leaves(group))
-        error = next((leaf for leaf in leaves if not isinstance(leaf, cancelled)), leaves[0])
+        errors = [leaf for leaf in leaves if not isinstance(leaf, cancelled)] or leaves
+        error = next((leaf for leaf in errors if not isinstance(leaf, Exception)), errors[0])
         # Raising here makes the group the error's context; keep the one it had
         # (say, the storage error an ``on_error`` callback raised from).
         context = error.__context__

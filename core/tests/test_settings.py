@@ -255,6 +255,26 @@ def test_an_explicit_backend_does_not_read_a_url_naming_another() -> None:
     assert (gcs.bucket, gcs.default_ttl) == ("ok", 5.0)
 
 
+@pytest.mark.parametrize(
+    ("backend", "url"),
+    [("MEMORY", "memory://?bucket=chats"), ("S3", "s3://chats"), ("GCS", "GS://chats")],
+)
+def test_an_explicit_backend_in_another_case_uses_the_url_naming_it(backend: str, url: str) -> None:
+    """Backend names are read in any case, but ``backend="MEMORY"`` was compared with
+    the URL's ``memory`` as given: the URL's bucket, options and TTL were dropped."""
+    environ = {"SESSIONSTORE_URL": f"{url}{'&' if '?' in url else '?'}default_ttl=5&x=1"}
+    settings = resolve_settings(backend=backend, environ=environ)
+    assert (settings.bucket, settings.options, settings.default_ttl) == ("chats", {"x": "1"}, 5.0)
+
+
+def test_a_backend_that_is_no_string_is_refused_as_such_with_a_url_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SESSIONSTORE_URL", "memory://?bucket=chats")
+    with pytest.raises(TypeError, match="backend must be a str"):  # not an AttributeError
+        SessionStore(backend=5)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("url", ["nosuch://x", "nosuch://"])
 def test_an_unknown_backend_is_named_before_its_bucket(url: str) -> None:
     """``nosuch://x`` said the bucket 'x' was too short: true, but not the problem."""

@@ -354,15 +354,18 @@ def resolve_settings(
     env = os.environ if environ is None else environ
     raw_url = env.get(ENV_URL)
     # Not even read when it names another backend: a flaw in it is not this store's.
+    # Names compare in any case, as backends are found (backend="S3" is s3://).
+    url_backend = _url_backend(raw_url) if raw_url else None
     url = (
         _read_url(raw_url)
-        if raw_url and (backend is None or _url_backend(raw_url) in (None, backend))
+        if raw_url
+        and (backend is None or url_backend is None or _same_backend(url_backend, backend))
         else None
     )
     if backend is None:
         backend = url[0] if url else env.get(ENV_BACKEND) or DEFAULT_BACKEND
     url_bucket, url_options, url_ttl = (
-        (url[1], url[2], url[3]) if url and url[0] == backend else (None, {}, None)
+        (url[1], url[2], url[3]) if url and _same_backend(url[0], backend) else (None, {}, None)
     )
     return StoreSettings(
         backend=backend,
@@ -374,6 +377,13 @@ def resolve_settings(
         if default_ttl is not None
         else url_ttl or _environment_ttl(env),
     )
+
+
+def _same_backend(name: str, other: object) -> bool:
+    """Whether two backend names name the same backend: they are read in any case.
+    A ``backend`` that is no string names none, and is refused by the registry with
+    a :class:`TypeError` saying so, not here with an ``AttributeError``."""
+    return isinstance(other, str) and name.lower() == other.lower()
 
 
 def _environment_ttl(env: Mapping[str, str]) -> float | None:

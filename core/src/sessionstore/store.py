@@ -81,6 +81,12 @@ class SessionStore:
             state = await store.load_session("abc123")
     """
 
+    settings: StoreSettings
+    """The backend (spelt as it names itself), bucket, options and default TTL this
+    store was built with: what a pickled store carries to another process."""
+    bucket: str
+    """The bucket this store's sessions are in."""
+
     def __init__(
         self, backend: str | None = None, bucket: str | None = None, **backend_options: Any
     ) -> None:

@@ -37,11 +37,17 @@ class CopyReport:
     """
 
     sessions: int = 0
+    """Sessions whose every file was copied, skipped or failed."""
     files_copied: int = 0
+    """Files written to the destination (those that then failed ``verify`` included)."""
     files_skipped: int = 0
+    """Files the destination already held byte for byte, so not written again."""
     bytes_copied: int = 0
+    """Bytes of the files written, as stored (envelope included)."""
     files_verified: int = 0
+    """Files written and read back identical, under ``verify``; else 0."""
     failed: list[tuple[str, SessionStoreError]] = attrs.Factory(list)
+    """``("<session_id>/<filename>", error)`` for each file not copied, as above."""
 
     @property
     def ok(self) -> bool:

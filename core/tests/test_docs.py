@@ -205,3 +205,21 @@ def test_the_guide_s_backend_passes_the_kit_as_the_guide_runs_it(
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert outcomes.get("passed", 0) > 100
+
+
+def test_the_clock_tip_works_after_a_bare_import() -> None:
+    """The tip read ``monkeypatch.setattr(sessionstore.clock, "now", fake)``: after a
+    bare ``import sessionstore`` an AttributeError, since names are imported lazily
+    and ``clock`` is none of them."""
+    text = (DOCS / "using-sessions.md").read_text(encoding="utf-8")
+    (tip,) = re.findall(r"`(monkeypatch\.setattr\(.*?\))`", text, re.DOTALL)
+    program = (
+        "import pytest\nimport sessionstore\n\n"
+        "monkeypatch = pytest.MonkeyPatch()\nfake = lambda: 'then'\n"
+        f"{tip.replace(chr(10), ' ')}\n"
+        "from sessionstore import clock\nassert clock.now() == 'then'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

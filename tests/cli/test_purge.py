@@ -89,8 +89,19 @@ def test_purge_names_a_session_the_storage_refuses_and_purges_the_rest(
     assert as_json.exit_code == 4
     result = as_json.json()
     assert (result["purged"], result["sessions"]) == (0, [])
-    assert [session_id for session_id, _ in result["failed"]] == ["b"]
-    assert "symlink" in result["failed"][0][1]
+    # Each failure as copy --json gives one: an error object, not an [id, message] pair.
+    (failed,) = result["failed"]
+    assert failed["session_id"] == "b"
+    assert (failed["error"]["type"], failed["error"]["exit_code"]) == (
+        "StoragePermissionError",
+        4,
+    )
+    assert "symlink" in failed["error"]["message"]
+    assert result["error"] == {
+        "type": "PurgeIncomplete",
+        "message": "1 session(s) not purged: the storage refused them",
+        "exit_code": 4,
+    }
 
 
 def test_purge_stops_at_a_storage_failure(

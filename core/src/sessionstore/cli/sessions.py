@@ -639,13 +639,14 @@ def purge_command(
     refuses to read or delete is named and skipped (exit code 4); any other
     storage failure stops the purge, after naming what it purged before."""
     purged: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused: list[tuple[str, Failure]] = []
     stopped: list[SessionStoreError] = []
 
     def skip_refused(session_id: str, error: SessionStoreError) -> None:
         if not isinstance(error, StoragePermissionError):
             raise error  # the storage is failing, not this one session
-        refused.append((session_id, from_error(error).message))  # one line
+        # Its own failure, as copy gives each file's; no doctor hint: the store works.
+        refused.append((session_id, from_error(error, suggest_doctor=False)))
 
     async def main() -> None:
         async with open_store(**target) as store:
@@ -685,7 +686,10 @@ def purge_command(
             "purged": len(purged),
             "dry_run": dry_run,
             "sessions": purged,
-            "failed": [list(pair) for pair in refused],
+            "failed": [
+                {"session_id": session_id, "error": reason.json_error()}
+                for session_id, reason in refused
+            ],
         }
         if failure is not None:
             document["error"] = failure.json_error()
@@ -696,7 +700,7 @@ def purge_command(
     for session_id in purged:
         click.echo(session_id)
     for session_id, reason in refused:
-        click.echo(f"not purged: {session_id}: {reason}", err=True)
+        click.echo(f"not purged: {session_id}: {reason.message}", err=True)
     verb = "would purge" if dry_run else "purged"
     before = (
         " before it was interrupted"

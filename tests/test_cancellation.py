@@ -4,8 +4,11 @@ and a store is not bound to one task or one event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import threading
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -274,3 +277,34 @@ async def test_update_session_gives_up_without_a_last_back_off(
     monkeypatch.setattr(anyio.to_thread, "run_sync", cancel_at_the_last_write)
     with pytest.raises(ConflictError, match="2 attempts"), scope:
         await store.update_session("s", meddle, max_attempts=2)
+
+
+def test_a_write_cancelled_by_asyncio_itself_has_landed_when_the_call_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``task.cancel()`` (and so ``asyncio.timeout``, ``wait_for``, Ctrl-C under
+    ``asyncio.run``) passes through anyio's shield: the call used to return while
+    its thread went on writing, so a load right after saw the old state, and an
+    update retried on that evidence applied its change twice."""
+    from sessionstore_file import writing
+
+    real_upload = writing.upload
+    writing_now = threading.Event()
+
+    def slow_upload(*args: Any) -> Any:
+        writing_now.set()
+        time.sleep(0.2)  # a write the cancellation arrives in the middle of
+        return real_upload(*args)
+
+    async def main() -> None:
+        store = SessionStore(backend="file", root=tmp_path)
+        await store.store_session("s", {"v": "old"})
+        monkeypatch.setattr(writing, "upload", slow_upload)
+        task = asyncio.create_task(store.store_session("s", {"v": "new"}))
+        assert await anyio.to_thread.run_sync(writing_now.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await store.load_session("s") == {"v": "new"}  # the write finished first
+
+    asyncio.run(main())

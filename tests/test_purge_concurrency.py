@@ -67,17 +67,26 @@ async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_b
     """Cancelled while deleting a session's state.json, after the storage acted (as
     an HTTP client is when the answer is on its way), the purge still deletes its
     checkpoints: nothing would find them again without their state.json."""
+    from sessionstore_file import deleting
+
     store = await expired_sessions(tmp_path, fake_clock, 1)
-    real_run_sync = anyio.to_thread.run_sync
+    real_run_sync, real_delete = anyio.to_thread.run_sync, deleting.delete
     scope = anyio.CancelScope()
+    state_deleted = False
+
+    def noting_delete(*args: Any) -> None:
+        nonlocal state_deleted
+        real_delete(*args)
+        state_deleted = state_deleted or "s00/state.json" in args[2]
 
     async def cancelling_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = await real_run_sync(function, *args, **kwargs)
-        if function.__name__ == "delete" and "s00/state.json" in args[2]:
+        if state_deleted and not scope.cancel_called:
             scope.cancel()
             await anyio.lowlevel.checkpoint()  # where the cancellation arrives
         return result
 
+    monkeypatch.setattr(deleting, "delete", noting_delete)
     monkeypatch.setattr(anyio.to_thread, "run_sync", cancelling_run_sync)
     with scope:
         await store.purge_expired(concurrency=1)

@@ -6,9 +6,9 @@ matching function of :mod:`sessionstore_sqlite.db`, and closes the connection.
 No SQLite call happens on the event loop, and the same code runs on asyncio and
 on trio.
 
-A cancelled operation is not abandoned half-way: ``anyio.to_thread.run_sync``
-waits for the thread, whose transaction then commits or rolls back as a whole,
-before the cancellation is delivered.
+A cancelled operation is not abandoned half-way: ``run_blocking`` waits for the
+thread, whose transaction then commits or rolls back as a whole, before the
+cancellation is delivered, however the caller was cancelled.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from sqlite3 import Connection
 from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio.lowlevel
-import anyio.to_thread
 import attrs
 
 from sessionstore import ConfigurationError, ListPage, ObjectInfo, StoredObject, hookimpl
+from sessionstore.threads import run_blocking
 from sessionstore_sqlite import db
 
 P = ParamSpec("P")
@@ -96,7 +96,7 @@ class SQLiteBackend:
             with db.connect(self.database, self.timeout) as connection:
                 return operation(connection, *args, **kwargs)
 
-        return await anyio.to_thread.run_sync(work)
+        return await run_blocking(work)
 
     @hookimpl
     async def sessionstore_init(self, bucket: str) -> None:
@@ -113,7 +113,7 @@ class SQLiteBackend:
             with db.connect(self.database, self.timeout) as connection:
                 db.init(connection, self.timeout)
 
-        await anyio.to_thread.run_sync(prepare)  # one hop, as for every other hook
+        await run_blocking(prepare)  # one hop, as for every other hook
 
     @hookimpl
     async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:

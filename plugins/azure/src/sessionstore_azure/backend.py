@@ -1,7 +1,7 @@
 """The Azure Blob Storage backend: one container per bucket, one blob per object.
 
 Every hook runs its whole operation — normally a single REST request — in one
-``anyio.to_thread.run_sync`` hop on the synchronous ``azure-storage-blob`` client,
+``run_blocking`` thread hop on the synchronous ``azure-storage-blob`` client,
 so it works on asyncio and trio alike. Versions are blob ETags; conditional
 writes and deletes send them as ``If-Match`` (``If-None-Match: *`` for
 create-only), which Azure checks atomically, also when a large upload is
@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import attrs
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
@@ -28,6 +27,7 @@ from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.settings import redact_url
+from sessionstore.threads import run_blocking
 from sessionstore_azure.client import build_service_client, check_account_options
 from sessionstore_azure.errors import (
     Scrubber,
@@ -193,7 +193,7 @@ class AzureBackend:
                 conflict=conflict,
             )
 
-        return await anyio.to_thread.run_sync(blocking)
+        return await run_blocking(blocking)
 
     def _info(self, path: str, properties: BlobProperties, size: int) -> ObjectInfo:
         modified: datetime = _required(path, "Last-Modified", properties.last_modified)
@@ -220,7 +220,7 @@ class AzureBackend:
                 # The hostname and path: BlobServiceClient.url carries the SAS.
                 return service.account_name, f"{service.scheme}://{service.primary_hostname}"
 
-        account, endpoint = await anyio.to_thread.run_sync(resolved)
+        account, endpoint = await run_blocking(resolved)
         if self.endpoint_url:
             whose = "endpoint_url"
         elif self.connection_string:
@@ -440,4 +440,4 @@ class AzureBackend:
     async def sessionstore_close(self) -> None:
         """Drop the client, so that the next operation builds a new one, and close
         its connection pool once no operation uses it."""
-        await anyio.to_thread.run_sync(self._clients.close)
+        await run_blocking(self._clients.close)

@@ -1,6 +1,6 @@
 """The hook implementations of the file backend.
 
-Each hook hands all of its blocking work to one ``anyio.to_thread.run_sync`` call:
+Each hook hands all of its blocking work to one thread hop (``run_blocking``):
 a thread hop costs far more than a cached read, so an operation never makes two.
 The blocking routines live in :mod:`~sessionstore_file.reading`,
 :mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting`,
@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio.lowlevel
-import anyio.to_thread
 import attrs
 
 from sessionstore.hookspecs import hookimpl
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.settings import to_path
+from sessionstore.threads import run_blocking
 from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.root import resolve_root
@@ -62,7 +62,7 @@ class FileBackend:
     async def sessionstore_init(self, bucket: str) -> None:
         """Create the root and bucket directories (mode 0700) if missing, and learn
         whether the bucket's volume folds names."""
-        self._folds[bucket] = await anyio.to_thread.run_sync(init_bucket, self._base, bucket)
+        self._folds[bucket] = await run_blocking(init_bucket, self._base, bucket)
 
     @hookimpl
     async def sessionstore_upload(
@@ -76,7 +76,7 @@ class FileBackend:
         the others wait for the GIL as they return from their system calls.
         """
         folds = self._folds.get(bucket, True)
-        status = await anyio.to_thread.run_sync(
+        status = await run_blocking(
             writing.upload, self._base, bucket, path, data, if_match, create_only, folds
         )
         return object_info(path, status)
@@ -85,19 +85,19 @@ class FileBackend:
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:
         """Read the file and ``fstat`` the same descriptor."""
         folds = self._folds.get(bucket, True)
-        return await anyio.to_thread.run_sync(reading.download, self._base, bucket, path, folds)
+        return await run_blocking(reading.download, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_exists(self, bucket: str, path: str) -> bool:
         """Whether a regular file (not a directory) is at ``path``."""
         folds = self._folds.get(bucket, True)
-        return await anyio.to_thread.run_sync(reading.exists, self._base, bucket, path, folds)
+        return await run_blocking(reading.exists, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_stat(self, bucket: str, path: str) -> ObjectInfo:
         """The file's info, without reading it."""
         folds = self._folds.get(bucket, True)
-        return await anyio.to_thread.run_sync(reading.stat_object, self._base, bucket, path, folds)
+        return await run_blocking(reading.stat_object, self._base, bucket, path, folds)
 
     @hookimpl
     async def sessionstore_delete(
@@ -105,7 +105,7 @@ class FileBackend:
     ) -> None:
         """Unlink the files, then remove the directories left without objects."""
         folds = self._folds.get(bucket, True)
-        await anyio.to_thread.run_sync(deleting.delete, self._base, bucket, paths, if_match, folds)
+        await run_blocking(deleting.delete, self._base, bucket, paths, if_match, folds)
 
     @hookimpl
     async def sessionstore_list(
@@ -113,7 +113,7 @@ class FileBackend:
     ) -> ListPage:
         """One page of the directory ``prefix`` names, by ``os.scandir``."""
         folds = self._folds.get(bucket, True)
-        return await anyio.to_thread.run_sync(
+        return await run_blocking(
             listing.list_page, self._base, bucket, prefix, cursor, limit, folds
         )
 
@@ -121,7 +121,7 @@ class FileBackend:
     async def sessionstore_sweep(self, bucket: str) -> int:
         """Remove the temporary files and folders killed writers left in the
         bucket directory."""
-        return await anyio.to_thread.run_sync(sweeping.sweep, self._base, bucket)
+        return await run_blocking(sweeping.sweep, self._base, bucket)
 
     @hookimpl
     async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:

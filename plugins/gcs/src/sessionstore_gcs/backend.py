@@ -1,6 +1,6 @@
 """The hook implementations of the gcs backend.
 
-Each hook makes one ``anyio.to_thread.run_sync`` call; in that thread, one blocking
+Each hook makes one thread hop (``run_blocking``); in that thread, one blocking
 call runs the whole operation as a coroutine on fsspec's event-loop thread, where
 gcsfs keeps its aiohttp session (see :mod:`sessionstore_gcs.transport`). The
 application's own loop, asyncio or trio, never touches that session.
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import attrs
 
 from sessionstore.clients import SharedClient
@@ -24,6 +23,7 @@ from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.settings import check_http_url, redact_url
+from sessionstore.threads import run_blocking
 from sessionstore_gcs import api
 from sessionstore_gcs.transport import Transport, import_gcsfs
 
@@ -189,7 +189,7 @@ class GCSBackend:
             with self._transport.using() as transport:
                 return transport.run(operation, transport, *args)
 
-        return await anyio.to_thread.run_sync(blocking)
+        return await run_blocking(blocking)
 
     # -- hooks ---------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class GCSBackend:
     async def sessionstore_close(self) -> None:
         """Drop the transport, so that the next operation builds a new one, and
         close its HTTP session once no operation uses it."""
-        await anyio.to_thread.run_sync(self._transport.close)
+        await run_blocking(self._transport.close)
 
     @hookimpl
     async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
@@ -216,7 +216,7 @@ class GCSBackend:
             whose = "Google's"
         return {
             "location": f"gs://{bucket}/{self._name('')}",
-            "endpoint": f"{redact_url(await anyio.to_thread.run_sync(endpoint))} ({whose})",
+            "endpoint": f"{redact_url(await run_blocking(endpoint))} ({whose})",
         }
 
     @hookimpl

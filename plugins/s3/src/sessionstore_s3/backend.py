@@ -2,7 +2,7 @@
 
 s3fs builds and owns the client (credentials chain, endpoint, region, timeouts,
 retries) and runs it on fsspec's IO-loop thread. Each hook makes exactly one hop
-to a worker thread (``anyio.to_thread.run_sync``), which runs the whole operation
+to a worker thread (``run_blocking``), which runs the whole operation
 as one coroutine on that loop and waits for it; so the app's own event loop,
 asyncio or trio, never touches the client.
 
@@ -33,7 +33,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import anyio.to_thread
 import attrs
 import fsspec.asyn  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -43,6 +42,7 @@ from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
 from sessionstore.settings import check_http_url, redact_url
+from sessionstore.threads import run_blocking
 from sessionstore_s3.client import (
     BODY_ERRORS,
     BytesReader,
@@ -185,7 +185,7 @@ class S3Backend:
         """One thread hop for one whole operation. (A cancelled caller waits for the
         request, bounded by the timeouts; if it failed meanwhile, the core raises
         the cancellation rather than the storage error.)"""
-        return await anyio.to_thread.run_sync(self._run, operation)
+        return await run_blocking(self._run, operation)
 
     def _key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -233,7 +233,7 @@ class S3Backend:
     async def sessionstore_close(self) -> None:
         """Drop the file system, so that the next operation makes a new one, and
         close its client's connections once no operation uses them."""
-        await anyio.to_thread.run_sync(self._fs.close)
+        await run_blocking(self._fs.close)
 
     @hookimpl
     async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:

@@ -1,0 +1,116 @@
+"""run_blocking returns only once its thread has finished, however the caller is
+cancelled: asyncio's own cancellation included, which passes through anyio's
+shield (a write then landed after the caller had seen it cancelled)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import anyio
+import pytest
+
+from sessionstore.threads import run_blocking
+
+WORK = 0.2
+"""How long the blocking work takes: long enough for a cancellation to arrive."""
+
+
+def slow_work(started: threading.Event, log: list[str]) -> str:
+    started.set()
+    time.sleep(WORK)
+    log.append("finished")
+    return "result"
+
+
+async def started_in_a_thread(started: threading.Event) -> None:
+    assert await anyio.to_thread.run_sync(started.wait, 10), "the work never started"
+
+
+async def test_the_result_and_errors_come_back_as_they_are() -> None:
+    assert await run_blocking(divmod, 7, 2) == (3, 1)
+    with pytest.raises(ZeroDivisionError):
+        await run_blocking(divmod, 1, 0)
+
+
+async def test_a_cancel_scope_waits_for_the_work() -> None:
+    started, log = threading.Event(), list[str]()
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(run_blocking, slow_work, started, log)
+            await started_in_a_thread(started)
+            scope.cancel()
+    assert log == ["finished"]
+
+
+def test_asyncio_task_cancel_waits_for_the_work() -> None:
+    async def main() -> None:
+        started, log = threading.Event(), list[str]()
+        task = asyncio.create_task(run_blocking(slow_work, started, log))
+        await started_in_a_thread(started)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert log == ["finished"]
+
+    asyncio.run(main())
+
+
+def test_asyncio_cancelling_again_still_waits_for_the_work() -> None:
+    async def main() -> None:
+        started, log = threading.Event(), list[str]()
+        task = asyncio.create_task(run_blocking(slow_work, started, log))
+        await started_in_a_thread(started)
+        for _ in range(3):
+            task.cancel()
+            await asyncio.sleep(WORK / 10)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert log == ["finished"]
+
+    asyncio.run(main())
+
+
+def test_asyncio_wait_for_waits_for_the_work_then_times_out() -> None:
+    async def main() -> None:
+        started, log = threading.Event(), list[str]()
+        with pytest.raises((TimeoutError, asyncio.TimeoutError)):  # one class from 3.11
+            await asyncio.wait_for(run_blocking(slow_work, started, log), WORK / 4)
+        assert log == ["finished"]
+
+    asyncio.run(main())
+
+
+async def test_work_cancelled_before_it_began_never_runs() -> None:
+    log: list[str] = []
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await run_blocking(log.append, "ran")
+    assert scope.cancelled_caught
+    await anyio.sleep(WORK / 4)  # time for a worker to have run it, had it been queued
+    assert log == []
+
+
+def test_asyncio_cancelling_work_waiting_for_a_thread_calls_it_off() -> None:
+    async def main() -> None:
+        log: list[str] = []
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        started, held = threading.Event(), list[str]()
+        first = asyncio.create_task(run_blocking(slow_work, started, held))
+        await started_in_a_thread(started)
+        limiter.total_tokens = 1  # the first holds the one thread: the second waits
+        try:
+            second = asyncio.create_task(run_blocking(log.append, "ran"))
+            await asyncio.sleep(WORK / 10)
+            second.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            assert not first.done(), "the second should have been waiting for a thread"
+            await first
+        finally:
+            limiter.total_tokens = 40
+        await asyncio.sleep(WORK / 4)
+        assert log == []
+
+    asyncio.run(main())

@@ -400,6 +400,33 @@ async def test_purge_keeps_a_checkpoint_a_new_session_wrote_under_an_old_name(
     assert await store.load_session("chat", "checkpoint-001") == {"new": True}
 
 
+async def test_purge_finishes_a_session_whose_delete_answer_was_lost(
+    store: SessionStore, fake_clock: FakeClock
+) -> None:
+    """The storage deleted the expired state.json, but its answer was lost and the
+    client's retry found nothing to delete at that version: a ConflictError. Purge
+    took it for "written since" and left the checkpoints for good (the cloud audit,
+    on s3, gcs and azure): without their state.json no later purge finds them."""
+    await store.store_session("chat", {"old": True}, ttl=1)
+    await store.store_session("chat", {"step": 1}, "checkpoint-001")
+    fake_clock.advance(2)
+    storage = store._storage
+    real_delete = storage.delete
+
+    async def delete_then_lose_the_answer(
+        paths: Sequence[str], *, if_match: str | None = None
+    ) -> None:
+        await real_delete(paths, if_match=if_match)
+        if paths == ["chat/state.json"]:
+            storage.delete = real_delete  # type: ignore[method-assign]
+            raise ConflictError("retried: nothing at that version")
+
+    storage.delete = delete_then_lose_the_answer  # type: ignore[method-assign]
+    assert await store.purge_expired() == 1
+    assert await store.list_files("chat") == []
+    assert await store.list_sessions() == []
+
+
 async def test_purge_awaits_async_callbacks(tmp_path: Path, fake_clock: FakeClock) -> None:
     """An ``async def`` on_purged or on_error was called and never awaited: it never
     ran, and Python only warned of a coroutine never awaited."""

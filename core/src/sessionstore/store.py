@@ -508,13 +508,16 @@ class SessionStore:
         # meanwhile (the storage may have acted on a request whose answer the
         # cancellation cut off): nothing would find its checkpoints again without
         # their state.json.
+        state_path = session_path(session_id, DEFAULT_FILENAME)
         with anyio.CancelScope(shield=True):
             try:
-                await storage.delete(
-                    [session_path(session_id, DEFAULT_FILENAME)], if_match=read[1].version
-                )
+                await storage.delete([state_path], if_match=read[1].version)
             except ConflictError:
-                return False  # written since we read it: the session lives on
+                # Written since we read it, and the session lives on; or gone: the
+                # answer to our own delete was lost and its retry found nothing (or
+                # a delete_session got there first), and the checkpoints must go too.
+                if await storage.exists(state_path):
+                    return False
             for path, version in checkpoints:
                 with suppress(ConflictError):  # written since: a new session's
                     await storage.delete([path], if_match=version)

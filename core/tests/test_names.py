@@ -50,6 +50,8 @@ def test_valid_names(name: str) -> None:
         ("a\x7f", "U+007F"),
         ("a\u2028b", "U+2028"),
         ("\ud800", "surrogate"),
+        ("a\ufffeb", "noncharacter U+FFFE"),
+        ("a\uffff", "noncharacter U+FFFF"),
         (" padded", "whitespace"),
         ("trailing.", "end with '.'"),
         ("x" * 256, "256 bytes"),

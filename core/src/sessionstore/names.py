@@ -18,9 +18,12 @@ MAX_NAME_BYTES = 255
 _WINDOWS_RESERVED = re.compile(
     r"(?i)^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$"
 )
-# Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), and the line and
-# paragraph separators that break line-oriented tools.
-_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Unicode categories Cc (C0, DEL, C1) and Cs (lone surrogates), the line and
+# paragraph separators that break line-oriented tools, and the noncharacters
+# U+FFFE and U+FFFF, which XML cannot carry: S3 and Azure list in XML (one such
+# name made every listing of an Azurite container fail).
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_NONCHARACTERS = "\ufffe\uffff"
 _PLAIN = re.compile(
     r"(?!(?i:con|prn|aux|nul|com|lpt))[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9_-])?"
 )
@@ -47,10 +50,11 @@ def validate_name(name: object, kind: str = "session id") -> str:
     Rejected: non-strings, empty, longer than 255 UTF-8 bytes, a leading ``.``
     (covers ``.`` and ``..``; such names are reserved for backends' own
     bookkeeping), ``/`` or ``\\``, control characters (NUL included), lone
-    surrogates, surrounding whitespace, a trailing ``.`` (Windows and Azure drop
-    it, merging ``a.`` into ``a``), and Windows device names (``CON``,
-    ``nul.txt``...), which open a device there. Windows' other refusals
-    (``: * ? " < > |``) are allowed: every backend stores them.
+    surrogates, the noncharacters U+FFFE and U+FFFF, surrounding whitespace, a
+    trailing ``.`` (Windows and Azure drop it, merging ``a.`` into ``a``), and
+    Windows device names (``CON``, ``nul.txt``...), which open a device there.
+    Windows' other refusals (``: * ? " < > |``) are allowed: every backend stores
+    them.
     """
     if type(name) is str and _PLAIN.fullmatch(name):
         return name  # the common case, decided by one regular expression
@@ -165,6 +169,11 @@ def _check_characters(name: str, kind: str) -> None:
     if "/" in name or "\\" in name:
         raise InvalidSessionIdError(f"{kind} {name!r} must not contain '/' or '\\'")
     bad = _FORBIDDEN_CHARACTERS.search(name)
+    if bad and bad.group() in _NONCHARACTERS:
+        raise InvalidSessionIdError(
+            f"{kind} {name!r} contains the noncharacter U+{ord(bad.group()):04X}, which "
+            "cloud listings (XML) cannot carry"
+        )
     if bad:
         raise InvalidSessionIdError(
             f"{kind} {name!r} contains the control character U+{ord(bad.group()):04X}"

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 import traceback
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -22,6 +23,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 
 from emulators.faults import Fault, FaultProxy, silent_server
+from emulators.proxy import Proxy
 from sessionstore import SessionStore, hookspecs
 from sessionstore.errors import (
     ConfigurationError,
@@ -73,6 +75,27 @@ async def storage(azure_store: SessionStore) -> Storage:
     return await azure_store._ensure_ready()
 
 
+@pytest.fixture
+def proxy(azurite: Azurite) -> Iterator[Proxy]:
+    """A proxy in front of Azurite that can lose an answer (see :class:`Proxy`)."""
+    with Proxy(f"http://127.0.0.1:{azurite.port}") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_store(azurite: Azurite, container: str, proxy: Proxy) -> SessionStore:
+    """A store reaching Azurite through ``proxy``, retrying twice."""
+    endpoint_url = f"{proxy.url}/{azurite.account_name}"
+    return SessionStore(
+        backend="azure", bucket=container, **azurite.options(endpoint_url=endpoint_url, retries=2)
+    )
+
+
+def put_blob(path: str) -> str:
+    """The proxy's pattern for a Put Blob of ``path`` (not a Put Block, no query)."""
+    return rf"^PUT /[^?]*/{path}$"
+
+
 # -- plugin shape ------------------------------------------------------------------
 
 
@@ -113,9 +136,13 @@ async def test_create_only_on_an_existing_blob_is_a_conflict(storage: Storage) -
     assert (await storage.download("s/f")).data == b"first"
 
 
-async def test_100_mb_round_trip_with_conditions_on_the_block_list(storage: Storage) -> None:
+async def test_100_mb_round_trip_with_conditions_on_the_block_list(
+    proxied_store: SessionStore, proxy: Proxy
+) -> None:
     """100 MB goes up as blocks committed by one Put Block List that carries the
-    condition, and comes back whole with the version of exactly those bytes."""
+    condition, and comes back whole with the version of exactly those bytes. The
+    commit carries the write id too: its lost answer is recognised as our write."""
+    storage = await proxied_store._ensure_ready()
     size = 100 * 1024 * 1024
     first = random.Random(1).randbytes(size)
     info = await storage.upload("big/blob", first, create_only=True)
@@ -130,10 +157,60 @@ async def test_100_mb_round_trip_with_conditions_on_the_block_list(storage: Stor
         await storage.upload("big/blob", second, create_only=True)
     with pytest.raises(ConflictError):
         await storage.upload("big/blob", second, if_match='"0x1"')
+    commit = r"^PUT /[^?]*/big/blob\?comp=blocklist"
+    proxy.lose_answer(commit)
     updated = await storage.upload("big/blob", second, if_match=info.version)
+    assert proxy.count(commit) == 3 + 2  # the three above, the lost one, its retry
     stored = await storage.download("big/blob")
     assert stored.info.version == updated.version != info.version
     assert stored.data == second
+    await proxied_store.aclose()
+
+
+async def test_retried_conditional_upload_recognises_its_own_write(
+    proxied_store: SessionStore, proxy: Proxy
+) -> None:
+    """Azurite stores the blob but the answer is lost; the SDK's retry meets 412
+    (409 for create-only). The backend finds its own write id in the blob's
+    metadata and reports success, with the version of that write."""
+    storage = await proxied_store._ensure_ready()
+    first = await storage.upload("s/f", b"v1")
+    proxy.lose_answer(put_blob("s/f"))
+    second = await storage.upload("s/f", b"v2", if_match=first.version)
+    assert proxy.count(put_blob("s/f")) == 3  # v1, the lost v2, its retry
+    stored = await storage.download("s/f")
+    assert (stored.data, stored.info.version) == (b"v2", second.version)
+    assert second == await storage.stat("s/f")
+    proxy.lose_answer(put_blob("s/new"))
+    created = await storage.upload("s/new", b"n", create_only=True)
+    assert proxy.count(put_blob("s/new")) == 2
+    assert (await storage.stat("s/new")).version == created.version
+    # Someone else's write is still a conflict after a retry.
+    proxy.lose_answer(put_blob("s/f"))
+    with pytest.raises(ConflictError):
+        await storage.upload("s/f", b"stale", if_match=first.version)
+    proxy.lose_answer(put_blob("s/new"))
+    with pytest.raises(ConflictError):
+        await storage.upload("s/new", b"again", create_only=True)
+    assert (await storage.download("s/f")).data == b"v2"
+    assert (await storage.download("s/new")).data == b"n"
+    await proxied_store.aclose()
+
+
+async def test_update_with_a_lost_answer_applies_its_function_once(
+    proxied_store: SessionStore, proxy: Proxy
+) -> None:
+    """The audit's case: update_session(+1) whose conditional write's answer is
+    lost ended at 2 (a ConflictError for its own write, so the core applied +1 again)."""
+    await proxied_store.store_session("counter", {"count": 0})
+    proxy.lose_answer(put_blob("counter/state.json"))
+    result = await proxied_store.update_session(
+        "counter", lambda state: {"count": (state or {"count": 0})["count"] + 1}
+    )
+    assert result == {"count": 1}
+    assert await proxied_store.load_session("counter") == {"count": 1}
+    assert proxy.count(put_blob("counter/state.json")) == 3  # store, lost write, retry
+    await proxied_store.aclose()
 
 
 # -- round trips -------------------------------------------------------------------

@@ -11,6 +11,7 @@ committed as a block list.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -34,6 +35,7 @@ from sessionstore_azure.errors import (
     call,
     error_code,
     is_missing_blob,
+    is_precondition_failure,
     is_refusal,
     missing_container,
 )
@@ -51,6 +53,9 @@ CONTAINER_NAME = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 """Azure's container names: 3-63 lowercase letters, digits and single hyphens."""
 DOWNLOAD_ATTEMPTS = 3
 """A blob rewritten while a multi-range download reads it is read again from the start."""
+WRITE_ID = "sessionstore_write_id"
+"""The blob metadata naming the upload that wrote it (a C# identifier, as Azure
+requires of metadata names: no hyphen)."""
 
 
 @attrs.define
@@ -276,16 +281,43 @@ class AzureBackend:
         self, bucket: str, path: str, data: bytes, if_match: str | None, create_only: bool
     ) -> ObjectInfo:
         """Put the blob with its condition in the same request (or, above 64 MiB, in the
-        Put Block List that commits it); the info comes from the write's response."""
+        Put Block List that commits it); the info comes from the write's response.
+
+        The blob carries a fresh write id in its metadata. A retried conditional
+        upload refused with 412 / 409 may be meeting its own earlier attempt, whose
+        answer was lost: one HEAD then returns that blob's info if the id is ours."""
         conditions: dict[str, Any] = {}
         if if_match is not None:
             _check_version(if_match, path)
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
 
         def upload(container: ContainerClient) -> ObjectInfo:
-            response = container.get_blob_client(self._base + path).upload_blob(
-                data, overwrite=not create_only, max_concurrency=CONCURRENCY, **conditions
-            )
+            blob = container.get_blob_client(self._base + path)
+            write_id = uuid.uuid4().hex
+            retried = False
+
+            def on_retry(**_: object) -> None:
+                nonlocal retried
+                retried = True
+
+            try:
+                response = blob.upload_blob(
+                    data,
+                    overwrite=not create_only,
+                    max_concurrency=CONCURRENCY,
+                    metadata={WRITE_ID: write_id},
+                    retry_hook=on_retry,
+                    **conditions,
+                )
+            except Exception as error:
+                if not (retried and is_precondition_failure(error)):
+                    raise
+                # An earlier attempt may have written the blob before its answer was
+                # lost: then this 412 / 409 is our own write, not a conflict.
+                properties = blob.get_blob_properties()
+                if (properties.metadata or {}).get(WRITE_ID) != write_id:
+                    raise
+                return self._info(path, properties, int(properties.size))
             modified: datetime = _required(path, "Last-Modified", response.get("last_modified"))
             # Put Blob does not report the creation time; a stat does.
             return ObjectInfo(

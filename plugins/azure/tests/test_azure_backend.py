@@ -262,6 +262,29 @@ async def test_listing_pages_one_request_each(
     assert all(request.startswith("GET ") for request in requests_sent[before:])
 
 
+MIXED = ["0/", "a-b", "a.b/", "a/", "a0", "b", "c/", "c0", "d/", "é", "é/"]
+"""A folder's entries, blobs and sub-folders interleaved, in ascending order."""
+
+
+@pytest.mark.parametrize("limit", [None, 1, 2, 3, 4, 5, 10, 11, 12])
+async def test_a_folder_of_blobs_and_sub_folders_lists_in_order(
+    storage: Storage, limit: int | None
+) -> None:
+    """The SDK yields a page's sub-folders (BlobPrefix) first, then its blobs: a
+    folder holding both listed out of order (audit finding 7). Each page is sorted;
+    a page is the server's, a contiguous range of at most ``limit`` entries, so the
+    pages follow each other in order too."""
+    for entry in MIXED:
+        await storage.upload(f"mix/{entry}x" if entry.endswith("/") else f"mix/{entry}", b"")
+    await storage.upload("mix/.hidden", b"")
+    await storage.upload("mix/.folder/x", b"")
+    pages = await all_pages(lambda cursor: storage.list("mix/", cursor, limit), limit=limit)
+    assert [entry for page in pages for entry in page] == [f"mix/{entry}" for entry in MIXED]
+    pages = await all_pages(lambda cursor: storage.list("mix/a", cursor, limit), limit=limit)
+    expected = ["mix/a-b", "mix/a.b/", "mix/a/", "mix/a0"]
+    assert [entry for page in pages for entry in page] == expected
+
+
 async def test_delete_of_more_than_one_batch(
     azure_store: SessionStore, requests_sent: list[str]
 ) -> None:

@@ -440,8 +440,8 @@ class AzureBackend:
     async def sessionstore_list(
         self, bucket: str, prefix: str, cursor: str | None, limit: int | None
     ) -> ListPage:
-        """One List Blobs request with delimiter ``/``; the cursor is Azure's
-        continuation marker."""
+        """One List Blobs request with delimiter ``/``, its blobs and sub-folders
+        sorted together; the cursor is Azure's continuation marker."""
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be a positive number or None, got {limit!r}")
         start = self._base + prefix
@@ -464,7 +464,10 @@ class AzureBackend:
                 entries.append(entry)
             # The SDK's page iterator carries the marker; its annotation does not say so.
             token: str | None = getattr(pages, "continuation_token", None)
-            return ListPage(entries=tuple(entries), cursor=token or None)
+            # The SDK yields a page's sub-folders (BlobPrefix) first, then its blobs.
+            # The page itself is one contiguous range of keys (the server cuts it at
+            # ``limit`` and resumes after it), so sorting it orders the whole listing.
+            return ListPage(entries=tuple(sorted(entries)), cursor=token or None)
 
         return await self._run(list_page, bucket)
 

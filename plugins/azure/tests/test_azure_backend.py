@@ -443,6 +443,13 @@ async def test_container_deleted_after_init(azurite: Azurite, azure_store: Sessi
         ({"prefix": "a//b"}, "empty, '.' or '..' segment"),
         # Azure refuses blob names over 1024; Azurite does not: only production failed.
         ({"prefix": "p" * 513}, "at most 512 leave room"),
+        # No credential: DefaultAzureCredential, which the SDK refuses over http only
+        # at the first request, as a storage failure (docs audit finding 6).
+        ({"account_key": None}, "DefaultAzureCredential, which needs an https:// endpoint_url"),
+        (
+            {"account_key": None, "endpoint_url": "HTTP://127.0.0.1:1/devstoreaccount1"},
+            "needs an https:// endpoint_url",
+        ),
     ],
 )
 def test_invalid_options_fail_when_the_store_is_built(

@@ -8,6 +8,7 @@ import logging
 import random
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import AzureSasCredential, TokenCredential
@@ -179,6 +180,15 @@ def check_account_options(
         _check_connection_string(connection_string)
     if endpoint_url:
         check_http_url(endpoint_url, option="endpoint_url", example=AZURITE_EXAMPLE)
+        if not given and urlsplit(endpoint_url).scheme == "http":
+            # The SDK refuses a token credential over http, but only at the first
+            # request ("Token credential is only supported with HTTPS").
+            raise ValueError(
+                "without account_key, sas_token or connection_string the backend signs "
+                "in with DefaultAzureCredential, which needs an https:// endpoint_url: "
+                "give an https:// one, or give account_key or sas_token (an emulator "
+                "such as Azurite takes its well-known account key)"
+            )
     if account_key:
         _check_account_key(account_key, "account_key")
 

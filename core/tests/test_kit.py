@@ -183,7 +183,8 @@ def run_kit(
     )
     pytester.makepyfile(
         **{
-            module: "import anyio\nimport anyio.lowlevel\nimport attrs\n"
+            module: "import anyio\nimport anyio.from_thread\nimport anyio.lowlevel\n"
+            "import anyio.to_thread\nimport attrs\n"
             "from sessionstore import hookimpl, ListPage, StoredObject\n"
             "from sessionstore_memory import MemoryBackend\n\n"
             + preamble
@@ -422,6 +423,31 @@ def test_a_description_showing_a_secret_option_fails(
     else:
         assert outcomes.get("failed", 0) == 0
         assert outcomes.get("passed") == 4  # the test and describe's checkpoint, on both loops
+
+
+def test_a_hop_asyncio_can_abandon_fails_on_asyncio(pytester: pytest.Pytester) -> None:
+    """A backend writing in ``anyio.to_thread.run_sync`` passed every cancellation
+    test on anyio's cancel scopes, while asyncio's own ``task.cancel()`` returned
+    before its write landed."""
+    upload = """
+        async def sessionstore_upload(self, bucket, path, data, if_match, create_only):
+            upload = super().sessionstore_upload
+
+            def write():  # a slow write, done from its worker thread
+                __import__("time").sleep(0.005)
+                return anyio.from_thread.run(
+                    lambda: upload(
+                        bucket=bucket, path=path, data=data, if_match=if_match,
+                        create_only=create_only,
+                    )
+                )
+
+            return await anyio.to_thread.run_sync(write)
+    """
+    result = run_kit(pytester, "abandoned", upload, select="cancelled_upload")
+    result.stdout.fnmatch_lines(["*landed after the call had returned*"])
+    outcomes = result.parseoutcomes()
+    assert (outcomes.get("failed"), outcomes.get("passed")) == (1, 1)  # asyncio; trio passes
 
 
 def test_a_backend_without_describe_skips_its_test_saying_why(pytester: pytest.Pytester) -> None:

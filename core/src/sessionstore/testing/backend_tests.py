@@ -7,6 +7,8 @@ tests go through :class:`~sessionstore.SessionStore`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import os
 import random
@@ -72,6 +74,12 @@ SWEPT_WRITES = 24
 SWEPT_WRITE_BYTES = 256 * 1024
 """Big enough that a write takes a while, so sweeps land in the middle of some."""
 
+CANCEL_AFTER = (0.0, 0.001, 0.003, 0.01, 0.03)
+"""When the kit cancels an upload in flight, in seconds after it began."""
+CANCELLED_WRITE_BYTES = 1024 * 1024
+"""The size of that upload: big enough to be under way when cancelled."""
+LATE_WRITE_WAIT = 0.1
+"""How long the kit watches for a cancelled upload landing after it returned."""
 SECRET_WORDS = frozenset(
     {
         *("secret", "password", "passwd", "credential", "credentials"),
@@ -803,6 +811,42 @@ class BackendTests:
             "reach the first checkpoint before changing anything, so that a cancelled "
             "call leaves storage as it was"
         )
+
+    async def test_a_cancelled_upload_is_over_when_the_call_returns(
+        self, storage: Storage, anyio_backend: str
+    ) -> None:
+        """Cancelled part-way, an upload has taken place or not by the time the
+        cancellation reaches its caller, and nothing lands later: the caller loads
+        the object to know which, and an ``update_session`` retried on that evidence
+        must not apply its change twice. On asyncio the kit cancels as asyncio itself
+        does (``task.cancel()``: ``asyncio.timeout``, ``wait_for``, Ctrl-C under
+        ``asyncio.run``), which passes through anyio's shielded thread hops.
+
+        Troubleshooting: hop with ``sessionstore.threads.run_blocking``, not
+        ``anyio.to_thread.run_sync``, whose worker asyncio's cancellation abandons.
+        A network backend that abandons a request on cancellation (so that a
+        deadline is met) cannot know whether it lands: override this test saying so.
+        """
+        new = b"n" * CANCELLED_WRITE_BYTES
+        for delay in CANCEL_AFTER:
+            await storage.upload("s/f", b"old")
+            if anyio_backend == "asyncio":
+                task = asyncio.ensure_future(storage.upload("s/f", new))
+                await asyncio.sleep(delay)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            else:
+                with anyio.move_on_after(delay):
+                    await storage.upload("s/f", new)
+            at_return = (await storage.download("s/f")).data
+            await anyio.sleep(LATE_WRITE_WAIT)
+            later = (await storage.download("s/f")).data
+            assert at_return in (b"old", new), "a cancelled upload left a torn object"
+            assert later == at_return, (
+                f"an upload cancelled {delay} s in landed after the call had returned: "
+                "the caller's load saw the old bytes, then the new ones appeared"
+            )
 
     # -- facade --------------------------------------------------------------------
 

@@ -149,6 +149,7 @@ def example_program(page: str, loop: str) -> str:
     "page",
     [
         "README.md",
+        "core/README.md",
         "docs/index.md",
         "docs/using-sessions.md",
         "docs/configuration.md",

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import pluggy
 import pytest
 
 from emulators.faults import Fault, FaultProxy, silent_server
+from emulators.proxy import Proxy
 from sessionstore import (
     ConfigurationError,
     ConflictError,
@@ -178,6 +180,91 @@ async def test_conditional_delete_is_enforced(store: SessionStore) -> None:
         await storage.delete(["s/f"], if_match=new.version)
 
 
+@pytest.fixture
+def proxy(s3_endpoint: str) -> Iterator[Proxy]:
+    """A proxy in front of the test server that can lose an answer."""
+    with Proxy(s3_endpoint) as proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize("retries", [2, 0])
+async def test_retried_conditional_upload_recognises_its_own_write(
+    make_store: StoreFactory, proxy: Proxy, retries: int
+) -> None:
+    """The server stores the object but the answer is lost; the retry (botocore's,
+    or with ``retries=0`` aiohttp's own resend over a dropped reused connection)
+    meets 412. That was a ConflictError for our own write: the backend now sees
+    its own bytes (ETag = MD5) on the object and reports success."""
+    await make_store(create_bucket=True).store_session("warm", {})
+    store = make_store(endpoint_url=proxy.url, retries=retries)
+    storage = await store._ensure_ready()
+    bucket = store.bucket
+    first = await storage.upload("s/f", b"v1")
+    proxy.lose_answer(rf"^PUT /{bucket}/s/f")
+    second = await storage.upload("s/f", b"v2", if_match=first.version)
+    assert proxy.count(rf"^PUT /{bucket}/s/f") == 3  # v1, the lost v2, its retry
+    stored = await storage.download("s/f")
+    assert (stored.data, stored.info.version) == (b"v2", second.version)
+    proxy.lose_answer(rf"^PUT /{bucket}/s/new")
+    created = await storage.upload("s/new", b"n", create_only=True)
+    assert (await storage.stat("s/new")).version == created.version
+    # A large body: still one PutObject, so its ETag is still the MD5 of the bytes.
+    big = os.urandom(9 * 1024 * 1024)
+    proxy.lose_answer(rf"^PUT /{bucket}/s/big")
+    info = await storage.upload("s/big", big, create_only=True)
+    assert (await storage.stat("s/big")).version == info.version
+    # Someone else's write is still a conflict after a retry.
+    proxy.lose_answer(rf"^PUT /{bucket}/s/f")
+    with pytest.raises(ConflictError):
+        await storage.upload("s/f", b"stale", if_match=first.version)
+    with pytest.raises(ConflictError):
+        await storage.upload("s/new", b"other", create_only=True)
+    assert (await storage.download("s/f")).data == b"v2"
+    await store.aclose()
+
+
+async def test_update_with_a_lost_answer_applies_its_function_once(
+    make_store: StoreFactory, proxy: Proxy
+) -> None:
+    """update_session(+1) on 0 ended at 2: the retried PutObject got 412, the
+    ConflictError sent update_session round again over its own write."""
+    await make_store(create_bucket=True).store_session("counter", {"n": 0})
+    store = make_store(endpoint_url=proxy.url, retries=2)
+    seen: list[int] = []
+
+    def increment(state: dict[str, Any] | None) -> dict[str, Any]:
+        assert state is not None
+        seen.append(state["n"])
+        return {"n": state["n"] + 1}
+
+    assert await store.load_session("counter") == {"n": 0}
+    proxy.lose_answer(rf"^PUT /{store.bucket}/counter/state\.json")
+    assert await store.update_session("counter", increment) == {"n": 1}
+    assert seen == [0]
+    assert await store.load_session("counter") == {"n": 1}
+    await store.aclose()
+
+
+async def test_purge_with_a_lost_conditional_delete_answer_removes_everything(
+    make_store: StoreFactory, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conditional DeleteObject whose answer is lost: its retry finds no object
+    and the backend reports ConflictError (the hook contract: also when the object
+    is absent; the backend cannot tell our delete from another's). The core checks
+    whether state.json is still there, so the expired session goes whole."""
+    writer = make_store(create_bucket=True)
+    await writer.store_session("old", {"v": 1}, ttl=1)
+    await writer.store_session("old", {"c": 1}, filename="cp.json")
+    store = make_store(endpoint_url=proxy.url, retries=2)
+    proxy.lose_answer(rf"^DELETE /{store.bucket}/old/state\.json")
+    later = datetime.now(timezone.utc) + timedelta(seconds=5)
+    monkeypatch.setattr("sessionstore.clock.now", lambda: later)
+    assert await store.purge_expired() == 1
+    assert proxy.count(rf"^DELETE /{store.bucket}/old/state\.json") == 2
+    assert await store.list_files("old") == []
+    await store.aclose()
+
+
 async def test_large_object_round_trips_in_single_requests(store: SessionStore) -> None:
     """100 MB goes up in one PutObject (never multipart, where s3fs would drop
     If-Match) and comes back in one GetObject; a stale token still conflicts."""
@@ -190,8 +277,13 @@ async def test_large_object_round_trips_in_single_requests(store: SessionStore) 
     assert (stored.info.size, stored.info.version) == (len(data), info.version)
     assert len(requests) == 2, requests
     assert not any("uploads" in line or "partNumber" in line for line in requests)
+    other = data[:-1] + bytes([data[-1] ^ 1])
     with pytest.raises(ConflictError):
-        await storage.upload("big/blob", data, if_match='"0123456789abcdef0123456789abcdef"')
+        await storage.upload("big/blob", other, if_match='"0123456789abcdef0123456789abcdef"')
+    # The very bytes that are there: read as our own write whose answer was lost
+    # (the version is a content hash), so no conflict.
+    same = await storage.upload("big/blob", data, if_match='"0123456789abcdef0123456789abcdef"')
+    assert same.version == info.version
 
 
 async def test_objects_above_five_gib_are_refused_before_any_request(

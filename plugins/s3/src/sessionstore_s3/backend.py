@@ -27,6 +27,7 @@ file-system methods, which are not used, so retries never multiply.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -38,6 +39,7 @@ import fsspec.asyn  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from sessionstore.clients import SharedClient
+from sessionstore.errors import ConflictError
 from sessionstore.hookspecs import hookimpl
 from sessionstore.names import key_prefix
 from sessionstore.objects import ListPage, ObjectInfo, StoredObject
@@ -118,6 +120,10 @@ def _close_client(fs: Any) -> None:
         await client.close()
 
     fsspec.asyn.sync(fs.loop, close)
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _hidden(entry: str) -> bool:
@@ -334,10 +340,44 @@ class S3Backend:
             try:
                 response = await client.put_object(Body=BytesReader(data), **params)
             except ClientError as error:
-                raise self._failure(error, where, if_match=if_match) from error
+                failure = self._failure(error, where, if_match=if_match)
+                if isinstance(failure, ConflictError):
+                    own = await self._own_write(client, bucket, path, data, where)
+                    if own is not None:
+                        return own
+                raise failure from error
             return self._info(path, size, response, where)
 
         return await self._call(operation)
+
+    async def _own_write(
+        self, client: Any, bucket: str, path: str, data: bytes, where: str
+    ) -> ObjectInfo | None:
+        """After a conditional PutObject was refused: the object's info if it holds
+        exactly ``data`` (its ETag is their MD5), which is our own write whose
+        answer was lost, else ``None`` (someone else's write: a real conflict).
+
+        A lost answer is retried, by botocore (``retries``) or by aiohttp, which
+        sends a PUT once more by itself when a reused connection drops; the retry
+        then meets our own write and gets 412. Reported as a conflict,
+        ``update_session`` applied its function a second time. Every envelope the
+        store writes carries its ``stored_at`` to the microsecond, so equal bytes
+        mean this write. Every upload is one PutObject, whatever its size, so the
+        ETag is the MD5 of the bytes (except under SSE-KMS/SSE-C, where it is not:
+        there the conflict stands). One HeadObject, only on this path.
+        """
+        try:
+            response = await client.head_object(Bucket=bucket, Key=self._key(path))
+        except ClientError as error:
+            if isinstance(translate(error, where), FileNotFoundError):
+                return None  # gone since: not ours to claim
+            raise translate(error, where) from error
+        info = self._info(path, None, response, where)
+        if info.size != len(data):
+            return None
+        # Off the loop: hashing a large body would stall every store on it.
+        digest = await asyncio.get_running_loop().run_in_executor(None, _md5, data)
+        return info if info.version == f'"{digest}"' else None
 
     @hookimpl
     async def sessionstore_download(self, bucket: str, path: str) -> StoredObject:

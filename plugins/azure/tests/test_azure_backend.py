@@ -577,6 +577,35 @@ async def test_cancelled_during_a_request_raises_the_cancellation(
         await store.aclose()
 
 
+async def test_a_trickling_answer_outlasts_the_read_timeout_and_the_deadline(
+    azurite: Azurite, container: str
+) -> None:
+    """The timeouts bound each wait on the socket, not a request: an answer whose
+    bytes keep coming inside every read_timeout holds the call, and a cancelled
+    caller, until it ends (the README's "Timeouts and cancellation"; the SDK has
+    no client-side total timeout). Here 16 KiB at 1 KiB every 0.2 s: ~3.5 s, with
+    read_timeout=0.5, no retry and a deadline of 0.3 s."""
+    with FaultProxy(f"http://127.0.0.1:{azurite.port}", slow_chunk=1024, slow_delay=0.2) as proxy:
+        options = azurite.options(
+            endpoint_url=f"{proxy.url}/{azurite.account_name}", read_timeout=0.5, retries=0
+        )
+        store = SessionStore(backend="azure", bucket=container, **options)
+        await store.store_session("s", {"pad": "x" * 16 * 1024})
+        proxy.set(Fault.SLOW)
+        started = time.monotonic()
+        loaded = None
+        with anyio.move_on_after(0.3) as scope:
+            loaded = await store.load_session("s")
+        elapsed = time.monotonic() - started
+        assert scope.cancel_called
+        assert elapsed > 2.0  # far past the deadline and read_timeout times attempts
+        # The request succeeded, so the call returned its result, late (on this
+        # core; were a checkpoint added after the hop, the cancellation instead).
+        assert scope.cancelled_caught or loaded == {"pad": "x" * 16 * 1024}
+        proxy.clear()
+        await store.aclose()
+
+
 async def test_answer_cut_after_its_status_line_is_unavailable(
     azurite: Azurite, container: str
 ) -> None:

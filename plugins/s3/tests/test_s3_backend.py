@@ -441,6 +441,28 @@ async def test_create_bucket_in_a_region(make_store: StoreFactory, region: str) 
     assert await again.load_session("s") == {"region": region}  # init on an existing bucket
 
 
+async def test_region_from_aws_region(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README names AWS_REGION, but botocore reads only AWS_DEFAULT_REGION:
+    with AWS_REGION alone the client was in us-east-1, and so was the bucket
+    create_bucket made. AWS_REGION wins over AWS_DEFAULT_REGION, as in the AWS CLI."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    store = make_store(create_bucket=True, region=None)
+    assert (await store.describe())["region"] == "eu-west-1"
+    await store.store_session("s", {})
+    backend = store._storage.plugin
+    assert isinstance(backend, S3Backend)
+    location = await backend._call(lambda client: client.get_bucket_location(Bucket=store.bucket))
+    assert location["LocationConstraint"] == "eu-west-1"
+    await store.aclose()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    assert (await make_store(region=None).describe())["region"] == "eu-west-1"
+    monkeypatch.delenv("AWS_REGION")
+    assert (await make_store(region=None).describe())["region"] == "eu-central-1"
+    assert (await make_store(region="ap-south-1").describe())["region"] == "ap-south-1"
+
+
 # -- failures ------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -171,7 +172,10 @@ class S3Backend:
     def _new_filesystem(self) -> Any:
         return new_filesystem(
             endpoint_url=self.endpoint_url,
-            region=self.region,
+            # botocore reads only AWS_DEFAULT_REGION (and the profile); AWS_REGION,
+            # which the AWS SDKs and Lambda set, went unread, and create_bucket put
+            # the bucket in us-east-1.
+            region=self.region or os.environ.get("AWS_REGION") or None,
             key=self.key,
             secret=self.secret,
             token=self.token,

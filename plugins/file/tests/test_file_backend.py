@@ -3,12 +3,11 @@ real directory (no mocks)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import random
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
@@ -27,6 +26,7 @@ from sessionstore.settings import converter
 from sessionstore.testing import all_pages
 from sessionstore_file import FileBackend, listing, reading, writing
 from sessionstore_file.dirs import open_deepest
+from sessionstore_file.locking import BUSY
 from sessionstore_file.root import ENV_ROOT
 
 from .conftest import BUCKET, bucket_dir
@@ -335,79 +335,51 @@ async def test_objects_at_bucket_level(backend: FileBackend) -> None:
     assert bucket_dir(backend).is_dir()
 
 
-def _lock_awaited(directory: Path) -> bool:
-    """Whether a process waits for the ``flock`` of ``directory``: in /proc/locks,
-    blocked requests are the lines with ``->``, and the device field ends in the inode."""
-    inode = f":{directory.stat().st_ino} "
-    return any(
-        "->" in line and "FLOCK" in line and inode in line
-        for line in Path("/proc/locks").read_text().splitlines()
-    )
+def _removed_once_opened(monkeypatch: pytest.MonkeyPatch, session: Path, name: str) -> list[str]:
+    """Make the next writer lose the race to a deleter: right after it opened the
+    directory ``session`` (and before it locks it), the object ``name`` and the
+    directory are removed, as a deleter holding the lock at that instant does.
+    The list returned counts the writer's openings."""
+    opened: list[str] = []
 
-
-async def _wait_until_someone_waits_for_the_lock_of(directory: Path) -> None:
-    with anyio.fail_after(10):
-        while not _lock_awaited(directory):  # noqa: ASYNC110  # the kernel sends no event
-            await anyio.sleep(0.005)
-
-
-async def _remove_while_a_writer_waits(
-    session: Path, name: str, write: Callable[[], Coroutine[Any, Any, object]]
-) -> None:
-    """Hold the lock of ``session`` as a deleter does, start ``write``, and once it
-    waits for that lock, remove the object ``name`` and the directory; then let go."""
-    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        async with anyio.create_task_group() as group:
-            group.start_soon(write)
-            await _wait_until_someone_waits_for_the_lock_of(session)
+    def racing_open_deepest(*args: Any, **kwargs: Any) -> Any:
+        opened.append("chain")
+        chain, missing = open_deepest(*args, **kwargs)
+        if len(opened) == 1:
             os.unlink(session / name)
             os.rmdir(session)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        return chain, missing
+
+    monkeypatch.setattr(writing, "open_deepest", racing_open_deepest)
+    return opened
 
 
 @pytest.mark.parametrize("create_only", [False, True], ids=["plain", "create_only"])
 async def test_writer_retries_when_its_directory_is_removed_under_it(
     backend: FileBackend, monkeypatch: pytest.MonkeyPatch, create_only: bool
 ) -> None:
-    """A deleter holding the lock removes the session directory while a writer waits
-    for that lock: the writer must start again and write into a new directory (its
-    create_only holds there too: the directory it had open is gone, empty)."""
+    """A deleter removes the session directory after a writer opened it, before the
+    writer got its lock: the writer must start again and write into a new directory
+    (its create_only holds there too: the directory it had open is gone, empty)."""
     await put(backend, "s/old")
     session = bucket_dir(backend) / "s"
-    opened: list[str] = []
-
-    def counting_open_deepest(*args: Any, **kwargs: Any) -> Any:
-        opened.append("chain")
-        return open_deepest(*args, **kwargs)
-
-    monkeypatch.setattr(writing, "open_deepest", counting_open_deepest)
-    await _remove_while_a_writer_waits(
-        session, "old", lambda: put(backend, "s/new", b"new", create_only=create_only)
-    )
+    opened = _removed_once_opened(monkeypatch, session, "old")
+    await put(backend, "s/new", b"new", create_only=create_only)
     assert len(opened) == 2
     assert (await get(backend, "s/new")).data == b"new"
     assert os.listdir(session) == ["new"]
 
 
-async def test_if_match_in_a_directory_removed_under_it_conflicts(backend: FileBackend) -> None:
+async def test_if_match_in_a_directory_removed_under_it_conflicts(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The version a writer expects was deleted with its directory: a conflict, and
     nothing is written anywhere."""
     info = await put(backend, "s/state")
     session = bucket_dir(backend) / "s"
-    failures: list[BaseException] = []
-
-    async def conditional_write() -> None:
-        try:
-            await put(backend, "s/state", b"new", if_match=info.version)
-        except ConflictError as error:
-            failures.append(error)
-
-    await _remove_while_a_writer_waits(session, "state", conditional_write)
-    assert len(failures) == 1
+    _removed_once_opened(monkeypatch, session, "state")
+    with pytest.raises(ConflictError):
+        await put(backend, "s/state", b"new", if_match=info.version)
     assert not session.exists()
     assert await list_all(backend) == []
 
@@ -560,11 +532,14 @@ async def test_concurrent_first_writes_to_a_new_directory_all_land(backend: File
     root = os.fspath(backend.root_dir)
 
     def create(name: str) -> bool:
-        try:
-            writing.upload(root, BUCKET, f"s/{name}", name.encode(), None, True, False)
-        except ConflictError:
-            return False
-        return True
+        while True:  # as the hook does, on a busy lock (on the event loop)
+            try:
+                result = writing.upload(root, BUCKET, f"s/{name}", name.encode(), None, True, False)
+            except ConflictError:
+                return False
+            if result is not BUSY:
+                return True
+            time.sleep(0.001)
 
     names = [f"f{index}" for index in range(12)] + ["same"] * 12
     random.Random(5).shuffle(names)

@@ -1,7 +1,14 @@
 """The hook implementations of the file backend.
 
 Each hook hands all of its blocking work to one thread hop (``run_blocking``):
-a thread hop costs far more than a cached read, so an operation never makes two.
+a thread hop costs far more than a cached read, so an operation never makes two
+unless it has to wait. The one wait is for a directory's lock that someone else
+holds: the thread does not wait for it (:mod:`~sessionstore_file.locking`) but
+returns ``BUSY``, and the hook sleeps on the event loop, backing off from 1 ms to
+:data:`MAX_LOCK_WAIT`, then hops again. So a writer stuck holding a lock in another
+process (stopped, paused, in a debugger) costs the waiting callers no thread, and
+a deadline or a cancellation ends their wait at once.
+
 The blocking routines live in :mod:`~sessionstore_file.reading`,
 :mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting`,
 :mod:`~sessionstore_file.listing` and :mod:`~sessionstore_file.sweeping`.
@@ -10,8 +17,10 @@ The blocking routines live in :mod:`~sessionstore_file.reading`,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import anyio.lowlevel
 import attrs
@@ -22,8 +31,17 @@ from sessionstore.settings import to_path
 from sessionstore.threads import run_blocking
 from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
+from sessionstore_file.locking import BUSY, Busy
 from sessionstore_file.root import resolve_root
 from sessionstore_file.versions import object_info
+
+T = TypeVar("T")
+
+FIRST_LOCK_WAIT = 0.001
+"""Seconds before the first new try at a busy lock (with jitter: half to all of it)."""
+MAX_LOCK_WAIT = 0.02
+"""The longest sleep between tries at a busy lock: how late, at most, a waiting
+operation notices that the lock was let go."""
 
 CASE_SENSITIVE = "case-sensitive"
 FOLDED = (
@@ -62,7 +80,7 @@ class FileBackend:
     async def sessionstore_init(self, bucket: str) -> None:
         """Create the root and bucket directories (mode 0700) if missing, and learn
         whether the bucket's volume folds names."""
-        self._folds[bucket] = await run_blocking(init_bucket, self._base, bucket)
+        self._folds[bucket] = await _locking_hop(init_bucket, self._base, bucket)
 
     @hookimpl
     async def sessionstore_upload(
@@ -76,7 +94,7 @@ class FileBackend:
         the others wait for the GIL as they return from their system calls.
         """
         folds = self._folds.get(bucket, True)
-        status = await run_blocking(
+        status = await _locking_hop(
             writing.upload, self._base, bucket, path, data, if_match, create_only, folds
         )
         return object_info(path, status)
@@ -105,7 +123,8 @@ class FileBackend:
     ) -> None:
         """Unlink the files, then remove the directories left without objects."""
         folds = self._folds.get(bucket, True)
-        await run_blocking(deleting.delete, self._base, bucket, paths, if_match, folds)
+        deletion = deleting.Deletion(paths, if_match)
+        await _locking_hop(deleting.delete, self._base, bucket, deletion, folds)
 
     @hookimpl
     async def sessionstore_list(
@@ -121,7 +140,7 @@ class FileBackend:
     async def sessionstore_sweep(self, bucket: str) -> int:
         """Remove the temporary files and folders killed writers left in the
         bucket directory."""
-        return await run_blocking(sweeping.sweep, self._base, bucket)
+        return await _locking_hop(sweeping.sweep, self._base, bucket)
 
     @hookimpl
     async def sessionstore_describe(self, bucket: str) -> Mapping[str, str]:
@@ -133,3 +152,29 @@ class FileBackend:
             "folder": str(self.root_dir / bucket),
             "names": FOLDED if folds else CASE_SENSITIVE,
         }
+
+
+async def _locking_hop(func: Callable[..., T | Busy], *args: object) -> T:
+    """``func(*args)`` in one thread hop, as :func:`run_blocking` runs it; while it
+    returns ``BUSY`` (a lock it needs is held), sleep on the event loop and hop
+    again. The sleeps are where a cancellation or deadline ends the wait."""
+    result = await run_blocking(func, *args)
+    if result is BUSY:
+        return await _when_free(func, args)
+    return result
+
+
+async def _when_free(func: Callable[..., T | Busy], args: tuple[object, ...]) -> T:
+    """Hop again, after a growing, jittered sleep, until ``func`` finds its locks free.
+
+    Jitter keeps the writers of one session, woken together, from colliding again
+    together; the cap keeps one that has waited long from losing every race to
+    newcomers that try more often.
+    """
+    wait = FIRST_LOCK_WAIT
+    while True:
+        await anyio.sleep(random.uniform(wait / 2, wait))
+        result = await run_blocking(func, *args)
+        if result is not BUSY:
+            return result
+        wait = min(wait * 2, MAX_LOCK_WAIT)

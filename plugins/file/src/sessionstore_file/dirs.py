@@ -22,19 +22,24 @@ from types import TracebackType
 
 from sessionstore_file.entries import explain, lstat_object
 from sessionstore_file.folding import FoldedName, folds_names, stored_as
+from sessionstore_file.locking import BUSY, Busy, LockBusy
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 """Opening a directory, never through a symlink."""
 
 
-def init_bucket(root: str, bucket: str) -> bool:
+def init_bucket(root: str, bucket: str) -> bool | Busy:
     """Create the root and the bucket directory (mode 0700) unless they exist,
     durably, and check the bucket is a real directory; whether its volume folds
-    names (see :func:`~sessionstore_file.folding.folds_names`)."""
+    names (see :func:`~sessionstore_file.folding.folds_names`), or
+    :data:`~sessionstore_file.locking.BUSY` if the bucket's lock is held (calling
+    it again is harmless)."""
     _make_bucket(root, bucket)
     fd = _open_bucket(root, bucket, create=False)
     try:
         return folds_names(fd)
+    except LockBusy:
+        return BUSY
     finally:
         os.close(fd)
 

@@ -41,6 +41,7 @@ def folds_names(dir_fd: int) -> bool:
     is, so a sweep cannot remove it midway (and removes it if the probe is
     killed). Where no probe can be made (a read-only volume), the volume is taken
     to fold: checking names costs time, not checking them could cost data.
+    Raises :class:`~sessionstore_file.locking.LockBusy` if the lock is held.
     """
     probe = temp_name() + "-probe"
     with locked(dir_fd):

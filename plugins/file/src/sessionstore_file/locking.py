@@ -1,20 +1,58 @@
-"""An exclusive ``flock`` on a directory, held around every change inside it.
+"""An exclusive ``flock`` on a directory, held around every change inside it, and
+never waited for in a thread.
 
 ``flock`` locks belong to an open file description, so two opens of the same
 directory exclude each other across threads and processes alike, and the kernel
 releases the lock when its holder dies.
+
+Every lock is tried without blocking (``LOCK_NB``). A worker thread that finds one
+held raises :class:`LockBusy` before it has changed anything (or, for a delete,
+after a step it records: :mod:`sessionstore_file.deleting`); the operation's
+blocking routine turns that into the result :data:`BUSY`, and the hook waits for
+the lock on the event loop, where the wait is cancellable and holds no thread
+(:mod:`sessionstore_file.backend`). A thread blocked in ``flock`` could be neither:
+a holder that is stopped (SIGSTOP, ``docker pause``, a debugger) would keep it, and
+a deadline around the call, forever.
 """
 
 from __future__ import annotations
 
+import enum
 import fcntl
 from types import TracebackType
+from typing import Final
+
+
+class Busy(enum.Enum):
+    """The type of :data:`BUSY`."""
+
+    BUSY = "busy"
+
+
+BUSY: Final = Busy.BUSY
+"""What a blocking routine returns when a lock it needs is held by someone else:
+try again later (a result, so crossing back to the event loop costs no traceback)."""
+
+
+class LockBusy(Exception):
+    """A lock was held by someone else; raised inside a worker thread, where the
+    operation's blocking routine catches it and returns :data:`BUSY`."""
+
+
+def try_lock(dir_fd: int) -> None:
+    """Lock the open directory ``dir_fd`` exclusively, or raise :class:`LockBusy`
+    at once if someone else holds it."""
+    try:
+        fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LockBusy from None
 
 
 class locked:  # lower case, like contextlib.suppress: it reads as ``with locked(fd):``
-    """Hold an exclusive lock on the open directory ``dir_fd`` (blocking) for the
-    ``with`` block. A class rather than a generator: it runs on every write, in
-    worker threads that share the GIL."""
+    """Hold an exclusive lock on the open directory ``dir_fd`` for the ``with``
+    block, or raise :class:`LockBusy` at once if someone else holds it. A class
+    rather than a generator: it runs on every write, in worker threads that share
+    the GIL."""
 
     __slots__ = ("_fd",)
 
@@ -22,7 +60,7 @@ class locked:  # lower case, like contextlib.suppress: it reads as ``with locked
         self._fd = dir_fd
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try_lock(self._fd)
 
     def __exit__(
         self,
@@ -35,8 +73,9 @@ class locked:  # lower case, like contextlib.suppress: it reads as ``with locked
 
 def lock_while_open(dir_fd: int) -> None:
     """Lock the open directory ``dir_fd`` exclusively until it is closed: how a
-    writer marks a temporary folder it is still building (see :func:`is_abandoned`)."""
-    fcntl.flock(dir_fd, fcntl.LOCK_EX)
+    writer marks a temporary folder it is still building (see :func:`is_abandoned`).
+    Raises :class:`LockBusy` if a sweep holds it this instant to look at it."""
+    try_lock(dir_fd)
 
 
 def is_abandoned(dir_fd: int) -> bool:

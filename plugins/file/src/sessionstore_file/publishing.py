@@ -30,7 +30,9 @@ def publish(
     """Make ``missing[0]/.../missing[-1]/name`` (holding ``data``) appear in
     ``parent_fd`` at once; its status, or ``None`` if ``missing[0]`` exists by now.
 
-    Raises :class:`Raced` if ``parent_fd`` was removed meanwhile.
+    Raises :class:`Raced` if ``parent_fd`` was removed meanwhile, and
+    :class:`~sessionstore_file.locking.LockBusy` if the parent's lock is held (or,
+    for an instant, a sweep's on the new tree), having removed the temporary tree.
     """
     temp = temp_name()
     try:

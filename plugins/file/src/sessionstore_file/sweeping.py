@@ -12,6 +12,10 @@ just after ``mkdir`` until its rename) and it is older than
 lock. A file is abandoned once the bucket directory's lock is ours: writers hold
 it for as long as their temporary file exists. Symlinks and anything else named
 like a temporary entry are left alone, and nothing is followed.
+
+The files are removed first: if the bucket directory's lock is held, the sweep
+returns :data:`~sessionstore_file.locking.BUSY` having removed nothing, and the
+hook tries again from the event loop (:mod:`sessionstore_file.locking`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import time
 
 from sessionstore_file.atomic import TEMP_PREFIX
 from sessionstore_file.dirs import DIR_FLAGS, DirChain, open_existing
-from sessionstore_file.locking import is_abandoned, locked
+from sessionstore_file.locking import BUSY, Busy, LockBusy, is_abandoned, locked
 
 GRACE_SECONDS = 60.0
 
 
-def sweep(root: str, bucket: str) -> int:
-    """Remove the abandoned temporary entries of the bucket directory; how many."""
+def sweep(root: str, bucket: str) -> int | Busy:
+    """Remove the abandoned temporary entries of the bucket directory; how many,
+    or :data:`~sessionstore_file.locking.BUSY` (none) if its lock is held."""
     chain = open_existing(root, bucket, (), folds=False)  # no name looked up below it
     if chain is None:
         return 0
@@ -40,15 +45,19 @@ def sweep(root: str, bucket: str) -> int:
                         folders.append(entry.name)
                     elif entry.is_file(follow_symlinks=False):
                         files.append(entry.name)
-        removed = sum(_remove_if_abandoned(chain, name) for name in folders)
+        removed = 0
         if files:
-            with locked(chain.fd):
-                for name in files:
-                    try:
-                        os.unlink(name, dir_fd=chain.fd)
-                    except FileNotFoundError:
-                        continue  # another sweep was first
-                    removed += 1
+            try:
+                with locked(chain.fd):
+                    for name in files:
+                        try:
+                            os.unlink(name, dir_fd=chain.fd)
+                        except FileNotFoundError:
+                            continue  # another sweep was first
+                        removed += 1
+            except LockBusy:
+                return BUSY
+        removed += sum(_remove_if_abandoned(chain, name) for name in folders)
         if removed:
             os.fsync(chain.fd)
     return removed

@@ -4,7 +4,10 @@ Every upload, conditional or not, holds the ``flock`` of the object's directory
 from the precondition check until the new file is renamed into place, so
 conditional writes are linearizable with respect to all writes and deletes on
 this host; if a deleter removes the directory before the lock is taken, the
-upload starts again. Missing directories are published together with the object
+upload starts again. A lock held by someone else is not waited for here: the
+upload returns :data:`~sessionstore_file.locking.BUSY` having changed nothing,
+and the hook tries again from the event loop (:mod:`sessionstore_file.locking`).
+Missing directories are published together with the object
 (:mod:`sessionstore_file.publishing`), so no directory is ever visible empty.
 """
 
@@ -18,7 +21,7 @@ from sessionstore_file.atomic import replace_file
 from sessionstore_file.dirs import open_deepest
 from sessionstore_file.entries import lstat_object
 from sessionstore_file.folding import FoldedName
-from sessionstore_file.locking import locked
+from sessionstore_file.locking import BUSY, Busy, LockBusy, locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
 from sessionstore_file.publishing import publish
@@ -33,9 +36,11 @@ def upload(
     if_match: str | None,
     create_only: bool,
     folds: bool,
-) -> os.stat_result:
+) -> os.stat_result | Busy:
     """Write ``data`` at ``path`` if the precondition holds; return the new file's
-    status (the caller builds its info on the event loop, see :mod:`.backend`).
+    status (the caller builds its info on the event loop, see :mod:`.backend`), or
+    :data:`~sessionstore_file.locking.BUSY`, having written nothing, if a lock it
+    needs is held.
 
     On a volume that folds names (``folds``), a name stored under another spelling
     is refused with :class:`InvalidSessionIdError`: writing would replace that one.
@@ -79,4 +84,6 @@ def upload(
             f" and this volume does not tell it from {folded.name!r} (it ignores case, as"
             " macOS and Windows volumes do by default), so writing would replace it"
         ) from None
+    except LockBusy:
+        return BUSY
     raise gave_up(os.path.join(root, bucket, path))

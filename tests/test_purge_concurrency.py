@@ -74,10 +74,11 @@ async def test_a_cancelled_purge_still_deletes_the_checkpoints_of_a_session_it_b
     scope = anyio.CancelScope()
     state_deleted = False
 
-    def noting_delete(*args: Any) -> None:
+    def noting_delete(*args: Any) -> Any:
         nonlocal state_deleted
-        real_delete(*args)
-        state_deleted = state_deleted or "s00/state.json" in args[2]
+        result = real_delete(*args)
+        state_deleted = not (tmp_path / "sessions" / "s00" / "state.json").exists()
+        return result
 
     async def cancelling_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = await real_run_sync(function, *args, **kwargs)

@@ -44,6 +44,16 @@ async def test_a_cancel_scope_waits_for_the_work() -> None:
     assert log == ["finished"]
 
 
+async def test_a_deadline_passed_during_the_work_is_raised_once_it_is_done() -> None:
+    """The work's result came back after the deadline, and ``fail_after`` raised
+    nothing: it raises only for a cancellation its body met."""
+    started, log = threading.Event(), list[str]()
+    with pytest.raises(TimeoutError):
+        with anyio.fail_after(WORK / 4):
+            await run_blocking(slow_work, started, log)
+    assert log == ["finished"]
+
+
 def test_asyncio_task_cancel_waits_for_the_work() -> None:
     async def main() -> None:
         started, log = threading.Event(), list[str]()

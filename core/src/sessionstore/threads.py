@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 T = TypeVar("T")
@@ -26,7 +27,8 @@ T = TypeVar("T")
 async def run_blocking(func: Callable[..., T], *args: object) -> T:
     """``func(*args)`` in a worker thread, as ``anyio.to_thread.run_sync`` runs it,
     returning or raising only once it has finished, however the caller is
-    cancelled. Use it for each hook's one thread hop."""
+    cancelled; a caller cancelled meanwhile gets the cancellation, not the result.
+    Use it for each hook's one thread hop."""
     finished: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     @functools.wraps(func)  # hops are told apart by name in tests and tracebacks
@@ -39,13 +41,17 @@ async def run_blocking(func: Callable[..., T], *args: object) -> T:
             finished.set_result(None)
 
     try:
-        return await anyio.to_thread.run_sync(work)
+        result = await anyio.to_thread.run_sync(work)
     except asyncio.CancelledError:
         # Only asyncio's own cancellation gets here with the work under way (anyio's
         # and trio's wait for it above); work not yet begun is called off instead.
         if not finished.cancel():
             await _outwait(finished)
         raise
+    # Cancelled while the work ran: raise that now, as the caller's deadline asks
+    # (``fail_after`` raises TimeoutError only for a cancellation it caught).
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    return result
 
 
 async def _outwait(finished: concurrent.futures.Future[None]) -> None:

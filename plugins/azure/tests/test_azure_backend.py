@@ -599,9 +599,9 @@ async def test_a_trickling_answer_outlasts_the_read_timeout_and_the_deadline(
         elapsed = time.monotonic() - started
         assert scope.cancel_called
         assert elapsed > 2.0  # far past the deadline and read_timeout times attempts
-        # The request succeeded, so the call returned its result, late (on this
-        # core; were a checkpoint added after the hop, the cancellation instead).
-        assert scope.cancelled_caught or loaded == {"pad": "x" * 16 * 1024}
+        # The request succeeded, late: the caller gets its deadline, not the result.
+        assert scope.cancelled_caught
+        assert loaded is None
         proxy.clear()
         await store.aclose()
 

@@ -19,10 +19,12 @@ entry point, called from a worker thread (one per storage operation).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 import os
 import random
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -135,11 +137,35 @@ def multipart_related(metadata: Mapping[str, Any], data: bytes) -> tuple[str, in
 
 
 def _credentials_error(error: Exception) -> OSError:
-    """Getting a token failed: refused (:class:`PermissionError`) or unreachable."""
+    """Getting a token failed: refused (:class:`PermissionError`), or unreachable
+    or failing on the service's side (:class:`OSError`)."""
     from google.auth.exceptions import TransportError
 
     text = f"getting credentials failed: {type(error).__name__}: {error}"
-    return OSError(text) if isinstance(error, TransportError) else PermissionError(text)
+    if isinstance(error, TransportError) or getattr(error, "retryable", False):
+        return OSError(text)
+    return PermissionError(text)
+
+
+def _refresh(credentials: Any, timeout: tuple[float, float]) -> None:
+    """Refresh ``credentials`` (a google-auth Credentials object), blocking, with
+    ``timeout`` (connect, read) on each request to the token endpoint.
+
+    google-auth's own transport waits 120 s per request unless told otherwise, and
+    gcsfs's ``GoogleCredentials.maybe_refresh`` does not tell it.
+    """
+    import requests
+    from google.auth.transport.requests import Request
+
+    class TimedRequest(Request):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["timeout"] = timeout
+            return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    if credentials.valid:
+        return
+    with requests.Session() as session:
+        credentials.refresh(TimedRequest(session))
 
 
 class Transport:
@@ -173,6 +199,9 @@ class Transport:
         self._describe_timeout = (
             f"connect_timeout={connect_timeout:g}s, read_timeout={read_timeout:g}s"
         )
+        self._token_timeout = (connect_timeout, read_timeout)
+        self._refreshing: asyncio.Future[None] | None = None
+        """The token refresh under way, shared by the requests that wait for it."""
 
     async def close(self) -> None:
         """Close the filesystem's aiohttp session and its pooled connections (on
@@ -237,6 +266,45 @@ class Transport:
             ) from failure
         raise OSError(f"{what}: {type(failure).__name__}: {failure} ({attempts})") from failure
 
+    async def _credentials(self) -> Any:
+        """The google-auth credentials (``None``: anonymous), with a token that is
+        not about to expire.
+
+        A due refresh runs in a thread of its own, never on fsspec's loop: its
+        requests block (google-auth speaks ``requests``), and on the loop they
+        stalled every store using it, other GCS stores and s3fs's alike, for as
+        long as the token endpoint took (google-auth waits up to 120 s by
+        default; here ``connect_timeout`` and ``read_timeout``). Requests that find
+        a refresh under way wait for that one; a cancelled request stops waiting
+        at once and leaves the refresh to finish for the others.
+        """
+        credentials = self.fs.credentials.credentials
+        if credentials is None or credentials.valid:
+            return credentials
+        if self._refreshing is None or self._refreshing.done():
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            timeout = self._token_timeout
+
+            def refresh() -> None:
+                done.set_running_or_notify_cancel()
+                try:
+                    _refresh(credentials, timeout)
+                except BaseException as error:
+                    done.set_exception(error)
+                else:
+                    done.set_result(None)
+
+            # A daemon thread: a stalled token endpoint must not hold up exit.
+            threading.Thread(target=refresh, name="sessionstore-gcs-token", daemon=True).start()
+            self._refreshing = asyncio.wrap_future(done)
+            # Retrieved here, so that a failure every waiter gave up on is not logged.
+            self._refreshing.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            await asyncio.shield(self._refreshing)
+        except Exception as error:  # google-auth raises several types
+            raise _credentials_error(error) from error
+        return credentials
+
     async def _send(
         self,
         method: str,
@@ -248,10 +316,12 @@ class Transport:
         fs = self.fs
         await fs._set_session()
         headers = {"User-Agent": self.user_agent, **(extra_headers or {})}
-        try:
-            fs.credentials.apply(headers)  # adds Authorization, refreshing the token if due
-        except Exception as error:  # google-auth and gcsfs raise several types
-            raise _credentials_error(error) from error
+        credentials = await self._credentials()
+        if credentials is not None:
+            try:
+                credentials.apply(headers)  # adds Authorization (no request)
+            except Exception as error:  # google-auth raises several types
+                raise _credentials_error(error) from error
         data: Any = None
         if body is not None:
             data = body()

@@ -238,8 +238,8 @@ async def test_cancelled_during_a_request_raises_the_cancellation(
 ) -> None:
     """Cancelled while its request waits on a silent server: the caller got the
     request's timeout as a StorageUnavailableError, which the cancelled scope let
-    through, instead of the cancellation (the worker thread cannot be interrupted,
-    so the cancellation is delivered when the request ends)."""
+    through, instead of the cancellation. (The request is now cancelled on
+    fsspec's loop: see test_gcs_hangs.py.)"""
     with silent_server() as url:
         store = make_store(endpoint_url=url, retries=0, read_timeout=0.5)
         store._ready = True  # straight to the request: no bucket check

@@ -1,26 +1,31 @@
-"""Waits that must end: a stalled token endpoint.
+"""Waits that must end: a stalled token endpoint, and a caller's deadline while a
+request is in flight.
 
-Against real servers: fake-gcs-server, and a token endpoint that accepts
-connections and never answers (:func:`silent_server`).
+Both run against real servers: fake-gcs-server behind :class:`FaultProxy` (a
+stalled or trickling answer), and a token endpoint that accepts connections and
+never answers (:func:`silent_server`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from emulators.faults import silent_server
+from emulators.faults import Fault, FaultProxy, silent_server
 from sessionstore import SessionStore, StorageUnavailableError
 
 StoreFactory = Callable[..., SessionStore]
 KeyFactory = Callable[[str], dict[str, str]]
 
 pytestmark = pytest.mark.anyio
+
+PAYLOAD = {"blob": "x" * 48 * 1024}
+"""A 48 KiB session: a trickling server takes minutes over it."""
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +57,12 @@ def service_account_key(private_key_pem: str) -> KeyFactory:
         }
 
     return make
+
+
+@pytest.fixture
+def faults(gcs_endpoint: str) -> Iterator[FaultProxy]:
+    with FaultProxy(gcs_endpoint) as proxy:
+        yield proxy
 
 
 # -- token refresh ---------------------------------------------------------------------
@@ -101,3 +112,83 @@ async def test_a_stalled_token_endpoint_is_bounded_and_stalls_no_other_store(
         assert max(latencies) < 0.5, latencies
         await stalled.aclose()
     await other.aclose()
+
+
+async def test_a_deadline_ends_a_token_refresh_promptly(
+    make_store: StoreFactory, service_account_key: KeyFactory
+) -> None:
+    with silent_server() as token_server:
+        store = make_store(
+            token=service_account_key(f"{token_server}/token"), read_timeout=10, retries=0
+        )
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.2):
+                await store.load_session("s")
+        assert time.monotonic() - started < 0.4
+        await store.aclose()
+
+
+# -- deadlines and cancellation mid-request ---------------------------------------------
+
+
+@pytest.mark.parametrize("fault", [Fault.STALL, Fault.STALL_RESPONSE, Fault.SLOW])
+async def test_a_deadline_ends_a_request_in_flight(
+    make_store: StoreFactory, faults: FaultProxy, fault: Fault
+) -> None:
+    """A caller's deadline waited for the request: up to (retries + 1) x
+    read_timeout on a silent server, and without any bound on one that trickles
+    its answer (each read arrives within read_timeout). Now the request is
+    cancelled on fsspec's loop within ~0.1 s, the caller gets its own
+    TimeoutError, and the store works once the server does."""
+    faults.slow_chunk, faults.slow_delay = 256, 0.3  # ~1 KiB/s: 48 KiB in ~1 min
+    store = make_store(endpoint_url=faults.url, read_timeout=5, retries=1)
+    await store.store_session("s", PAYLOAD)
+    faults.set(fault)
+    for operation in (
+        lambda: store.load_session("s"),
+        lambda: store.store_session("s", PAYLOAD),
+        lambda: store.list_sessions(),
+    ):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.3):
+                await operation()
+        assert time.monotonic() - started < 0.5
+    faults.clear()
+    assert await store.load_session("s") == PAYLOAD
+    await store.aclose()
+
+
+async def test_cancelling_a_scope_ends_a_request_in_flight(
+    make_store: StoreFactory, faults: FaultProxy
+) -> None:
+    store = make_store(endpoint_url=faults.url, read_timeout=5, retries=1)
+    await store.store_session("s", {"a": 1})
+    faults.set(Fault.STALL)
+    async with anyio.create_task_group() as group:
+        group.start_soon(store.load_session, "s")
+        await anyio.sleep(0.2)
+        started = time.monotonic()
+        group.cancel_scope.cancel()
+    assert time.monotonic() - started < 0.3
+    faults.clear()
+    assert await store.load_session("s") == {"a": 1}
+    await store.aclose()
+
+
+async def test_a_shielded_operation_is_not_cut_short(
+    make_store: StoreFactory, faults: FaultProxy
+) -> None:
+    """Cancellation reaches the request only through the caller's scopes: a
+    shielded operation (as the core shields a purge's deletes) still finishes."""
+    faults.slow_chunk, faults.slow_delay = 1024, 0.05
+    store = make_store(endpoint_url=faults.url, read_timeout=5, retries=0)
+    await store.store_session("s", {"a": 1})
+    faults.set(Fault.SLOW)
+    with anyio.CancelScope() as outer:
+        outer.cancel()
+        with anyio.CancelScope(shield=True):
+            assert await store.load_session("s") == {"a": 1}
+    faults.clear()
+    await store.aclose()

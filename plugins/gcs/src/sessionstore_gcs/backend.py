@@ -109,7 +109,7 @@ def _hidden(entry: str) -> bool:
 
 def _close_transport(transport: Transport) -> None:
     """Close the transport's HTTP session and its connections (blocking)."""
-    transport.run(transport.close)
+    transport.run(transport.close, cancellable=False)
 
 
 @attrs.define(eq=False)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import anyio.from_thread
 import attrs
 from yarl import URL
 
@@ -42,6 +43,13 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 CHUNK = 1 << 20
 """Bytes per piece when streaming a body in or out."""
+
+POLL = 0.05
+"""Seconds between checks for the caller's cancellation while a request runs."""
+
+WIND_DOWN = 1.0
+"""Seconds a cancelled request gets to end on fsspec's loop before the caller's
+cancellation is raised anyway."""
 
 HNS_VARIABLE = "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"
 
@@ -168,6 +176,14 @@ def _refresh(credentials: Any, timeout: tuple[float, float]) -> None:
         credentials.refresh(TimedRequest(session))
 
 
+def _abort(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks[0]`` (on its loop), whose caller no longer waits for it."""
+    task = tasks[0]
+    # Nobody will ask for the outcome: retrieve it, so that no failure is logged.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    task.cancel()
+
+
 class Transport:
     """Sends JSON API requests over one gcsfs filesystem's session and credentials.
 
@@ -212,13 +228,49 @@ class Transport:
         if session is not None and not session.closed:
             await session.close()
 
-    def run(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    def run(
+        self,
+        function: Callable[..., Coroutine[Any, Any, T]],
+        *args: Any,
+        cancellable: bool = True,
+    ) -> T:
         """Run ``function(*args)`` on fsspec's loop and wait for it (blocking).
 
         Unlike ``fsspec.asyn.sync``, exceptions come back as raised (fsspec turns
         every ``TimeoutError`` into its own ``FSTimeoutError`` without a message).
+
+        Called from an anyio worker thread (one not abandoned on cancellation), the
+        wait follows the calling task's cancel scopes: every :data:`POLL` seconds
+        it asks :func:`anyio.from_thread.check_cancelled`, and once the caller is
+        cancelled it cancels the task on the loop (aborting its request), gives it
+        up to :data:`WIND_DOWN` seconds to end, and raises the cancellation. The
+        timeouts alone did not bound the wait: a server trickling its answer meets
+        every ``read_timeout``. ``cancellable=False`` waits for the end whatever
+        the caller does (for closing).
         """
-        return asyncio.run_coroutine_threadsafe(function(*args), self.fs.loop).result()
+        loop = self.fs.loop
+        ended = threading.Event()
+        tasks: list[asyncio.Task[T]] = []
+
+        def start() -> None:
+            task = loop.create_task(function(*args))
+            task.add_done_callback(lambda _: ended.set())
+            tasks.append(task)
+
+        loop.call_soon_threadsafe(start)
+        while not ended.wait(POLL):
+            if not cancellable:
+                continue
+            try:
+                anyio.from_thread.check_cancelled()
+            except RuntimeError:  # not in an anyio worker thread: wait for the end
+                cancellable = False
+            except BaseException:
+                # Runs after start() (the loop keeps their order), so tasks[0] exists.
+                loop.call_soon_threadsafe(_abort, tasks)
+                ended.wait(WIND_DOWN)
+                raise
+        return tasks[0].result()
 
     @staticmethod
     async def backoff(attempt: int) -> None:

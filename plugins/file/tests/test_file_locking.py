@@ -155,3 +155,21 @@ async def test_creating_a_session_waits_for_the_bucket_lock_without_a_trace(
                 await let_go(holder)
     assert await store.load_session("new") == {"v": 2}
     assert sorted(os.listdir(bucket)) == sorted([*before, "new"])
+
+
+async def test_a_folder_made_while_a_new_session_waits_is_written_into(
+    store: SessionStore, tmp_path: Path
+) -> None:
+    """The writer built the new session's folder and waits to publish it; meanwhile
+    the folder appears (made by hand here): once the lock is free, the writer
+    writes into that folder and removes its own."""
+    bucket = folder(tmp_path)
+    async with held_by_another_process(bucket) as holder, anyio.create_task_group() as group:
+        group.start_soon(store.store_session, "new", {"v": 1})
+        await anyio.sleep(0.2)
+        assert any(name.startswith(".tmp-") for name in os.listdir(bucket))  # built
+        (bucket / "new").mkdir(mode=0o700)
+        with anyio.fail_after(5):
+            await let_go(holder)
+    assert await store.load_session("new") == {"v": 1}
+    assert sorted(os.listdir(bucket)) == ["locked", "new", "other"]

@@ -32,6 +32,7 @@ from sessionstore.threads import run_blocking
 from sessionstore_file import deleting, listing, reading, sweeping, writing
 from sessionstore_file.dirs import init_bucket
 from sessionstore_file.locking import BUSY, Busy
+from sessionstore_file.publishing import Publication
 from sessionstore_file.root import resolve_root
 from sessionstore_file.versions import object_info
 
@@ -94,8 +95,18 @@ class FileBackend:
         the others wait for the GIL as they return from their system calls.
         """
         folds = self._folds.get(bucket, True)
+        publication = Publication()  # a new session's folder, built while its parent was busy
         status = await _locking_hop(
-            writing.upload, self._base, bucket, path, data, if_match, create_only, folds
+            writing.upload,
+            self._base,
+            bucket,
+            path,
+            data,
+            if_match,
+            create_only,
+            folds,
+            publication,
+            abandon=publication.discard,
         )
         return object_info(path, status)
 
@@ -154,13 +165,24 @@ class FileBackend:
         }
 
 
-async def _locking_hop(func: Callable[..., T | Busy], *args: object) -> T:
+async def _locking_hop(
+    func: Callable[..., T | Busy], *args: object, abandon: Callable[[], None] | None = None
+) -> T:
     """``func(*args)`` in one thread hop, as :func:`run_blocking` runs it; while it
     returns ``BUSY`` (a lock it needs is held), sleep on the event loop and hop
-    again. The sleeps are where a cancellation or deadline ends the wait."""
-    result = await run_blocking(func, *args)
-    if result is BUSY:
-        return await _when_free(func, args)
+    again. The sleeps are where a cancellation or deadline ends the wait; then
+    ``abandon`` undoes what the attempts kept for the next one."""
+    try:
+        result = await run_blocking(func, *args)
+        if result is BUSY:
+            return await _when_free(func, args)
+    except BaseException:
+        if abandon is not None:
+            # On the event loop: no hop can be relied on here (a native asyncio
+            # cancellation calls off one not yet begun), and it is a few unlinks
+            # and closes, on the rare path of a wait cut short.
+            abandon()
+        raise
     return result
 
 

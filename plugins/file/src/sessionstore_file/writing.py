@@ -24,7 +24,7 @@ from sessionstore_file.folding import FoldedName
 from sessionstore_file.locking import BUSY, Busy, LockBusy, locked
 from sessionstore_file.paths import split_path
 from sessionstore_file.preconditions import check_precondition
-from sessionstore_file.publishing import publish
+from sessionstore_file.publishing import Publication, publish, resume
 from sessionstore_file.races import RACE_ATTEMPTS, Raced, gave_up
 
 
@@ -36,6 +36,7 @@ def upload(
     if_match: str | None,
     create_only: bool,
     folds: bool,
+    publication: Publication | None = None,
 ) -> os.stat_result | Busy:
     """Write ``data`` at ``path`` if the precondition holds; return the new file's
     status (the caller builds its info on the event loop, see :mod:`.backend`), or
@@ -44,16 +45,23 @@ def upload(
 
     On a volume that folds names (``folds``), a name stored under another spelling
     is refused with :class:`InvalidSessionIdError`: writing would replace that one.
+    A new directory built while its parent's lock was busy is kept in
+    ``publication`` (if given) for the next call to publish rather than build again.
     """
     parents, name = split_path(path)
     try:
+        if publication is not None and publication.waiting is not None:
+            status = resume(publication)
+            if status is not None:
+                return status
+            # the directory appeared meanwhile: write into it instead, as below
         for _ in range(RACE_ATTEMPTS):
             chain, missing = open_deepest(root, bucket, parents, folds=folds)
             if missing:
                 with chain:
                     check_precondition(None, if_match, create_only, bucket, path, "write")
                     try:
-                        status = publish(chain.fd, missing, name, data)
+                        status = publish(chain.fd, missing, name, data, publication)
                     except Raced:
                         continue
                 if status is None:

@@ -15,8 +15,9 @@ from emulators.proxy import Proxy
 from sessionstore import SessionStore
 
 StoreFactory = Callable[..., SessionStore]
+KeyFactory = Callable[[str], dict[str, str]]
 
-__all__ = ["JsonApi", "Proxy", "StoreFactory"]
+__all__ = ["JsonApi", "KeyFactory", "Proxy", "StoreFactory"]
 
 
 @pytest.fixture
@@ -45,3 +46,34 @@ def store(make_store: StoreFactory) -> SessionStore:
 def proxy(gcs_endpoint: str) -> Iterator[Proxy]:
     with Proxy(gcs_endpoint) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def service_account_key(private_key_pem: str) -> KeyFactory:
+    """A well-formed service-account key whose tokens come from ``token_uri``."""
+
+    def make(token_uri: str) -> dict[str, str]:
+        return {
+            "type": "service_account",
+            "project_id": "test",
+            "private_key_id": "key-id",
+            "private_key": private_key_pem,
+            "client_email": "sessionstore@test.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": token_uri,
+        }
+
+    return make

@@ -14,6 +14,7 @@ measured here and in the README:
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -306,7 +308,12 @@ async def test_secrets_stay_out_of_repr_and_errors(make_store: StoreFactory) -> 
         await store.store_session("s", {"a": 1})
     texts = [repr(store), repr(store._storage), repr(store._storage.plugin), str(caught.value)]
     texts.append(repr(caught.value.__cause__))
-    key = {"type": "authorized_user", "client_id": "x", "client_secret": secret}
+    key = {
+        "type": "authorized_user",
+        "client_id": "x",
+        "client_secret": secret,
+        "refresh_token": secret,
+    }
     texts.append(repr(make_store(token=key)._storage.plugin))
     with pytest.raises(ConfigurationError) as refused:
         make_store(token=secret)  # a raw token is not a file: refused without echo
@@ -316,6 +323,61 @@ async def test_secrets_stay_out_of_repr_and_errors(make_store: StoreFactory) -> 
     texts.append(str(direct.value))
     for text in texts:
         assert secret not in text, text
+
+
+MARK = "SECRET-in-the-key"
+
+
+def _malformed_keys(good: dict[str, str]) -> list[tuple[dict[str, Any], str]]:
+    """Keys gcsfs cannot use, each with the words the error must name."""
+    return [
+        ({**good, "private_key": f"-----BEGIN PRIVATE KEY-----{MARK}"}, "private_key"),
+        ({**good, "private_key": MARK}, "private_key"),
+        ({**good, "private_key": 42}, "private_key must be strings"),
+        ({key: value for key, value in good.items() if key != "client_email"}, "client_email"),
+        ({**good, "type": None, "private_key": MARK}, "private_key"),  # untyped, gcsfs-style
+        ({"type": "authorized_user", "client_id": "c", "client_secret": MARK}, "refresh_token"),
+        ({"client_secret": MARK}, "refresh_token, client_id"),
+        ({"type": "external_account", "audience": MARK}, "'external_account'"),
+    ]
+
+
+def test_a_malformed_key_is_a_configuration_error_when_built(
+    service_account_key: Callable[[str], dict[str, str]], tmp_path: Path
+) -> None:
+    """gcsfs took a bad service-account key for authorized-user credentials
+    without a word, and the first operation failed with ``KeyError:
+    'refresh_token'`` (a StorageUnavailableError). Now building the store says
+    which field is wrong, for a dict and for a key file, never showing a value."""
+    good = service_account_key("https://oauth2.googleapis.com/token")
+    for key, named in _malformed_keys(good):
+        path = tmp_path / "key.json"
+        path.write_text(json.dumps({k: v for k, v in key.items() if v is not None}))
+        token = {k: v for k, v in key.items() if v is not None}
+        for value in (token, str(path)):
+            with pytest.raises(ConfigurationError, match="token") as caught:
+                SessionStore(backend="gcs", bucket="bucket", token=value)
+            assert named in str(caught.value), (named, str(caught.value))
+            assert MARK not in str(caught.value)
+            assert "PRIVATE KEY" not in str(caught.value)
+    for content in ("not json", "[1, 2]"):
+        path.write_text(content)
+        with pytest.raises(ConfigurationError, match="key file"):
+            SessionStore(backend="gcs", bucket="bucket", token=str(path))
+
+
+async def test_well_formed_keys_are_accepted(
+    make_store: StoreFactory,
+    service_account_key: Callable[[str], dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    key = service_account_key("https://oauth2.googleapis.com/token")
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(key))
+    untyped = {k: v for k, v in key.items() if k != "type"}
+    user = {"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
+    for token in (key, str(path), untyped, user):
+        assert backend_of(make_store(token=token)).token == token
 
 
 # -- options and layout ---------------------------------------------------------------

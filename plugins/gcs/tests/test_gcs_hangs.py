@@ -28,37 +28,6 @@ PAYLOAD = {"blob": "x" * 48 * 1024}
 """A 48 KiB session: a trickling server takes minutes over it."""
 
 
-@pytest.fixture(scope="session")
-def private_key_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-@pytest.fixture
-def service_account_key(private_key_pem: str) -> KeyFactory:
-    """A well-formed service-account key whose tokens come from ``token_uri``."""
-
-    def make(token_uri: str) -> dict[str, str]:
-        return {
-            "type": "service_account",
-            "project_id": "test",
-            "private_key_id": "key-id",
-            "private_key": private_key_pem,
-            "client_email": "sessionstore@test.iam.gserviceaccount.com",
-            "client_id": "1",
-            "token_uri": token_uri,
-        }
-
-    return make
-
-
 @pytest.fixture
 def faults(gcs_endpoint: str) -> Iterator[FaultProxy]:
     with FaultProxy(gcs_endpoint) as proxy:

@@ -8,6 +8,7 @@ application's own loop, asyncio or trio, never touches that session.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -50,11 +51,81 @@ def _endpoint(_instance: object, _attribute: attrs.Attribute[Any], value: str | 
         check_http_url(value, option="endpoint_url", example="http://127.0.0.1:4443")
 
 
+SERVICE_ACCOUNT_FIELDS = ("client_email", "token_uri", "private_key")
+"""The fields of a service-account key that google-auth needs."""
+
+AUTHORIZED_USER_FIELDS = ("refresh_token", "client_id", "client_secret")
+"""The fields of authorized-user credentials that gcsfs reads."""
+
+
+def _key_problem(key: Mapping[str, Any]) -> str | None:
+    """What is wrong with a key (a dict, or a JSON key file's content) as gcsfs
+    reads it, naming fields but never their values; ``None`` if nothing.
+
+    gcsfs reads a key that is not a valid service-account key as authorized-user
+    credentials without saying why, so a bad ``private_key`` surfaced at the first
+    operation as ``KeyError: 'refresh_token'``.
+    """
+    kind = key.get("type")
+    shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "another type"
+    if kind == "service_account" or (kind is None and "private_key" in key):
+        missing = [field for field in SERVICE_ACCOUNT_FIELDS if not key.get(field)]
+        if missing:
+            return f"a service-account key lacks {', '.join(missing)}"
+        wrong = [field for field in SERVICE_ACCOUNT_FIELDS if not isinstance(key[field], str)]
+        if wrong:
+            return f"in a service-account key, {', '.join(wrong)} must be strings"
+        from google.auth import crypt
+
+        try:
+            crypt.RSASigner.from_service_account_info(key)  # type: ignore[no-untyped-call]
+        except Exception as error:  # the value may be in the message: never shown
+            return (
+                "the service-account key's private_key is not a PEM-encoded RSA private "
+                f"key ({type(error).__name__})"
+            )
+        from google.oauth2 import service_account
+
+        try:
+            service_account.Credentials.from_service_account_info(dict(key))  # type: ignore[no-untyped-call]
+        except Exception as error:
+            return f"the service-account key is not valid ({type(error).__name__})"
+        return None
+    if kind in (None, "authorized_user"):
+        missing = [field for field in AUTHORIZED_USER_FIELDS if not key.get(field)]
+        if missing:
+            what = "authorized-user credentials lack" if kind else "a key dict without a type lacks"
+            return f"{what} {', '.join(missing)}"
+        return None
+    return (
+        f"gcsfs reads keys of type 'service_account' or 'authorized_user', not {shown}: "
+        "load it with google.auth.load_credentials_from_dict (or _from_file) and pass "
+        "the credentials as token"
+    )
+
+
 def _check_token(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
     # Never echo the value: a mistaken raw token would end up in logs.
-    if value is None or isinstance(value, Mapping) or hasattr(value, "before_request"):
+    if value is None or hasattr(value, "before_request"):
         return
-    if isinstance(value, str) and (value in TOKEN_METHODS or os.path.isfile(value)):
+    if isinstance(value, Mapping):
+        problem = _key_problem(value)
+        if problem:
+            raise ValueError(f"token: {problem}")
+        return
+    if isinstance(value, str) and value in TOKEN_METHODS:
+        return
+    if isinstance(value, str) and os.path.isfile(value):
+        try:
+            with open(value, encoding="utf-8") as file:
+                key = json.load(file)
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"token: the key file {value!r} cannot be read as JSON ({type(error).__name__})"
+            ) from None
+        problem = _key_problem(key) if isinstance(key, dict) else "it is not a JSON object"
+        if problem:
+            raise ValueError(f"token: in the key file {value!r}, {problem}")
         return
     raise ValueError(
         "token must be unset (the default credential chain), one of "

@@ -505,8 +505,23 @@ async def test_times_are_aware_and_ordered(store: SessionStore) -> None:
     stored = await storage.download("s/f")
     assert stat == info
     assert info.created <= info.modified
-    # Download reports the HTTP Last-Modified header: whole seconds.
-    assert abs((stored.info.modified - stat.modified).total_seconds()) < 1
+    assert stored.info == info
+
+
+async def test_load_and_stat_report_the_same_times(store: SessionStore) -> None:
+    """A load reports the download's Last-Modified header (whole seconds) as both
+    times; a stat reported ``updated`` and ``timeCreated`` to the microsecond, so
+    the same generation had two different ``created`` and ``modified``. All are
+    whole seconds now, and agree."""
+    for count in range(5):
+        await store.store_session("s", {"n": count})
+        loaded = await store.load_session_with_metadata("s")
+        assert loaded is not None
+        stat = await store.get_session_metadata("s")
+        assert stat is not None
+        assert (loaded[1].modified, loaded[1].created) == (stat.modified, stat.created)
+        assert stat.modified.microsecond == 0
+        await anyio.sleep(0.3)
 
 
 def test_gcsfs_is_imported_lazily_with_the_hns_default(gcs_endpoint: str, bucket: str) -> None:

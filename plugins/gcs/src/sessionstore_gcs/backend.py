@@ -158,8 +158,11 @@ def _timestamp(text: str) -> datetime:
 
 
 def _info(path: str, resource: Mapping[str, Any]) -> ObjectInfo:
-    modified = _timestamp(resource["updated"])
-    created = _timestamp(resource.get("timeCreated") or resource["updated"])
+    """The info of an object resource, its times cut to whole seconds: a download
+    knows only the ``Last-Modified`` header (whole seconds), and a load and a stat
+    of the same generation must report the same times."""
+    modified = _timestamp(resource["updated"]).replace(microsecond=0)
+    created = _timestamp(resource.get("timeCreated") or resource["updated"]).replace(microsecond=0)
     return ObjectInfo(
         path=path,
         size=int(resource["size"]),

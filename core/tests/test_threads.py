@@ -11,7 +11,7 @@ import time
 import anyio
 import pytest
 
-from sessionstore.threads import run_blocking
+from sessionstore.threads import caller_cancelled, run_blocking
 
 WORK = 0.2
 """How long the blocking work takes: long enough for a cancellation to arrive."""
@@ -124,3 +124,42 @@ def test_asyncio_cancelling_work_waiting_for_a_thread_calls_it_off() -> None:
         assert log == []
 
     asyncio.run(main())
+
+
+def stoppable_work(started: threading.Event, log: list[str]) -> str:
+    """Work that stops as soon as its caller is cancelled, as an abortable request does."""
+    started.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if caller_cancelled():
+            log.append("stopped")
+            return "stopped"
+        time.sleep(0.005)
+    log.append("ran to the end")
+    return "ended"
+
+
+async def test_work_learns_its_caller_was_cancelled_by_a_scope() -> None:
+    started, log = threading.Event(), list[str]()
+    with anyio.move_on_after(WORK / 4):
+        await run_blocking(stoppable_work, started, log)
+    assert log == ["stopped"]
+
+
+def test_work_learns_its_caller_was_cancelled_by_asyncio() -> None:
+    async def main() -> None:
+        started, log = threading.Event(), list[str]()
+        task = asyncio.create_task(run_blocking(stoppable_work, started, log))
+        await started_in_a_thread(started)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert log == ["stopped"]
+
+    asyncio.run(main())
+
+
+async def test_caller_cancelled_is_false_outside_run_blocking() -> None:
+    assert not caller_cancelled()
+    assert not await anyio.to_thread.run_sync(caller_cancelled)
+    assert await run_blocking(caller_cancelled) is False

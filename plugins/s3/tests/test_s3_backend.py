@@ -547,6 +547,57 @@ async def test_upload_to_a_server_gone_silent_times_out(make_store: StoreFactory
         await store.aclose()
 
 
+async def test_a_deadline_ends_a_stalled_request_promptly(make_store: StoreFactory) -> None:
+    """A caller's deadline ends the request in flight within ~0.1 s. The worker
+    thread waited for it instead: (retries + 1) x read_timeout, here 30 s, and
+    without end against a server trickling its answer (found by the audits)."""
+    writer = make_store(create_bucket=True)
+    await writer.store_session("s", {"v": 1})
+    assert writer.settings.options["endpoint_url"]
+    with FaultProxy(writer.settings.options["endpoint_url"]) as proxy:
+        store = make_store(endpoint_url=proxy.url, read_timeout=10, retries=2)
+        assert await store.load_session("s") == {"v": 1}
+        proxy.set(Fault.STALL)
+        operations: list[Callable[[], Any]] = [
+            lambda: store.load_session("s"),
+            lambda: store.store_session("s", {"v": 2}),
+            lambda: store.update_session("s", lambda state: {"v": 3}),
+            lambda: store.list_sessions(),
+            lambda: store.delete_session("s"),
+        ]
+        for operation in operations:
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                with anyio.fail_after(0.3):
+                    await operation()
+            assert time.monotonic() - started < 1.0  # 0.3 s, and a slice or two
+        started = time.monotonic()
+        with anyio.move_on_after(0.3) as scope:
+            await store.load_session("s")
+        assert scope.cancelled_caught
+        assert time.monotonic() - started < 1.0
+        proxy.clear()
+        assert await store.load_session("s") == {"v": 1}  # the stalled writes never arrived
+        await store.aclose()
+
+
+async def test_a_shielded_request_is_not_cut_off(make_store: StoreFactory) -> None:
+    """A shield between the deadline and the call (as purge_expired's deletes
+    have) keeps the request going: it ends on its own, here at its timeout."""
+    await make_store(create_bucket=True).store_session("s", {"v": 1})
+    with FaultProxy(make_store().settings.options["endpoint_url"]) as proxy:
+        store = make_store(endpoint_url=proxy.url, read_timeout=1, retries=0)
+        assert await store.load_session("s") == {"v": 1}
+        proxy.set(Fault.STALL)
+        started = time.monotonic()
+        with anyio.move_on_after(0.1):
+            with anyio.CancelScope(shield=True):
+                with pytest.raises(StorageUnavailableError, match=r"[Tt]imeout"):
+                    await store.load_session("s")
+        assert time.monotonic() - started >= 1.0
+        await store.aclose()
+
+
 @pytest.mark.parametrize("fault", [Fault.CUT_RESPONSE, Fault.STALL_RESPONSE])
 async def test_a_body_that_fails_to_arrive_is_read_again(
     make_store: StoreFactory, fault: Fault

@@ -8,6 +8,7 @@ never answers (:func:`silent_server`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -144,6 +145,27 @@ async def test_cancelling_a_scope_ends_a_request_in_flight(
     faults.clear()
     assert await store.load_session("s") == {"a": 1}
     await store.aclose()
+
+
+def test_asyncio_own_timeout_ends_a_request_in_flight(
+    make_store: StoreFactory, faults: FaultProxy
+) -> None:
+    """``asyncio.wait_for`` cancels as asyncio does, which anyio's check in the
+    worker never sees: the caller waited for the stalled server."""
+
+    async def main() -> None:
+        store = make_store(endpoint_url=faults.url, read_timeout=5, retries=1)
+        await store.store_session("s", {"a": 1})
+        faults.set(Fault.STALL)
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, asyncio.TimeoutError)):  # one class from 3.11
+            await asyncio.wait_for(store.load_session("s"), 0.3)
+        assert time.monotonic() - started < 0.6
+        faults.clear()
+        assert await store.load_session("s") == {"a": 1}
+        await store.aclose()
+
+    asyncio.run(main())
 
 
 async def test_a_shielded_operation_is_not_cut_short(

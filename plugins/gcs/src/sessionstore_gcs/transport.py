@@ -30,11 +30,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import aiohttp
-import anyio.from_thread
 import attrs
 from yarl import URL
 
 from sessionstore.forksafe import ForkSafeLock
+from sessionstore.threads import caller_cancelled
 
 T = TypeVar("T")
 
@@ -239,11 +239,12 @@ class Transport:
         Unlike ``fsspec.asyn.sync``, exceptions come back as raised (fsspec turns
         every ``TimeoutError`` into its own ``FSTimeoutError`` without a message).
 
-        Called from an anyio worker thread (one not abandoned on cancellation), the
-        wait follows the calling task's cancel scopes: every :data:`POLL` seconds
-        it asks :func:`anyio.from_thread.check_cancelled`, and once the caller is
-        cancelled it cancels the task on the loop (aborting its request), gives it
-        up to :data:`WIND_DOWN` seconds to end, and raises the cancellation. The
+        Called from :func:`~sessionstore.threads.run_blocking`, the wait follows
+        the caller: every :data:`POLL` seconds it asks
+        :func:`~sessionstore.threads.caller_cancelled` (anyio's and trio's scopes,
+        and asyncio's own cancellation), and once the caller is cancelled it
+        cancels the task on the loop (aborting its request), gives it up to
+        :data:`WIND_DOWN` seconds to end, and raises. The
         timeouts alone did not bound the wait: a server trickling its answer meets
         every ``read_timeout``. ``cancellable=False`` waits for the end whatever
         the caller does (for closing).
@@ -259,17 +260,12 @@ class Transport:
 
         loop.call_soon_threadsafe(start)
         while not ended.wait(POLL):
-            if not cancellable:
-                continue
-            try:
-                anyio.from_thread.check_cancelled()
-            except RuntimeError:  # not in an anyio worker thread: wait for the end
-                cancellable = False
-            except BaseException:
+            if cancellable and caller_cancelled():
                 # Runs after start() (the loop keeps their order), so tasks[0] exists.
                 loop.call_soon_threadsafe(_abort, tasks)
                 ended.wait(WIND_DOWN)
-                raise
+                # The core raises the caller's cancellation in place of this.
+                raise ConnectionAbortedError("the caller was cancelled mid-request")
         return tasks[0].result()
 
     @staticmethod

@@ -130,3 +130,44 @@ async def test_a_refused_delete_is_named_as_not_s3(
                 await store._storage.delete(paths)
         finally:
             await store.aclose()
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    """Every request: nginx's "404 Not Found" page, as a web server without the
+    bucket's path answers (HEAD: its headers only)."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        page = b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(page)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, *_args: Any) -> None:
+        """No access log on stderr."""
+
+
+@pytest.mark.parametrize("create_bucket", [False, True])
+async def test_a_web_servers_404_for_the_bucket_is_named_as_not_s3(
+    s3_options: dict[str, Any], create_bucket: bool
+) -> None:
+    """HeadBucket's 404 has no body: a web server's "not found" read as "the bucket
+    does not exist. Create it ...", and with create_bucket the CreateBucket
+    failed as a bare ClientError (docs audit, finding 5)."""
+    with _serve(_NotFound) as endpoint:
+        options = {**s3_options, "endpoint_url": endpoint, "retries": 0}
+        store = SessionStore(backend="s3", bucket="www", create_bucket=create_bucket, **options)
+        try:
+            with pytest.raises(
+                StorageUnavailableError, match="the answer is not from S3"
+            ) as caught:
+                await store.store_session("s", {})
+            assert f"is endpoint_url ({endpoint}) the S3 API" in str(caught.value)
+            assert "does not exist" not in str(caught.value)
+        finally:
+            await store.aclose()

@@ -282,6 +282,8 @@ class S3Backend:
                 code, status = error_code(error)
                 if status != 404 and code not in ("404", "NoSuchBucket", "NotFound"):
                     raise translate(error, f"bucket {bucket!r}") from error
+            if await self._bucket_listed(client, bucket):
+                return
             if not self.create_bucket:
                 raise BucketNotFoundError(
                     f"S3 bucket {bucket!r} does not exist"
@@ -292,6 +294,27 @@ class S3Backend:
             await self._create_bucket(client, bucket)
 
         await self._call(operation)
+
+    async def _bucket_listed(self, client: Any, bucket: str) -> bool:
+        """After HeadBucket's 404: one ListObjectsV2 (a key at most), whose answer
+        has a body. Raise :func:`not_s3` unless S3 names the bucket missing
+        (``NoSuchBucket``); ``True`` if it lists after all.
+
+        A HEAD answer has no body, so a web server's "404 Not Found" (a wrong port,
+        a console) read as "the bucket does not exist", and the advice was to
+        create it. No header tells the two apart everywhere: moto sends no
+        ``x-amz-request-id``, and other S3-compatible stores vary.
+        """
+        where = f"bucket {bucket!r}"
+        try:
+            response = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+        except ClientError as error:
+            if error_code(error)[0] == "NoSuchBucket":
+                return False
+            raise self._failure(error, where) from error
+        if "IsTruncated" not in response:
+            raise not_s3(where, self.endpoint_url)
+        return True
 
     async def _create_bucket(self, client: Any, bucket: str) -> None:
         region = self.region or client.meta.region_name
@@ -434,14 +457,16 @@ class S3Backend:
 
         return await self._call(operation)
 
-    @staticmethod
-    async def _check_bucket(client: Any, bucket: str, where: str) -> None:
-        """Raise :class:`BucketNotFoundError` if HeadBucket finds no bucket."""
+    async def _check_bucket(self, client: Any, bucket: str, where: str) -> None:
+        """Raise :class:`BucketNotFoundError` if HeadBucket finds no bucket (and a
+        listing confirms it: see :meth:`_bucket_listed`)."""
         try:
             await client.head_bucket(Bucket=bucket)
         except ClientError as error:
             code, status = error_code(error)
             if status == 404 or code in ("NoSuchBucket", "NotFound"):
+                if await self._bucket_listed(client, bucket):
+                    return
                 raise BucketNotFoundError(f"{where}: the bucket does not exist") from error
             raise translate(error, f"bucket {bucket!r}") from error
 

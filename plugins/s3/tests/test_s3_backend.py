@@ -10,6 +10,7 @@ with a throw-away certificate (see conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import logging
@@ -579,6 +580,28 @@ async def test_a_deadline_ends_a_stalled_request_promptly(make_store: StoreFacto
         proxy.clear()
         assert await store.load_session("s") == {"v": 1}  # the stalled writes never arrived
         await store.aclose()
+
+
+def test_asyncio_own_timeout_ends_a_stalled_request_promptly(make_store: StoreFactory) -> None:
+    """``asyncio.wait_for`` cancels as asyncio does, which anyio's check in the
+    worker never sees: the caller waited for the stalled server."""
+
+    async def main() -> None:
+        writer = make_store(create_bucket=True)
+        await writer.store_session("s", {"v": 1})
+        with FaultProxy(writer.settings.options["endpoint_url"]) as proxy:
+            store = make_store(endpoint_url=proxy.url, read_timeout=10, retries=2)
+            assert await store.load_session("s") == {"v": 1}
+            proxy.set(Fault.STALL)
+            started = time.monotonic()
+            with pytest.raises((TimeoutError, asyncio.TimeoutError)):  # one from 3.11
+                await asyncio.wait_for(store.load_session("s"), 0.3)
+            assert time.monotonic() - started < 1.0
+            proxy.clear()
+            assert await store.load_session("s") == {"v": 1}
+            await store.aclose()
+
+    asyncio.run(main())
 
 
 async def test_a_shielded_request_is_not_cut_off(make_store: StoreFactory) -> None:

@@ -192,10 +192,10 @@ class S3Backend:
             return run_on_loop(fs, operation)
 
     async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        """One thread hop for one whole operation. A caller cancelled through anyio
-        has its request cut off within ~0.1 s (see :func:`run_on_loop`), and the core
-        raises the cancellation rather than the resulting error; asyncio's native
-        cancellation still waits for the request, bounded by the timeouts."""
+        """One thread hop for one whole operation. A cancelled caller (anyio's,
+        trio's or asyncio's own cancellation) has its request cut off within ~0.1 s
+        (see :func:`run_on_loop`), and the core raises the cancellation rather than
+        the resulting error."""
         return await run_blocking(self._run, operation)
 
     def _key(self, path: str) -> str:

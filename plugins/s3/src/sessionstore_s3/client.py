@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-import anyio.from_thread
 import botocore.handlers  # type: ignore[import-untyped]
 import s3fs  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
@@ -23,6 +22,8 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     PartialCredentialsError,
     ProfileNotFound,
 )
+
+from sessionstore.threads import caller_cancelled
 
 T = TypeVar("T")
 
@@ -138,31 +139,19 @@ WIND_DOWN_TIMEOUT = 5.0
 stops waiting for it (a task cancelled there ends at its next await)."""
 
 
-def caller_cancelled() -> bool:
-    """In an anyio worker thread: whether the caller's cancel scope (or one around
-    it, up to a shield) is cancelled. ``False`` in any other thread."""
-    try:
-        anyio.from_thread.check_cancelled()
-    except RuntimeError:  # not an anyio worker thread: nobody to ask
-        return False
-    except BaseException:  # the loop's cancellation: asyncio's or trio's Cancelled
-        return True
-    return False
-
-
 def run_on_loop(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
     """In a worker thread: run ``operation(client)`` on fsspec's loop and wait.
     Missing credentials are a :class:`PermissionError`, not a storage failure
     worth retrying.
 
-    The wait looks at the caller's cancel scope every
+    The wait asks :func:`~sessionstore.threads.caller_cancelled` every
     :data:`CANCEL_CHECK_INTERVAL` seconds: cancelled (``fail_after``,
-    ``move_on_after``, ``cancel()``, under asyncio or trio), the request is
-    cancelled on the loop, which aborts it (its connection is closed), and once it
-    has ended this raises :class:`ConnectionAbortedError`, for which the core
-    raises the caller's cancellation. Waiting for the request instead took up to
-    (retries + 1) x read_timeout, and forever against a server that trickles its
-    answer. (asyncio's native ``task.cancel()`` is not seen here: it still waits.)
+    ``move_on_after``, ``cancel()``, under asyncio or trio, and asyncio's own
+    ``task.cancel()`` and ``asyncio.timeout``), the request is cancelled on the
+    loop, which aborts it (its connection is closed), and once it has ended this
+    raises :class:`ConnectionAbortedError`, for which the core raises the caller's
+    cancellation. Waiting for the request instead took up to (retries + 1) x
+    read_timeout, and forever against a server that trickles its answer.
 
     Not ``fsspec.asyn.sync``: it returns ``None`` for a coroutine that was
     cancelled (closing the client cancels the requests in flight), and a download

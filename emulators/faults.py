@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import http.server
 import re
 import selectors
 import socket
@@ -74,6 +75,45 @@ def silent_server() -> Iterator[str]:
     accepts them from the backlog): for timeouts and cancellation mid-request."""
     with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@contextlib.contextmanager
+def web_page_server(status: int, page: bytes) -> Iterator[str]:
+    """The URL of a web server answering every request with ``status`` and the
+    HTML ``page`` (HEAD: its headers only), as a console's port or a web server
+    put where storage was expected does."""
+
+    class WebPage(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(page)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
+
+        def log_message(self, *_args: object) -> None:
+            """No access log on stderr."""
+
+    with http_server(WebPage) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The URL of a local HTTP server answering with ``handler``, while in the block."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 class FaultProxy:

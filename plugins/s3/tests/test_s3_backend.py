@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.server
 import logging
 import mmap
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -31,7 +29,7 @@ import anyio
 import pluggy
 import pytest
 
-from emulators.faults import Fault, FaultProxy, silent_server
+from emulators.faults import Fault, FaultProxy, silent_server, web_page_server
 from emulators.proxy import Proxy
 from sessionstore import (
     ConfigurationError,
@@ -645,36 +643,12 @@ async def test_a_body_that_fails_to_arrive_is_read_again(
             await store.aclose()
 
 
-class _WebPage(http.server.BaseHTTPRequestHandler):
-    """A server answering every request with 200 and a web page, as a storage
-    console's port does."""
-
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        page = b"<html><body>Console</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(page)
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
-
-    def log_message(self, *_args: Any) -> None:
-        """No access log on stderr."""
-
-
 @pytest.fixture
 def web_page() -> Iterator[str]:
-    """The URL of a :class:`_WebPage` server."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """The URL of a server answering 200 and a web page, as a storage console's
+    port does."""
+    with web_page_server(200, b"<html><body>Console</body></html>") as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,13 @@ request with an empty 200.
 
 from __future__ import annotations
 
-import contextlib
 import http.server
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from emulators.faults import http_server, web_page_server
 from sessionstore import SessionStore, StorageUnavailableError
 
 PAGE = b"<html><head><title>Console</title></head><body>Sign in</body></html>"
@@ -62,20 +61,6 @@ class _EmptyAnswers(http.server.BaseHTTPRequestHandler):
         """No access log on stderr."""
 
 
-@contextlib.contextmanager
-def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """The URL of a local server answering with ``handler``, while in the block."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.fixture(
     params=[
         pytest.param(_StaticSite, id="static-site"),
@@ -84,7 +69,7 @@ def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
 )
 def web_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a local web server that is not S3."""
-    with _serve(request.param) as url:
+    with http_server(request.param) as url:
         yield url
 
 
@@ -122,7 +107,7 @@ async def test_a_refused_delete_is_named_as_not_s3(
     """The backend's deletes (DeleteObject for one path, DeleteObjects for more),
     which delete_session reaches only after a listing: a web server's 405 page
     carries no S3 error code."""
-    with _serve(_StaticSite) as endpoint:
+    with http_server(_StaticSite) as endpoint:
         options = {**s3_options, "endpoint_url": endpoint, "retries": 0}
         store = SessionStore(backend="s3", bucket="b-1", **options)
         try:
@@ -132,26 +117,6 @@ async def test_a_refused_delete_is_named_as_not_s3(
             await store.aclose()
 
 
-class _NotFound(http.server.BaseHTTPRequestHandler):
-    """Every request: nginx's "404 Not Found" page, as a web server without the
-    bucket's path answers (HEAD: its headers only)."""
-
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        page = b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(page)
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
-
-    def log_message(self, *_args: Any) -> None:
-        """No access log on stderr."""
-
-
 @pytest.mark.parametrize("create_bucket", [False, True])
 async def test_a_web_servers_404_for_the_bucket_is_named_as_not_s3(
     s3_options: dict[str, Any], create_bucket: bool
@@ -159,7 +124,8 @@ async def test_a_web_servers_404_for_the_bucket_is_named_as_not_s3(
     """HeadBucket's 404 has no body: a web server's "not found" read as "the bucket
     does not exist. Create it ...", and with create_bucket the CreateBucket
     failed as a bare ClientError (docs audit, finding 5)."""
-    with _serve(_NotFound) as endpoint:
+    page = b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+    with web_page_server(404, page) as endpoint:
         options = {**s3_options, "endpoint_url": endpoint, "retries": 0}
         store = SessionStore(backend="s3", bucket="www", create_bucket=create_bucket, **options)
         try:

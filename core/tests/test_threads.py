@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
+from functools import partial
 
 import anyio
 import pytest
 
-from sessionstore.threads import caller_cancelled, run_blocking
+from sessionstore.threads import caller_cancelled, run_blocking, run_on_loop
 
 WORK = 0.2
 """How long the blocking work takes: long enough for a cancellation to arrive."""
@@ -163,3 +165,65 @@ async def test_caller_cancelled_is_false_outside_run_blocking() -> None:
     assert not caller_cancelled()
     assert not await anyio.to_thread.run_sync(caller_cancelled)
     assert await run_blocking(caller_cancelled) is False
+
+
+@pytest.fixture
+def other_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread of its own, as an async client's does."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
+
+
+async def test_run_on_loop_brings_back_the_result_or_the_error(
+    other_loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def answer(value: int) -> int:
+        await asyncio.sleep(0)
+        return value
+
+    async def failure() -> None:
+        raise ConnectionResetError("the server hung up")
+
+    assert await run_blocking(run_on_loop, other_loop, answer, 42) == 42
+    with pytest.raises(ConnectionResetError, match="hung up"):
+        await run_blocking(run_on_loop, other_loop, failure)
+
+
+async def test_a_cancelled_caller_cuts_the_task_on_the_other_loop_off(
+    other_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A request on an async client's loop outlived its caller's deadline for as
+    long as its timeouts allowed, and forever against a trickling server."""
+    ended = threading.Event()
+
+    async def stalled() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            ended.set()
+
+    started = time.monotonic()
+    with anyio.move_on_after(WORK), pytest.raises(ConnectionAbortedError, match="cut off"):
+        await run_blocking(run_on_loop, other_loop, stalled)  # the core raises the deadline
+    assert time.monotonic() - started < WORK + 1
+    assert ended.is_set()
+
+
+async def test_an_uncancellable_wait_runs_to_the_end(
+    other_loop: asyncio.AbstractEventLoop,
+) -> None:
+    done: list[str] = []
+
+    async def closing() -> None:
+        await asyncio.sleep(WORK)
+        done.append("closed")
+
+    with anyio.move_on_after(WORK / 4) as scope:
+        await run_blocking(partial(run_on_loop, cancellable=False), other_loop, closing)
+    assert scope.cancelled_caught  # raised once the work was done
+    assert done == ["closed"]

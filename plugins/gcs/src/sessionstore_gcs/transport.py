@@ -34,7 +34,7 @@ import attrs
 from yarl import URL
 
 from sessionstore.forksafe import ForkSafeLock
-from sessionstore.threads import caller_cancelled
+from sessionstore.threads import run_on_loop
 
 T = TypeVar("T")
 
@@ -43,13 +43,6 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 CHUNK = 1 << 20
 """Bytes per piece when streaming a body in or out."""
-
-POLL = 0.05
-"""Seconds between checks for the caller's cancellation while a request runs."""
-
-WIND_DOWN = 1.0
-"""Seconds a cancelled request gets to end on fsspec's loop before the caller's
-cancellation is raised anyway."""
 
 HNS_VARIABLE = "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"
 
@@ -176,14 +169,6 @@ def _refresh(credentials: Any, timeout: tuple[float, float]) -> None:
         credentials.refresh(TimedRequest(session))
 
 
-def _abort(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks[0]`` (on its loop), whose caller no longer waits for it."""
-    task = tasks[0]
-    # Nobody will ask for the outcome: retrieve it, so that no failure is logged.
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())
-    task.cancel()
-
-
 class Transport:
     """Sends JSON API requests over one gcsfs filesystem's session and credentials.
 
@@ -239,34 +224,13 @@ class Transport:
         Unlike ``fsspec.asyn.sync``, exceptions come back as raised (fsspec turns
         every ``TimeoutError`` into its own ``FSTimeoutError`` without a message).
 
-        Called from :func:`~sessionstore.threads.run_blocking`, the wait follows
-        the caller: every :data:`POLL` seconds it asks
-        :func:`~sessionstore.threads.caller_cancelled` (anyio's and trio's scopes,
-        and asyncio's own cancellation), and once the caller is cancelled it
-        cancels the task on the loop (aborting its request), gives it up to
-        :data:`WIND_DOWN` seconds to end, and raises. The
-        timeouts alone did not bound the wait: a server trickling its answer meets
-        every ``read_timeout``. ``cancellable=False`` waits for the end whatever
-        the caller does (for closing).
+        Called from :func:`~sessionstore.threads.run_blocking`, a cancelled caller
+        has the request cut off (:func:`sessionstore.threads.run_on_loop`): the
+        timeouts alone did not bound the wait, as a server trickling its answer
+        meets every ``read_timeout``. ``cancellable=False`` waits for the end
+        whatever the caller does (for closing).
         """
-        loop = self.fs.loop
-        ended = threading.Event()
-        tasks: list[asyncio.Task[T]] = []
-
-        def start() -> None:
-            task = loop.create_task(function(*args))
-            task.add_done_callback(lambda _: ended.set())
-            tasks.append(task)
-
-        loop.call_soon_threadsafe(start)
-        while not ended.wait(POLL):
-            if cancellable and caller_cancelled():
-                # Runs after start() (the loop keeps their order), so tasks[0] exists.
-                loop.call_soon_threadsafe(_abort, tasks)
-                ended.wait(WIND_DOWN)
-                # The core raises the caller's cancellation in place of this.
-                raise ConnectionAbortedError("the caller was cancelled mid-request")
-        return tasks[0].result()
+        return run_on_loop(self.fs.loop, function, *args, cancellable=cancellable)
 
     @staticmethod
     async def backoff(attempt: int) -> None:

@@ -51,7 +51,7 @@ from sessionstore_s3.client import (
     BytesReader,
     backoff,
     new_filesystem,
-    run_on_loop,
+    run_with_client,
 )
 from sessionstore_s3.errors import (
     PERMISSION_CODES,
@@ -189,13 +189,13 @@ class S3Backend:
     def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         """In a worker thread: ``operation(client)`` on fsspec's loop."""
         with self._fs.using() as fs:
-            return run_on_loop(fs, operation)
+            return run_with_client(fs, operation)
 
     async def _call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         """One thread hop for one whole operation. A cancelled caller (anyio's,
         trio's or asyncio's own cancellation) has its request cut off within ~0.1 s
-        (see :func:`run_on_loop`), and the core raises the cancellation rather than
-        the resulting error."""
+        (:func:`~sessionstore_s3.client.run_with_client`), and the core raises the
+        cancellation rather than the resulting error."""
         return await run_blocking(self._run, operation)
 
     def _key(self, path: str) -> str:

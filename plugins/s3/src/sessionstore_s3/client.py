@@ -4,11 +4,8 @@ answers' bodies read again."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import io
 import random
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,7 +20,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ProfileNotFound,
 )
 
-from sessionstore.threads import caller_cancelled
+from sessionstore.threads import run_on_loop
 
 T = TypeVar("T")
 
@@ -131,27 +128,15 @@ def new_filesystem(
     )
 
 
-CANCEL_CHECK_INTERVAL = 0.05
-"""Seconds between two looks, from the worker thread, at the caller's cancel scope."""
-
-WIND_DOWN_TIMEOUT = 5.0
-"""Seconds a cancelled request gets to end on fsspec's loop before the worker
-stops waiting for it (a task cancelled there ends at its next await)."""
-
-
-def run_on_loop(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
+def run_with_client(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
     """In a worker thread: run ``operation(client)`` on fsspec's loop and wait.
     Missing credentials are a :class:`PermissionError`, not a storage failure
     worth retrying.
 
-    The wait asks :func:`~sessionstore.threads.caller_cancelled` every
-    :data:`CANCEL_CHECK_INTERVAL` seconds: cancelled (``fail_after``,
-    ``move_on_after``, ``cancel()``, under asyncio or trio, and asyncio's own
-    ``task.cancel()`` and ``asyncio.timeout``), the request is cancelled on the
-    loop, which aborts it (its connection is closed), and once it has ended this
-    raises :class:`ConnectionAbortedError`, for which the core raises the caller's
-    cancellation. Waiting for the request instead took up to (retries + 1) x
-    read_timeout, and forever against a server that trickles its answer.
+    A cancelled caller has its request cut off
+    (:func:`sessionstore.threads.run_on_loop`): waiting for it instead took up to
+    (retries + 1) x read_timeout, and forever against a server that trickles its
+    answer.
 
     Not ``fsspec.asyn.sync``: it returns ``None`` for a coroutine that was
     cancelled (closing the client cancels the requests in flight), and a download
@@ -172,40 +157,4 @@ def run_on_loop(fs: Any, operation: Callable[[Any], Awaitable[T]]) -> T:
                 "AWS_SHARED_CREDENTIALS_FILE, by default ~/.aws/config and ~/.aws/credentials)"
             ) from error
 
-    # run_coroutine_threadsafe, by hand: its future is marked cancelled at once,
-    # while the request goes on until the loop gets to cancel the task. ``ended``
-    # tells when the task is over: waiting on the future with a timeout cannot, as
-    # the request's own failure may be a TimeoutError too.
-    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
-    ended = threading.Event()
-    tasks: list[asyncio.Task[T]] = []
-
-    def finished(task: asyncio.Task[T]) -> None:
-        if task.cancelled():
-            outcome.cancel()
-        elif (error := task.exception()) is not None:
-            outcome.set_exception(error)
-        else:
-            outcome.set_result(task.result())
-        ended.set()
-
-    def start() -> None:
-        task = fs.loop.create_task(call())
-        task.add_done_callback(finished)
-        tasks.append(task)
-
-    fs.loop.call_soon_threadsafe(start)
-    while not ended.wait(CANCEL_CHECK_INTERVAL):
-        if caller_cancelled():
-            # Called after start(), so the task is there by then.
-            fs.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
-            ended.wait(WIND_DOWN_TIMEOUT)
-            if not ended.is_set() or outcome.cancelled():
-                raise ConnectionAbortedError("the request was cut off: its caller was cancelled")
-            break  # it ended on its own meanwhile: its own outcome
-    try:
-        return outcome.result()
-    except concurrent.futures.CancelledError:
-        raise ConnectionAbortedError(
-            "the request was cut off: the store was closed while it was in flight"
-        ) from None
+    return run_on_loop(fs.loop, call)

@@ -3,11 +3,12 @@
 Each hook hands all of its blocking work to one thread hop (``run_blocking``):
 a thread hop costs far more than a cached read, so an operation never makes two
 unless it has to wait. The one wait is for a directory's lock that someone else
-holds: the thread does not wait for it (:mod:`~sessionstore_file.locking`) but
-returns ``BUSY``, and the hook sleeps on the event loop, backing off from 1 ms to
-:data:`MAX_LOCK_WAIT`, then hops again. So a writer stuck holding a lock in another
-process (stopped, paused, in a debugger) costs the waiting callers no thread, and
-a deadline or a cancellation ends their wait at once.
+holds: the thread tries it for a few milliseconds only
+(:data:`~sessionstore_file.locking.SPIN`), then returns ``BUSY``, and the hook
+sleeps on the event loop, backing off from 1 ms to :data:`MAX_LOCK_WAIT`, then
+hops again. So a writer stuck holding a lock in another process (stopped, paused,
+in a debugger) costs the waiting callers no thread, and a deadline or a
+cancellation ends their wait within that spin.
 
 The blocking routines live in :mod:`~sessionstore_file.reading`,
 :mod:`~sessionstore_file.writing`, :mod:`~sessionstore_file.deleting`,

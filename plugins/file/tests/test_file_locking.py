@@ -127,7 +127,7 @@ async def test_waiting_writers_hold_no_thread(store: SessionStore, tmp_path: Pat
             assert await store.load_session("other") == {"v": 0}
             await store.store_session("other", {"v": 1})
             await anyio.to_thread.run_sync(lambda: None)
-        assert time.perf_counter() - start < 0.5
+        assert time.perf_counter() - start < 1.0  # was ~5 s: every thread waited in flock
         assert await store.load_session("locked") == {"v": 0}
         with anyio.fail_after(10):
             await let_go(holder)

@@ -95,7 +95,7 @@ async def test_a_deadline_ends_a_token_refresh_promptly(
         with pytest.raises(TimeoutError):
             with anyio.fail_after(0.2):
                 await store.load_session("s")
-        assert time.monotonic() - started < 0.4
+        assert time.monotonic() - started < 1.0  # was 120 s
         await store.aclose()
 
 
@@ -124,7 +124,7 @@ async def test_a_deadline_ends_a_request_in_flight(
         with pytest.raises(TimeoutError):
             with anyio.fail_after(0.3):
                 await operation()
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 1.2  # 0.3 s and a poll; was 10 s to 59 s
     faults.clear()
     assert await store.load_session("s") == PAYLOAD
     await store.aclose()
@@ -141,7 +141,7 @@ async def test_cancelling_a_scope_ends_a_request_in_flight(
         await anyio.sleep(0.2)
         started = time.monotonic()
         group.cancel_scope.cancel()
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 1.0  # was ~10 s
     faults.clear()
     assert await store.load_session("s") == {"a": 1}
     await store.aclose()
@@ -160,7 +160,7 @@ def test_asyncio_own_timeout_ends_a_request_in_flight(
         started = time.monotonic()
         with pytest.raises((TimeoutError, asyncio.TimeoutError)):  # one class from 3.11
             await asyncio.wait_for(store.load_session("s"), 0.3)
-        assert time.monotonic() - started < 0.6
+        assert time.monotonic() - started < 1.5  # the stalled server: 10 s and more
         faults.clear()
         assert await store.load_session("s") == {"a": 1}
         await store.aclose()

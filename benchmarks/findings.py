@@ -37,8 +37,13 @@ WHY: dict[str, str] = {
     "file.load.one_task": (
         "The symlink-safe walk opens (and closes) two directories before the file "
         "(the hook_alone row is the backend's share); on the loop the envelope is decoded "
-        "and checked, the names validated and the metadata built. Within a few "
-        "percent of the goal, on either side of it from run to run."
+        "and checked, the names validated and the metadata built. Since 2026-12-05 "
+        "the hop is sessionstore.threads.run_blocking (~4.5 us more than a bare "
+        "anyio hop: a Future's claim and completion ~2 us, the worker's name ~1 us, "
+        "a cancellation check after the hop ~1 us), so that asyncio's own "
+        "task.cancel() can no longer return before a write lands: 0.73-0.79x, where "
+        "it was 0.85-0.87x. Correctness first; a lighter claim than "
+        "concurrent.futures.Future could win back ~2 us."
     ),
     "memory.pair.ratio": (
         "The baseline is orjson.dumps + orjson.loads of a dict value (~5 us). The "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import anyio
@@ -28,6 +28,27 @@ def slow_work(started: threading.Event, log: list[str]) -> str:
 
 async def started_in_a_thread(started: threading.Event) -> None:
     assert await anyio.to_thread.run_sync(started.wait, 10), "the work never started"
+
+
+def cancelled_by_asyncio(
+    work: Callable[[threading.Event, list[str]], str], cancels: int = 1
+) -> list[str]:
+    """Run ``work`` through run_blocking in an asyncio task, cancel the task
+    (``cancels`` times) once the work has started, and return the work's log as
+    it stood when the task's CancelledError arrived."""
+
+    async def main() -> list[str]:
+        started, log = threading.Event(), list[str]()
+        task = asyncio.create_task(run_blocking(work, started, log))
+        await started_in_a_thread(started)
+        for _ in range(cancels):
+            task.cancel()
+            await asyncio.sleep(WORK / 10)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(log)
+
+    return asyncio.run(main())
 
 
 async def test_the_result_and_errors_come_back_as_they_are() -> None:
@@ -57,31 +78,11 @@ async def test_a_deadline_passed_during_the_work_is_raised_once_it_is_done() -> 
 
 
 def test_asyncio_task_cancel_waits_for_the_work() -> None:
-    async def main() -> None:
-        started, log = threading.Event(), list[str]()
-        task = asyncio.create_task(run_blocking(slow_work, started, log))
-        await started_in_a_thread(started)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert log == ["finished"]
-
-    asyncio.run(main())
+    assert cancelled_by_asyncio(slow_work) == ["finished"]
 
 
 def test_asyncio_cancelling_again_still_waits_for_the_work() -> None:
-    async def main() -> None:
-        started, log = threading.Event(), list[str]()
-        task = asyncio.create_task(run_blocking(slow_work, started, log))
-        await started_in_a_thread(started)
-        for _ in range(3):
-            task.cancel()
-            await asyncio.sleep(WORK / 10)
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert log == ["finished"]
-
-    asyncio.run(main())
+    assert cancelled_by_asyncio(slow_work, cancels=3) == ["finished"]
 
 
 def test_asyncio_wait_for_waits_for_the_work_then_times_out() -> None:
@@ -149,16 +150,7 @@ async def test_work_learns_its_caller_was_cancelled_by_a_scope() -> None:
 
 
 def test_work_learns_its_caller_was_cancelled_by_asyncio() -> None:
-    async def main() -> None:
-        started, log = threading.Event(), list[str]()
-        task = asyncio.create_task(run_blocking(stoppable_work, started, log))
-        await started_in_a_thread(started)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert log == ["stopped"]
-
-    asyncio.run(main())
+    assert cancelled_by_asyncio(stoppable_work) == ["stopped"]
 
 
 async def test_caller_cancelled_is_false_outside_run_blocking() -> None:
